@@ -1,0 +1,30 @@
+// Package testenv decides whether an integration test can run here: it
+// skips with a reason when a dependency is missing, except in CI (CI=true),
+// where a missing dependency is a failure because CI must run every test.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// InCI reports whether the tests run under CI.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// Skip skips t with reason, or fails it in CI.
+func Skip(t testing.TB, reason string) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("CI must run this test, but: %s", reason)
+	}
+	t.Skip(reason)
+}
+
+// NeedRedisServer skips (fails in CI) unless redis-server is on PATH.
+func NeedRedisServer(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		Skip(t, "redis-server not on PATH (run scripts/install-deps.sh)")
+	}
+}
