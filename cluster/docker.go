@@ -89,7 +89,10 @@ func NewDocker(opts DockerOptions) Provider {
 	return &dockerProvider{opts: opts.withDefaults()}
 }
 
-func (p *dockerProvider) Name() string       { return "docker" }
+// Name returns "docker".
+func (p *dockerProvider) Name() string { return "docker" }
+
+// Caps returns kill and pause; clock faults need the exec provider.
 func (p *dockerProvider) Caps() []Capability { return dockerCaps }
 
 // DockerHealthy reports whether the docker provider can run here with opts:
@@ -157,11 +160,16 @@ func dockerHostLocal(host string) bool {
 // wrapping ErrUnavailable.
 func dockerConnect(ctx context.Context) (*testcontainers.DockerClient, error) {
 	dockerEnv()
+	// Refuse a remote daemon before dialing it: its published ports would
+	// not be on this machine's loopback, and only loopback is contacted.
+	if host := os.Getenv("DOCKER_HOST"); !dockerHostLocal(host) {
+		return nil, fmt.Errorf("docker: DOCKER_HOST=%s is not on this machine and nodes publish on 127.0.0.1 only; use a local Docker, or --provider exec: %w", host, ErrUnavailable)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("docker: cannot reach the Docker daemon (%v); start Docker, or use --provider exec: %w", err, ErrUnavailable)
+		return nil, fmt.Errorf("docker: cannot reach the Docker daemon; start Docker, or use --provider exec: %w: %w", ErrUnavailable, err)
 	}
 	if host := cli.DaemonHost(); !dockerHostLocal(host) {
 		cli.Close()
@@ -170,7 +178,7 @@ func dockerConnect(ctx context.Context) (*testcontainers.DockerClient, error) {
 	// NewDockerClientWithOpts can fall back to an unchecked client; ping it.
 	if _, err := cli.Ping(ctx, mobyclient.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("docker: the Docker daemon does not answer (%v); start Docker, or use --provider exec: %w", err, ErrUnavailable)
+		return nil, fmt.Errorf("docker: the Docker daemon does not answer; start Docker, or use --provider exec: %w: %w", ErrUnavailable, err)
 	}
 	return cli, nil
 }
@@ -188,7 +196,7 @@ func dockerCheckImage(ctx context.Context, cli *testcontainers.DockerClient, ima
 	case cerrdefs.IsNotFound(err):
 		return fmt.Errorf("docker: image %s not found locally; docker pull it, or unset LOCKBENCH_REDIS_IMAGE and run scripts/redis-image.sh: %w", image, ErrUnavailable)
 	default:
-		return fmt.Errorf("docker: inspect image %s (%v): %w", image, err, ErrUnavailable)
+		return fmt.Errorf("docker: inspect image %s: %w: %w", image, ErrUnavailable, err)
 	}
 }
 

@@ -320,3 +320,18 @@ func TestDockerHostLocal(t *testing.T) {
 		}
 	}
 }
+
+func TestDockerFailedStartLeavesNothing(t *testing.T) {
+	needDocker(t)
+	cli := dockerTestClient(t)
+	// No node can answer PING within a nanosecond: every start fails after
+	// its container was created.
+	_, err := NewDocker(DockerOptions{StartTimeout: time.Nanosecond}).Start(context.Background(), Spec{Nodes: 3})
+	if err == nil {
+		t.Fatal("Start succeeded, want a timeout")
+	}
+	t.Logf("start error: %v", err)
+	if left := ownContainers(t, cli); len(left) != 0 {
+		t.Errorf("%d containers left after a failed Start", len(left))
+	}
+}

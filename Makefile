@@ -1,0 +1,41 @@
+# lockbench — see README.md. `make bench` and `make test` do all setup.
+GO      ?= go
+BIN     := bin/bench
+# Testcontainers: the reaper image cannot be pulled, and every connection
+# must go to the loopback address, never the default gateway.
+export TESTCONTAINERS_RYUK_DISABLED ?= true
+export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
+
+.PHONY: all bench test build lint deps image clean
+
+all: build
+
+## deps: install redis-server, redis-tools and a C compiler when missing
+deps:
+	@scripts/install-deps.sh
+
+## image: build the local FROM-scratch Redis image when Docker is healthy
+image: deps
+	@if docker info >/dev/null 2>&1; then scripts/redis-image.sh >/dev/null; \
+	else echo "make: Docker is not healthy; docker-backed tests will skip"; fi
+
+## build: the bench binary in bin/
+build:
+	$(GO) build -o $(BIN) ./cmd/bench
+
+## bench: the default run; writes results/<run-id>/ and says where
+bench: deps build
+	./$(BIN) calibrate
+
+## test: vet and race-enabled tests against real Redis nodes
+test: image
+	$(GO) vet ./...
+	$(GO) test -race -timeout 12m ./...
+
+## lint: formatting and vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lockbench/lockbench/internal/leakcheck"
+	"github.com/lockbench/lockbench/internal/testenv"
+	"github.com/redis/go-redis/v9"
+)
+
+func TestMain(m *testing.M) {
+	redis.SetLogger(quietLogger{}) // as main does
+	leakcheck.Main(m)
+}
+
+// buildBench compiles the command once per test binary run.
+func buildBench(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "bench")
+	out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestSignalLeavesNothingBehind interrupts a running calibration with
+// SIGINT and SIGTERM and checks that the nodes it had started and their
+// temp dirs are gone when the process has exited.
+func TestSignalLeavesNothingBehind(t *testing.T) {
+	testenv.NeedRedisServer(t)
+	bin := buildBench(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, "calibrate", "--provider", "exec", "--nodes", "3", "--samples", "100000000", "--out", t.TempDir())
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Wait until the nodes run and the timing loop has begun.
+			sc := bufio.NewScanner(stderr)
+			var lines []string
+			for sc.Scan() {
+				lines = append(lines, sc.Text())
+				if strings.Contains(sc.Text(), "timing") {
+					break
+				}
+			}
+			running := leakcheck.TakeFor(cmd.Process.Pid)
+			if len(running.RedisPIDs) != 3 || len(running.TempDirs) != 1 {
+				cmd.Process.Kill()
+				t.Fatalf("before the signal: %+v (stderr %q), want 3 nodes and 1 dir", running, lines)
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			for sc.Scan() {
+				lines = append(lines, sc.Text())
+			}
+			err = cmd.Wait()
+			if code := cmd.ProcessState.ExitCode(); code != exitUndecided {
+				t.Errorf("exit code after %v = %d (%v), want %d; stderr %q", sig, code, err, exitUndecided, lines)
+			}
+			if last := lines[len(lines)-1]; !strings.Contains(last, "interrupted") {
+				t.Errorf("last line %q does not say it was interrupted", last)
+			}
+			for _, pid := range running.RedisPIDs {
+				if _, err := os.Stat("/proc/" + pid); err == nil {
+					if st, _ := os.ReadFile("/proc/" + pid + "/stat"); !bytes.Contains(st, []byte(") Z")) {
+						t.Errorf("redis-server %s still runs after %v", pid, sig)
+					}
+				}
+			}
+			for _, d := range running.TempDirs {
+				if _, err := os.Stat(d); err == nil {
+					t.Errorf("temp dir %s still exists after %v", d, sig)
+				}
+			}
+		})
+	}
+}
+
+func TestBadInputIsOneLineAndExit3(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"no command", nil},
+		{"unknown command", []string{"frobnicate"}},
+		{"unknown flag", []string{"calibrate", "--frob"}},
+		{"bad node count", []string{"calibrate", "--nodes", "0"}},
+		{"bad address", []string{"calibrate", "--redis-addrs", "nohostport"}},
+		{"unknown provider", []string{"calibrate", "--provider", "kubernetes"}},
+		{"unreachable redis", []string{"calibrate", "--provider", "external", "--redis-addrs", "127.0.0.1:1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tc.args, &stdout, &stderr)
+			if code != exitBadInput {
+				t.Errorf("exit code %d, want %d", code, exitBadInput)
+			}
+			// Progress lines start with "·"; the error is one line of its own.
+			var errLines []string
+			for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+				if !strings.HasPrefix(l, "·") {
+					errLines = append(errLines, l)
+				}
+			}
+			if len(errLines) != 1 || !strings.HasPrefix(errLines[0], "bench") {
+				t.Errorf("stderr %q: want one error line starting with bench", stderr.String())
+			}
+		})
+	}
+}
+
+func TestCalibrateWritesResults(t *testing.T) {
+	testenv.NeedRedisServer(t)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"calibrate", "--provider", "exec", "--nodes", "2", "--samples", "200", "--out", out}, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "*", "calibrate.json"))
+	if len(files) != 1 {
+		t.Fatalf("calibrate.json files: %v", files)
+	}
+	for _, want := range []string{"direct", "idle proxy", "proxy cost"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
