@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
@@ -17,16 +16,18 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/internal/leakcheck"
+	"github.com/lockbench/lockbench/internal/testenv"
 )
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // startNodes starts n real redis-server nodes with the exec provider and
 // removes them when tb ends. Tests skip, saying why, when redis-server is
 // missing: they are about real Redis traffic and a fake would prove nothing.
 func startNodes(tb testing.TB, n int) []NodeAddr {
 	tb.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		tb.Skipf("redis-server not on PATH (%v): these tests proxy real Redis nodes", err)
-	}
+	testenv.NeedRedisServer(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := cluster.NewExec(cluster.ExecOptions{}).Start(ctx, cluster.Spec{Nodes: n})

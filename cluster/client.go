@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // ClientOptions returns go-redis options for addr (the node itself or a
@@ -24,8 +25,12 @@ func (e Endpoint) ClientOptions(addr string) *redis.Options {
 		ReadTimeout:     time.Second,
 		WriteTimeout:    time.Second,
 		MaxRetries:      -1,
+		DialerRetries:   1,
 		PoolSize:        4,
 		DisableIdentity: true,
+		// No maintenance-notification handshake: an extra round trip on
+		// every connect, for a feature these servers lack.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
 // Exit codes shared by every command.
@@ -27,9 +28,11 @@ const (
 )
 
 func main() {
-	// go-redis logs dial failures on its own; the harness reports errors
+	// The libraries log on their own; the harness reports what matters
 	// itself, once, in one line.
 	redis.SetLogger(quietLogger{})
+	// testcontainers announces every Docker connection on stderr.
+	tclog.SetDefault(tclog.NewNoopLogger())
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
