@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -218,6 +219,27 @@ func providersWith(cap Capability) string {
 // unsupported builds the error a node returns for a control its provider lacks.
 func unsupported(provider string, cap Capability) error {
 	return fmt.Errorf("%s on the %s provider: %w; use --provider %s", cap, provider, ErrUnsupported, providersWith(cap))
+}
+
+// eachParallel runs f(0) … f(n-1) at once and joins their errors: starting
+// or removing a node is mostly waiting, so nodes are handled together.
+func eachParallel(n int, f func(i int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = f(i) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// newCluster wraps started nodes.
+func newCluster[N Node](provider string, caps []Capability, nodes []N, close func() error) *Cluster {
+	c := &Cluster{Provider: provider, Caps: caps, close: close}
+	for _, n := range nodes {
+		c.Nodes = append(c.Nodes, n)
+	}
+	return c
 }
 
 // validate checks the parts of spec every provider shares.

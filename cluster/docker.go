@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -239,17 +237,14 @@ func (p *dockerProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err 
 	closeAll := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		errs := make([]error, len(nodes))
-		var wg sync.WaitGroup
-		for i, n := range nodes {
-			if n == nil || n.id == "" {
-				continue
+		err := eachParallel(len(nodes), func(i int) error {
+			if n := nodes[i]; n != nil && n.id != "" {
+				return n.remove(ctx)
 			}
-			wg.Go(func() { errs[i] = n.remove(ctx) })
-		}
-		wg.Wait()
+			return nil
+		})
 		cli.Close()
-		return errors.Join(errs...)
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -257,16 +252,16 @@ func (p *dockerProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err 
 		}
 	}()
 
-	errs := make([]error, spec.Nodes)
-	var wg sync.WaitGroup
 	for i := range nodes {
-		n := &dockerNode{
+		nodes[i] = &dockerNode{
 			name:    fmt.Sprintf("n%d", i+1),
 			cli:     cli,
 			timeout: p.opts.StartTimeout,
 			port:    ports[i],
 		}
-		nodes[i] = n
+	}
+	err = eachParallel(len(nodes), func(i int) error {
+		n := nodes[i]
 		labels := map[string]string{
 			dockerLabel:          "1",
 			dockerLabelOwnerPID:  strconv.Itoa(os.Getpid()),
@@ -274,21 +269,13 @@ func (p *dockerProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err 
 			dockerLabelCluster:   id,
 			dockerLabelNode:      n.name,
 		}
-		wg.Go(func() {
-			errs[i] = n.create(ctx, p.opts.Image, spec.Persistence, labels,
-				fmt.Sprintf("lockbench-%d-%s-%s", os.Getpid(), id, n.name))
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+		return n.create(ctx, p.opts.Image, spec.Persistence, labels,
+			fmt.Sprintf("lockbench-%d-%s-%s", os.Getpid(), id, n.name))
+	})
+	if err != nil {
 		return nil, err
 	}
-
-	c := &Cluster{Provider: "docker", Caps: dockerCaps, close: closeAll}
-	for _, n := range nodes {
-		c.Nodes = append(c.Nodes, n)
-	}
-	return c, nil
+	return newCluster("docker", dockerCaps, nodes, closeAll), nil
 }
 
 // dockerSweepStale removes lockbench containers made on this host by a

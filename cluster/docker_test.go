@@ -31,18 +31,7 @@ func needDocker(t *testing.T) {
 func startDocker(t *testing.T, spec Spec) *Cluster {
 	t.Helper()
 	needDocker(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := NewDocker(DockerOptions{}).Start(ctx, spec)
-	if err != nil {
-		t.Fatalf("start docker cluster: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return c
+	return startWith(t, NewDocker(DockerOptions{}), spec)
 }
 
 // dockerTestClient is a Docker API client for assertions.

@@ -119,9 +119,6 @@ func (p *execProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err er
 		}
 	}()
 
-	// Start in parallel: a node costs a fork and a readiness poll.
-	errs := make([]error, spec.Nodes)
-	var wg sync.WaitGroup
 	for i := range nodes {
 		n := &execNode{
 			name:    fmt.Sprintf("n%d", i+1),
@@ -132,26 +129,18 @@ func (p *execProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err er
 		}
 		n.dir = filepath.Join(root, n.name)
 		nodes[i] = n
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := os.Mkdir(n.dir, 0o755); err != nil {
-				errs[i] = fmt.Errorf("node %s: %w", n.name, err)
-				return
-			}
-			errs[i] = n.firstStart(ctx)
-		}()
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err = eachParallel(len(nodes), func(i int) error {
+		n := nodes[i]
+		if err := os.Mkdir(n.dir, 0o755); err != nil {
+			return fmt.Errorf("node %s: %w", n.name, err)
+		}
+		return n.firstStart(ctx)
+	})
+	if err != nil {
 		return nil, err
 	}
-
-	c := &Cluster{Provider: "exec", Caps: execCaps, close: closeAll}
-	for _, n := range nodes {
-		c.Nodes = append(c.Nodes, n)
-	}
-	return c, nil
+	return newCluster("exec", execCaps, nodes, closeAll), nil
 }
 
 // SweepStaleDirs removes exec node dirs whose owner process is gone (a run

@@ -21,11 +21,17 @@ func TestMain(m *testing.M) { leakcheck.Main(m) }
 func startExec(t *testing.T, spec Spec) *Cluster {
 	t.Helper()
 	testenv.NeedRedisServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	return startWith(t, NewExec(ExecOptions{}), spec)
+}
+
+// startWith starts a cluster with p and closes it when the test ends.
+func startWith(t *testing.T, p Provider, spec Spec) *Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := NewExec(ExecOptions{}).Start(ctx, spec)
+	c, err := p.Start(ctx, spec)
 	if err != nil {
-		t.Fatalf("start exec cluster: %v", err)
+		t.Fatalf("start %s cluster: %v", p.Name(), err)
 	}
 	t.Cleanup(func() {
 		if err := c.Close(); err != nil {
