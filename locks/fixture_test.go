@@ -1,0 +1,114 @@
+package locks
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/lockbench/lockbench/chaos"
+	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/internal/leakcheck"
+	"github.com/lockbench/lockbench/internal/testenv"
+	"github.com/redis/go-redis/v9"
+)
+
+func TestMain(m *testing.M) {
+	redis.SetLogger(quietLogger{}) // dial failures are what the tests cause
+	leakcheck.Main(m)
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+// fixture is real Redis nodes with two client groups, A and B, each
+// reaching every node through its own proxy.
+type fixture struct {
+	c    *cluster.Cluster
+	mesh *chaos.Mesh
+}
+
+func newFixture(tb testing.TB, nodes int) *fixture {
+	tb.Helper()
+	testenv.NeedRedisServer(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := cluster.NewExec(cluster.ExecOptions{}).Start(ctx, cluster.Spec{Nodes: nodes})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	addrs := make([]chaos.NodeAddr, len(c.Nodes))
+	for i, n := range c.Nodes {
+		addrs[i] = chaos.NodeAddr{Name: n.Name(), Addr: n.Endpoint().Addr}
+	}
+	m, err := chaos.NewMesh(ctx, []string{"A", "B"}, addrs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { m.Close() })
+	return &fixture{c: c, mesh: m}
+}
+
+// via returns the endpoints group g uses: the proxies in front of the nodes.
+func (f *fixture) via(g string) []cluster.Endpoint {
+	out := make([]cluster.Endpoint, len(f.c.Nodes))
+	for i, n := range f.c.Nodes {
+		out[i] = cluster.Endpoint{Addr: f.mesh.Addr(g, n.Name())}
+	}
+	return out
+}
+
+// direct returns the nodes' own endpoints.
+func (f *fixture) direct() []cluster.Endpoint {
+	out := make([]cluster.Endpoint, len(f.c.Nodes))
+	for i, n := range f.c.Nodes {
+		out[i] = n.Endpoint()
+	}
+	return out
+}
+
+// locker builds strategy name for group g with cfg (Nodes filled in).
+func (f *fixture) locker(tb testing.TB, name, g string, cfg Config) Locker {
+	tb.Helper()
+	s, err := Lookup(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if cfg.Nodes == nil {
+		cfg.Nodes = f.via(g)
+	}
+	l, err := s.New(cfg)
+	if err != nil {
+		tb.Fatalf("new %s: %v", name, err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	return l
+}
+
+// raw is a plain client straight to node i, for looking at server state.
+func (f *fixture) raw(tb testing.TB, i int) *redis.Client {
+	tb.Helper()
+	c := redis.NewClient(f.c.Nodes[i].Endpoint().ClientOptions(""))
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// strategies returns the registered names, filtered.
+func strategies(keep func(Strategy) bool) []string {
+	var out []string
+	for _, s := range Builtin() {
+		if keep(s) {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+func all(Strategy) bool           { return true }
+func notCanary(s Strategy) bool   { return !s.Canary }
+func tokenFamily(s Strategy) bool { return !s.Canary && !s.SeedFaithful }
+
+// uniqueKey keeps tests that share nodes apart.
+func uniqueKey(t testing.TB) string { return fmt.Sprintf("lock:%s", t.Name()) }

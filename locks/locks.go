@@ -1,0 +1,231 @@
+// Package locks holds every lock strategy lockbench compares, behind one
+// contract (DESIGN §3): acquire a named lock with a TTL under a context and
+// get back a Lease that knows its token, its optional fencing token and its
+// validity deadline, and can be released and extended.
+//
+// The seed-faithful strategies (setnx, setnx-expire, set-nx-ex) keep the
+// bugs of the tutorials they come from on purpose: the harness exists to
+// show those bugs.
+package locks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/lockbench/lockbench/cluster"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Lease is a lock held by its caller.
+type Lease interface {
+	// Key is the lock's name.
+	Key() string
+	// Token is the value that identifies this holder on the server.
+	Token() string
+	// Fence is the fencing token and whether the strategy issues one.
+	Fence() (int64, bool)
+	// Deadline is when the holder must stop relying on the lock; zero
+	// when the strategy does not track validity (the naive ones).
+	Deadline() time.Time
+	// Release gives the lock up.
+	Release(ctx context.Context) error
+	// Extend asks for ttl more from now; on success Deadline moves.
+	Extend(ctx context.Context, ttl time.Duration) error
+}
+
+// Locker acquires leases. It is safe for concurrent use.
+type Locker interface {
+	// Acquire tries to take key for ttl, retrying per the configured retry
+	// policy while the lock is contended, never past ctx.
+	Acquire(ctx context.Context, key string, ttl time.Duration) (Lease, error)
+	// Close releases the locker's connections.
+	Close() error
+}
+
+// Errors every strategy returns, wrapped, so callers can tell "certainly
+// not" from "don't know" with errors.Is.
+var (
+	// ErrNotObtained: the acquire certainly did not take the lock
+	// (contended, or the node was unreachable).
+	ErrNotObtained = errors.New("lock not obtained")
+	// ErrLost: a release or extend certainly did nothing because the caller
+	// no longer owns the lock (it expired, or someone else holds it).
+	ErrLost = errors.New("lock lost")
+	// ErrUnknown: the command may or may not have taken effect (timeout,
+	// connection lost mid-command).
+	ErrUnknown = errors.New("outcome unknown")
+	// ErrUnreachable: nothing was sent because no connection could be
+	// made; the operation certainly did not happen. Acquire errors that
+	// wrap it also wrap ErrNotObtained.
+	ErrUnreachable = errors.New("node unreachable")
+	// ErrUnknownStrategy: no strategy has the name asked for.
+	ErrUnknownStrategy = errors.New("unknown lock strategy")
+	// ErrBadConfig: the configuration cannot work (no nodes, bad policy).
+	ErrBadConfig = errors.New("bad lock configuration")
+)
+
+// Hooks let fault schedules and tests act at points inside a strategy.
+type Hooks struct {
+	// BetweenCommands runs in setnx-expire after SETNX succeeded and before
+	// EXPIRE is sent: the window in which a crash leaves a key with no TTL.
+	BetweenCommands func(ctx context.Context, key string)
+}
+
+// Config is what every strategy is built from.
+type Config struct {
+	// Nodes are the Redis nodes, in order; Addr may be a proxy in front of
+	// the node. Single-node strategies use Nodes[0].
+	Nodes []cluster.Endpoint
+	// Timeout bounds every command (dial, read, write). Default 1 s.
+	Timeout time.Duration
+	// NodeTimeout bounds each node's SET in a Redlock acquire; it must be
+	// well below the TTL. Default: TTL/50 clamped to [10 ms, 100 ms].
+	NodeTimeout time.Duration
+	// PoolSize is the connection pool size per node (one per client that
+	// shares the locker). Default 10.
+	PoolSize int
+	// Retry is the policy for contended acquires. Default: no retry.
+	Retry Retry
+	// Hooks are optional fault points.
+	Hooks Hooks
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if len(c.Nodes) == 0 {
+		return c, fmt.Errorf("no Redis nodes given: %w", ErrBadConfig)
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = time.Second
+	}
+	if c.PoolSize <= 0 {
+		c.PoolSize = 10
+	}
+	if err := c.Retry.validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// newClient builds the go-redis client of one node with every option set
+// explicitly: go-redis's defaults (retries, multi-second timeouts, several
+// dial attempts) would hide the faults the harness injects.
+func (c Config) newClient(ep cluster.Endpoint) *redis.Client {
+	return redis.NewClient(&redis.Options{
+		Addr:                  ep.Addr,
+		Password:              ep.Password,
+		TLSConfig:             ep.TLS,
+		DialTimeout:           c.Timeout,
+		ReadTimeout:           c.Timeout,
+		WriteTimeout:          c.Timeout,
+		ContextTimeoutEnabled: true, // a context deadline bounds a command
+		MaxRetries:            -1,
+		DialerRetries:         1,
+		PoolSize:              c.PoolSize,
+		MinIdleConns:          0,
+		PoolTimeout:           c.Timeout,
+		DisableIdentity:       true,
+		MaintNotificationsConfig: &maintnotifications.Config{
+			Mode: maintnotifications.ModeDisabled,
+		},
+	})
+}
+
+// drift is the clock-drift allowance of the Redlock paper, applied by every
+// strategy that tracks validity: TTL·1 % + 2 ms.
+func drift(ttl time.Duration) time.Duration { return ttl/100 + 2*time.Millisecond }
+
+// newToken returns 16 random bytes, hex encoded.
+func newToken() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand, Go ≥ 1.24)
+	return hex.EncodeToString(b[:])
+}
+
+// classify wraps a command error into one of the typed errors. what is the
+// sentinel for a certain failure of this operation (ErrNotObtained for
+// acquire, nil for release/extend, where only ErrUnreachable applies).
+func classify(err error, acquire bool) error {
+	if err == nil {
+		return nil
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		if acquire {
+			return fmt.Errorf("%w: %w: %w", ErrNotObtained, ErrUnreachable, err)
+		}
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	if errors.Is(err, redis.ErrPoolTimeout) {
+		// Waited for a free connection: nothing was sent.
+		if acquire {
+			return fmt.Errorf("%w: %w", ErrNotObtained, err)
+		}
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	return fmt.Errorf("%w: %w", ErrUnknown, err)
+}
+
+// Strategy is a registered lock strategy.
+type Strategy struct {
+	// Name is what users type (--locks).
+	Name string
+	// Description is one line on what it does and its known hazard.
+	Description string
+	// Params describes the parameters it honours.
+	Params string
+	// MultiNode is true when it uses every node (Redlock family).
+	MultiNode bool
+	// SeedFaithful is true for the tutorial locks whose bugs are kept.
+	SeedFaithful bool
+	// Canary is true for nolock: never in defaults, must always be caught.
+	Canary bool
+	// New builds a locker.
+	New func(Config) (Locker, error)
+}
+
+// Builtin returns every strategy, in documentation order.
+func Builtin() []Strategy {
+	single := "nodes[0]; ttl; retry policy; command timeout"
+	return []Strategy{
+		{Name: "setnx", SeedFaithful: true, Params: "nodes[0]; retry policy (the TTL is ignored: no expiry)",
+			Description: "SETNX key 1, release DEL; no TTL: a holder that dies deadlocks the key forever", New: newSetNX},
+		{Name: "setnx-expire", SeedFaithful: true, Params: single,
+			Description: "SETNX then EXPIRE as two commands, release DEL; a crash between them leaves a key with no TTL", New: newSetNXExpire},
+		{Name: "set-nx-ex", SeedFaithful: true, Params: single + " (rounded up to whole seconds)",
+			Description: "SET key 1 NX EX ttl, release DEL; a DEL after expiry deletes the next holder's lock", New: newSetNXEX},
+		{Name: "token", Params: single,
+			Description: "SET key random NX PX ttl, Lua compare-and-delete/-pexpire; unsafe if the holder pauses past its lease", New: newTokenLocker},
+		{Name: "fenced", Params: single,
+			Description: "token plus an INCR fencing counter handed to the resource, which rejects stale writes", New: newFenced},
+		{Name: "redlock", MultiNode: true, Params: "all nodes; ttl; per-node timeout; retry policy with random delay",
+			Description: "redis.io Redlock: majority of N nodes, validity = TTL − elapsed − drift; unsafe under restarts without fsync and clock jumps", New: newRedlock},
+		{Name: "redsync", MultiNode: true, Params: "all nodes; ttl; retry policy",
+			Description: "go-redsync/redsync v4 (Redlock) over the same nodes; hazards as redlock", New: newRedsync},
+		{Name: "redislock", Params: single,
+			Description: "bsm/redislock on one node; hazards as token", New: newRedislock},
+		{Name: "nolock", Canary: true, Params: "none",
+			Description: "grants every request: a canary the checker must always catch", New: newNoLock},
+	}
+}
+
+// Lookup returns the strategy called name.
+func Lookup(name string) (Strategy, error) {
+	all := Builtin()
+	names := make([]string, len(all))
+	for i, s := range all {
+		if s.Name == name {
+			return s, nil
+		}
+		names[i] = s.Name
+	}
+	sort.Strings(names)
+	return Strategy{}, fmt.Errorf("%q (known: %s): %w", name, strings.Join(names, ", "), ErrUnknownStrategy)
+}

@@ -1,0 +1,135 @@
+package locks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestRedlockMinorityCutStillAcquires: with 5 nodes, 1 or 2 nodes cut off
+// leave a majority; 3 cut off make acquires fail within the per-node
+// timeout budget (the SET round and the unlock round).
+func TestRedlockMinorityCutStillAcquires(t *testing.T) {
+	const nodeTimeout = 50 * time.Millisecond
+	for _, name := range []string{"redlock", "redsync"} {
+		for _, cut := range []int{0, 1, 2, 3} {
+			t.Run(fmt.Sprintf("%s/cut-%d", name, cut), func(t *testing.T) {
+				f := newFixture(t, 5)
+				ctx := context.Background()
+				for i := range cut {
+					if err := f.mesh.Partition(ctx, "A", f.c.Nodes[i].Name()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				// redsync's per-node timeout is TTL·0.05: 50 ms for a 1 s TTL.
+				l := f.locker(t, name, "A", Config{Timeout: nodeTimeout, NodeTimeout: nodeTimeout})
+				start := time.Now()
+				lease, err := l.Acquire(ctx, uniqueKey(t), time.Second)
+				elapsed := time.Since(start)
+				if cut < 3 {
+					if err != nil {
+						t.Fatalf("acquire with %d of 5 nodes cut: %v", cut, err)
+					}
+					if err := lease.Release(ctx); err != nil && !errors.Is(err, ErrUnknown) {
+						t.Errorf("release: %v", err)
+					}
+					return
+				}
+				if err == nil {
+					t.Fatal("acquire succeeded with a majority cut off")
+				}
+				// Two rounds (SET, unlock), each bounded by the node timeout,
+				// plus scheduling slack for the race detector.
+				if budget := 2*nodeTimeout + 150*time.Millisecond; elapsed > budget {
+					t.Errorf("failed acquire took %v, want ≤ %v", elapsed, budget)
+				}
+			})
+		}
+	}
+}
+
+// TestRedlockValidityShrinksByElapsed: latency on every node's replies
+// makes the acquire slower and the validity shorter by as much.
+func TestRedlockValidityShrinksByElapsed(t *testing.T) {
+	f := newFixture(t, 5)
+	ctx := context.Background()
+	const ttl, lat = 2 * time.Second, 60 * time.Millisecond
+	l := f.locker(t, "redlock", "A", Config{NodeTimeout: 500 * time.Millisecond})
+	// Validity is what the holder has left when Acquire returns.
+	validity := func(key string) time.Duration {
+		lease, err := l.Acquire(ctx, key, ttl)
+		now := time.Now()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lease.Release(ctx)
+		return lease.Deadline().Sub(now)
+	}
+	fast := validity(uniqueKey(t) + "-fast")
+	for _, n := range f.c.Nodes {
+		if err := f.mesh.SlowReplies(ctx, "A", n.Name(), lat); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slow := validity(uniqueKey(t) + "-slow")
+	if want := ttl - drift(ttl); fast > want || fast < want-20*time.Millisecond {
+		t.Errorf("validity without latency = %v, want ≈ %v", fast, want)
+	}
+	if lost := fast - slow; lost < lat-5*time.Millisecond || lost > lat+60*time.Millisecond {
+		t.Errorf("validity shrank by %v with %v reply latency, want ≈ %v", lost, lat, lat)
+	}
+}
+
+// TestRedlockPartialAcquireReleasedEverywhere: another holder has the key
+// on a majority; our SET succeeds only on the rest, and must be undone
+// there.
+func TestRedlockPartialAcquireReleasedEverywhere(t *testing.T) {
+	f := newFixture(t, 5)
+	ctx := context.Background()
+	key := uniqueKey(t)
+	for i := range 3 {
+		if err := f.raw(t, i).Set(ctx, key, "someone-else", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := f.locker(t, "redlock", "A", Config{})
+	if _, err := l.Acquire(ctx, key, 10*time.Second); !errors.Is(err, ErrNotObtained) {
+		t.Fatalf("acquire against a majority held elsewhere: %v, want ErrNotObtained", err)
+	}
+	for i := range 5 {
+		got, _ := f.raw(t, i).Get(ctx, key).Result()
+		want := ""
+		if i < 3 {
+			want = "someone-else"
+		}
+		if got != want {
+			t.Errorf("node %d holds %q after the failed acquire, want %q", i, got, want)
+		}
+	}
+}
+
+// TestRedlockExtendNeedsQuorum: extend fails once a majority is cut off.
+func TestRedlockExtendNeedsQuorum(t *testing.T) {
+	f := newFixture(t, 5)
+	ctx := context.Background()
+	l := f.locker(t, "redlock", "A", Config{NodeTimeout: 50 * time.Millisecond, Timeout: 50 * time.Millisecond})
+	lease, err := l.Acquire(ctx, uniqueKey(t), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lease.Extend(ctx, 2*time.Second); err != nil {
+		t.Fatalf("extend with every node: %v", err)
+	}
+	for i := range 3 {
+		f.mesh.Partition(ctx, "A", f.c.Nodes[i].Name())
+	}
+	before := lease.Deadline()
+	if err := lease.Extend(ctx, 2*time.Second); err == nil {
+		t.Fatal("extend succeeded with a majority cut off")
+	}
+	if !lease.Deadline().Equal(before) {
+		t.Error("a failed extend moved the deadline")
+	}
+}
