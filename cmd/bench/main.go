@@ -24,7 +24,7 @@ const (
 	exitBad        = 1
 	exitUndecided  = 2
 	exitBadInput   = 3
-	usageFirstLine = "usage: bench <command> [flags]; commands: calibrate, help"
+	usageFirstLine = "usage: bench <command> [flags]; commands: calibrate, list, help"
 )
 
 func main() {
@@ -54,9 +54,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "calibrate":
 		return calibrate(ctx, args[1:], stdout, stderr)
+	case "list":
+		return list(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usageFirstLine)
 		fmt.Fprintln(stdout, "  calibrate   start nodes, time them, and measure SET direct vs through an idle proxy")
+		fmt.Fprintln(stdout, "  list locks  the lock strategies, what they do and their known hazards")
 		return exitOK
 	default:
 		fmt.Fprintf(stderr, "bench: unknown command %q (%s)\n", args[0], usageFirstLine)

@@ -106,6 +106,7 @@ func TestBadInputIsOneLineAndExit3(t *testing.T) {
 		{"bad address", []string{"calibrate", "--redis-addrs", "nohostport"}},
 		{"unknown provider", []string{"calibrate", "--provider", "kubernetes"}},
 		{"unreachable redis", []string{"calibrate", "--provider", "external", "--redis-addrs", "127.0.0.1:1"}},
+		{"unknown registry", []string{"list", "bananas"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -142,6 +143,18 @@ func TestCalibrateWritesResults(t *testing.T) {
 	for _, want := range []string{"direct", "idle proxy", "proxy cost"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
+
+func TestListLocksPrintsTheRegistry(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"list", "locks"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, name := range []string{"setnx", "setnx-expire", "set-nx-ex", "token", "fenced", "redlock", "redsync", "redislock", "nolock"} {
+		if !strings.Contains(stdout.String(), "\n"+name+" ") {
+			t.Errorf("bench list locks lacks %s:\n%s", name, stdout.String())
 		}
 	}
 }
