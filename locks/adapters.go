@@ -58,7 +58,7 @@ func (l *redsyncLocker) Acquire(ctx context.Context, key string, ttl time.Durati
 		if err := m.LockContext(ctx); err != nil {
 			return nil, classifyRedsync(err)
 		}
-		return &redsyncLease{m: m, key: key, token: token}, nil
+		return &redsyncLease{m: m, key: key, token: token, ttl: ttl}, nil
 	})
 }
 
@@ -74,6 +74,7 @@ func classifyRedsync(err error) error {
 
 type redsyncLease struct {
 	key, token string
+	ttl        time.Duration // redsync extends by the acquire's TTL only
 
 	mu sync.Mutex // redsync's Mutex is not safe for concurrent Extend/Unlock
 	m  *redsync.Mutex
@@ -104,7 +105,9 @@ func (l *redsyncLease) Release(ctx context.Context) error {
 func (l *redsyncLease) Extend(ctx context.Context, ttl time.Duration) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	// redsync extends by the mutex's own expiry; ttl must match it.
+	if ttl != l.ttl {
+		return fmt.Errorf("redsync extends by the TTL it was acquired with (%v), not %v: %w", l.ttl, ttl, ErrBadConfig)
+	}
 	ok, err := l.m.ExtendContext(ctx)
 	if ok {
 		return nil
