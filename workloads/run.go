@@ -1,0 +1,424 @@
+package workloads
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/lockbench/lockbench/history"
+	"github.com/lockbench/lockbench/locks"
+)
+
+// Recorder takes one worker's events. A worker owns its recorder: it is
+// never shared, so it needs no lock. Append must not keep the pointer.
+type Recorder interface {
+	Append(e *history.Event)
+}
+
+// Clock is the run's monotonic clock.
+type Clock interface {
+	// Now is ns since the run started.
+	Now() int64
+	// At converts a time.Time (a lease deadline) to the run's ns.
+	At(t time.Time) int64
+}
+
+// Env is what a run needs besides its spec.
+type Env struct {
+	// Lockers has one locker per client group (each through that group's
+	// proxies). Worker i uses Lockers[i % len(Lockers)].
+	Lockers []locks.Locker
+	// Resources has the protected resource as each group reaches it.
+	Resources []*Resource
+	// Clock is the run's clock; the history uses the same one.
+	Clock Clock
+	// NewRecorder gives each worker its recorder; nil records nothing.
+	NewRecorder func() Recorder
+	// Faults are the client faults to honour; nil means none.
+	Faults *ClientFaults
+	// KeyPrefix starts every lock key, keeping cells and samples apart.
+	KeyPrefix string
+}
+
+// Result is what a run measured.
+type Result struct {
+	Spec    Spec          `json:"spec"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+	Counts  Counts        `json:"counts"`
+	// Throughput is successful acquires per second.
+	Throughput float64 `json:"throughput"`
+	// AchievedRate is acquire attempts per second; in open loop, a run
+	// under 99 % of the target rate is Saturated.
+	AchievedRate float64 `json:"achieved_rate"`
+	Saturated    bool    `json:"saturated"`
+	// LostUpdates is successful writes minus the counters' final sum: the
+	// increments lost to two holders inside at once.
+	LostUpdates int64 `json:"lost_updates"`
+	// Hists are the merged latency histograms (µs), by Hist* name.
+	Hists map[string]*hdrhistogram.Histogram `json:"-"`
+	// Seconds are per-second counters over all workers.
+	Seconds []Second `json:"seconds"`
+}
+
+// Run drives spec against env until its duration or op budget is spent or
+// ctx ends, then returns the merged statistics. Operations in flight when
+// the budget runs out complete normally; when ctx ends they are cancelled
+// and recorded as unknown.
+func Run(ctx context.Context, spec Spec, env Env) (*Result, error) {
+	if spec.Groups == 0 {
+		spec.Groups = 1
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if len(env.Lockers) < spec.Groups || len(env.Resources) < spec.Groups || env.Clock == nil {
+		return nil, fmt.Errorf("workload %q needs a locker and a resource per group (%d) and a clock: %w", spec.Name, spec.Groups, ErrBadSpec)
+	}
+	keys := make([]string, spec.KeyCount())
+	counters := make([]string, len(keys))
+	for i := range keys {
+		keys[i] = env.KeyPrefix + "lock:" + strconv.Itoa(i)
+		counters[i] = CounterKey(keys[i])
+	}
+	if err := env.Resources[0].Reset(ctx, counters...); err != nil {
+		return nil, err
+	}
+
+	shared := &sharedState{
+		spec:         spec,
+		keys:         keys,
+		counters:     counters,
+		lastRelease:  make([]atomic.Int64, len(keys)),
+		lastReleaser: make([]atomic.Int64, len(keys)),
+	}
+	if spec.Duration > 0 {
+		shared.stopAt = env.Clock.Now() + int64(spec.Duration)
+	}
+	start := env.Clock.Now()
+	workers := make([]*worker, spec.Clients)
+	var wg sync.WaitGroup
+	for i := range workers {
+		w := &worker{
+			id:       i,
+			process:  i,
+			shared:   shared,
+			env:      env,
+			locker:   env.Lockers[i%spec.Groups],
+			resource: env.Resources[i%spec.Groups],
+			sched:    NewSchedule(spec, i),
+			stats:    newWorkerStats(),
+			rec:      discard{},
+		}
+		if env.NewRecorder != nil {
+			w.rec = env.NewRecorder()
+		}
+		if spec.Rate > 0 {
+			// Each client carries rate/clients, staggered evenly so that
+			// the aggregate arrivals are evenly spaced.
+			w.interval = time.Duration(float64(spec.Clients) / spec.Rate * float64(time.Second))
+			w.next = start + int64(w.interval)*int64(i)/int64(spec.Clients)
+		}
+		workers[i] = w
+		wg.Go(func() { w.run(ctx) })
+	}
+	wg.Wait()
+	elapsed := time.Duration(env.Clock.Now() - start)
+
+	res := &Result{Spec: spec, Elapsed: elapsed, Hists: map[string]*hdrhistogram.Histogram{}}
+	for _, n := range histNames {
+		res.Hists[n] = newHist()
+	}
+	var secondHists []*hdrhistogram.Histogram
+	for _, w := range workers {
+		res.Counts.add(&w.stats.counts)
+		for n, h := range w.stats.hists {
+			res.Hists[n].Merge(h)
+		}
+		for i, s := range w.stats.seconds {
+			for len(res.Seconds) <= i {
+				res.Seconds = append(res.Seconds, Second{})
+				secondHists = append(secondHists, hdrhistogram.New(histMinUS, histMaxUS, 2))
+			}
+			res.Seconds[i].AcquireOK += s.AcquireOK
+			res.Seconds[i].NotObtained += s.NotObtained
+			res.Seconds[i].Unknown += s.Unknown
+			if h := w.stats.secondHists[i]; h != nil {
+				secondHists[i].Merge(h)
+			}
+		}
+	}
+	for i, h := range secondHists {
+		res.Seconds[i].P99us = h.ValueAtQuantile(99)
+	}
+	if secs := elapsed.Seconds(); secs > 0 {
+		res.Throughput = float64(res.Counts.AcquireOK) / secs
+		res.AchievedRate = float64(res.Counts.Attempts) / secs
+	}
+	res.Saturated = spec.Rate > 0 && res.AchievedRate < 0.99*spec.Rate
+
+	// The counters' final values tell how many increments survived.
+	var final int64
+	for _, c := range counters {
+		v, err := env.Resources[0].Read(context.WithoutCancel(ctx), c)
+		if err != nil {
+			return res, fmt.Errorf("read final counter %s: %w", c, err)
+		}
+		final += v
+	}
+	res.LostUpdates = res.Counts.WritesOK - final
+	return res, nil
+}
+
+// sharedState is what workers share, all of it read-only or atomic.
+type sharedState struct {
+	spec     Spec
+	keys     []string
+	counters []string
+	stopAt   int64 // run clock ns; 0 = no time bound
+	started  atomic.Int64
+	// lastRelease/lastReleaser: when and by whom each key was last
+	// released, for the handoff latency.
+	lastRelease  []atomic.Int64
+	lastReleaser []atomic.Int64
+}
+
+// discard is the recorder of a run that records nothing.
+type discard struct{}
+
+func (discard) Append(*history.Event) {}
+
+// worker is one client.
+type worker struct {
+	id       int
+	process  int
+	shared   *sharedState
+	env      Env
+	locker   locks.Locker
+	resource *Resource
+	sched    *Schedule
+	stats    *workerStats
+	rec      Recorder
+	ev       history.Event // reused: recording allocates nothing
+	timer    *time.Timer
+
+	// Open loop: one operation every interval, the next one at next.
+	interval time.Duration
+	next     int64
+}
+
+// more reports whether the budget allows another operation.
+func (w *worker) more(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	s := w.shared
+	if s.stopAt > 0 && w.env.Clock.Now() >= s.stopAt {
+		return false
+	}
+	if s.spec.Ops > 0 && s.started.Add(1) > int64(s.spec.Ops) {
+		return false
+	}
+	return true
+}
+
+// sleep waits d or until ctx ends; false if ctx ended.
+func (w *worker) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	if w.timer == nil {
+		w.timer = time.NewTimer(d)
+	} else {
+		w.timer.Reset(d)
+	}
+	select {
+	case <-w.timer.C:
+		return true
+	case <-ctx.Done():
+		w.timer.Stop()
+		return false
+	}
+}
+
+// emit records one event for the worker's current process.
+func (w *worker) emit(typ history.Type, op history.Op, key string) *history.Event {
+	w.ev = history.Event{Time: w.env.Clock.Now(), Process: w.process, Type: typ, Op: op, Key: key}
+	return &w.ev
+}
+
+func (w *worker) run(ctx context.Context) {
+	for w.more(ctx) {
+		step := w.sched.Next()
+		intended := w.env.Clock.Now()
+		if w.interval > 0 {
+			intended = w.next
+			w.next += int64(w.interval)
+			if !w.sleep(ctx, time.Duration(intended-w.env.Clock.Now())) {
+				return
+			}
+		}
+		w.cycle(ctx, step, intended)
+		if !w.sleep(ctx, step.Think) {
+			return
+		}
+	}
+}
+
+// cycle is one acquire, critical section and release. intended is when
+// the operation was due (open loop) and latency counts from there, so a
+// stall shows as latency for every operation scheduled during it.
+func (w *worker) cycle(ctx context.Context, step Step, intended int64) {
+	spec, clk := w.shared.spec, w.env.Clock
+	key, counter := w.shared.keys[step.Key], w.shared.counters[step.Key]
+	st := w.stats
+	st.counts.Attempts++
+
+	ev := w.emit(history.Invoke, history.Acquire, key)
+	ev.TTLms = spec.TTL.Milliseconds()
+	actual := ev.Time
+	w.rec.Append(ev)
+	lease, err := w.locker.Acquire(ctx, key, spec.TTL)
+	done := clk.Now()
+	sec, secHist := st.second(done)
+	st.record(st.hists[HistAcquireService], time.Duration(done-actual))
+	st.record(secHist, time.Duration(done-intended))
+	if err != nil {
+		st.record(st.hists[HistAcquireFail], time.Duration(done-intended))
+		typ, msg := history.Info, ""
+		if errors.Is(err, locks.ErrNotObtained) {
+			typ, msg = history.Fail, "not obtained"
+			st.counts.NotObtained++
+			sec.NotObtained++
+		} else {
+			msg = err.Error()
+			st.counts.AcquireUnknown++
+			sec.Unknown++
+		}
+		ev = w.emit(typ, history.Acquire, key)
+		ev.Time, ev.Error = done, msg
+		w.rec.Append(ev)
+		return
+	}
+	st.counts.AcquireOK++
+	sec.AcquireOK++
+	st.record(st.hists[HistAcquireOK], time.Duration(done-intended))
+	if t := w.shared.lastRelease[step.Key].Swap(0); t > 0 && w.shared.lastReleaser[step.Key].Load() != int64(w.process) {
+		st.record(st.hists[HistHandoff], time.Duration(done-t))
+	}
+	var deadline int64
+	if spec.HonourDeadline {
+		if d := lease.Deadline(); !d.IsZero() {
+			deadline = clk.At(d)
+		}
+	}
+	fence, _ := lease.Fence()
+	ev = w.emit(history.OK, history.Acquire, key)
+	ev.Time, ev.Fence, ev.Deadline = done, fence, deadline
+	w.rec.Append(ev)
+
+	if w.env.Faults.takeCrash(w.id) {
+		w.crash()
+		return
+	}
+	if deadline == 0 || clk.Now() < deadline {
+		w.criticalSection(ctx, step, counter, fence)
+	} else {
+		st.counts.SkippedExpired++
+	}
+	w.release(ctx, lease, step.Key, key)
+}
+
+// criticalSection reads the counter, works, and writes counter+1.
+func (w *worker) criticalSection(ctx context.Context, step Step, counter string, fence int64) {
+	st := w.stats
+	w.rec.Append(w.emit(history.Invoke, history.Read, counter))
+	v, err := w.resource.Read(ctx, counter)
+	if err != nil {
+		st.counts.ResourceErrors++
+		ev := w.emit(history.Info, history.Read, counter)
+		ev.Error = err.Error()
+		w.rec.Append(ev)
+		return
+	}
+	ev := w.emit(history.OK, history.Read, counter)
+	ev.Value = v
+	w.rec.Append(ev)
+
+	if pause := w.env.Faults.takePause(w.id); pause > 0 {
+		// A stop-the-world pause between read and write: the lease may
+		// expire and another holder come and go meanwhile.
+		st.counts.Pauses++
+		w.nemesis("client-pause", "start")
+		w.sleep(ctx, pause)
+		w.nemesis("client-pause", "stop")
+	}
+	if !w.sleep(ctx, step.CriticalSection) {
+		return
+	}
+
+	ev = w.emit(history.Invoke, history.Write, counter)
+	ev.Value, ev.Fence = v+1, fence
+	w.rec.Append(ev)
+	accepted, err := w.resource.Write(ctx, counter, v+1, fence)
+	switch {
+	case err != nil:
+		st.counts.ResourceErrors++
+		ev = w.emit(history.Info, history.Write, counter)
+		ev.Error = err.Error()
+	case accepted:
+		st.counts.WritesOK++
+		ev = w.emit(history.OK, history.Write, counter)
+	default:
+		st.counts.WritesRejected++
+		ev = w.emit(history.Fail, history.Write, counter)
+		ev.Error = "stale fence rejected"
+	}
+	w.rec.Append(ev)
+}
+
+// release gives the lease back and records the outcome.
+func (w *worker) release(ctx context.Context, lease locks.Lease, keyIdx int, key string) {
+	st := w.stats
+	ev := w.emit(history.Invoke, history.Release, key)
+	start := ev.Time
+	w.rec.Append(ev)
+	err := lease.Release(ctx)
+	done := w.env.Clock.Now()
+	st.record(st.hists[HistRelease], time.Duration(done-start))
+	switch {
+	case err == nil:
+		st.counts.ReleaseOK++
+		w.shared.lastReleaser[keyIdx].Store(int64(w.process))
+		w.shared.lastRelease[keyIdx].Store(done)
+		ev = w.emit(history.OK, history.Release, key)
+	case errors.Is(err, locks.ErrLost) || errors.Is(err, locks.ErrUnreachable):
+		st.counts.ReleaseLost++
+		ev = w.emit(history.Fail, history.Release, key)
+		ev.Error = err.Error()
+	default:
+		st.counts.ReleaseUnknown++
+		ev = w.emit(history.Info, history.Release, key)
+		ev.Error = err.Error()
+	}
+	ev.Time = done
+	w.rec.Append(ev)
+}
+
+// crash abandons the lease: the process stops for good and the worker
+// comes back as a fresh process id that never collides with another's.
+func (w *worker) crash() {
+	w.stats.counts.Crashes++
+	w.rec.Append(w.emit(history.Crash, 0, ""))
+	w.process += w.shared.spec.Clients
+}
+
+// nemesis records a client fault this worker carries out itself.
+func (w *worker) nemesis(fault, phase string) {
+	w.ev = history.Event{Time: w.env.Clock.Now(), Type: history.Nemesis, Fault: fault, Target: "process " + strconv.Itoa(w.process), Phase: phase}
+	w.rec.Append(&w.ev)
+}

@@ -1,0 +1,112 @@
+package workloads
+
+import (
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Histogram names, per operation and outcome.
+const (
+	HistAcquireOK      = "acquire_ok"      // intended start → lease in hand
+	HistAcquireFail    = "acquire_fail"    // intended start → not obtained or unknown
+	HistAcquireService = "acquire_service" // actual start → outcome (no waiting for the schedule)
+	HistRelease        = "release"         // release round trip, any outcome
+	HistHandoff        = "handoff"         // a release completing → the next acquire of that key by another client
+)
+
+// histNames lists every histogram a run keeps.
+var histNames = []string{HistAcquireOK, HistAcquireFail, HistAcquireService, HistRelease, HistHandoff}
+
+// Histograms record microseconds from 1 µs to 60 s at 3 significant
+// digits: fine enough for sub-millisecond loopback round trips, long enough
+// for a slow-replies fault far above any TTL.
+const (
+	histMinUS   = 1
+	histMaxUS   = 60_000_000
+	histSigFigs = 3
+)
+
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(histMinUS, histMaxUS, histSigFigs) }
+
+// Second counts one second of a run.
+type Second struct {
+	AcquireOK   int64 `json:"acquire_ok"`
+	NotObtained int64 `json:"not_obtained"`
+	Unknown     int64 `json:"unknown"`
+	// P99us is the 99th percentile acquire latency in this second (µs).
+	P99us int64 `json:"p99_us"`
+}
+
+// Counts are a run's event counts.
+type Counts struct {
+	Attempts       int64 `json:"attempts"`
+	AcquireOK      int64 `json:"acquire_ok"`
+	NotObtained    int64 `json:"not_obtained"`
+	AcquireUnknown int64 `json:"acquire_unknown"`
+	ReleaseOK      int64 `json:"release_ok"`
+	ReleaseLost    int64 `json:"release_lost"`
+	ReleaseUnknown int64 `json:"release_unknown"`
+	WritesOK       int64 `json:"writes_ok"`
+	WritesRejected int64 `json:"writes_rejected"` // stale fences refused by the resource
+	ResourceErrors int64 `json:"resource_errors"`
+	SkippedExpired int64 `json:"skipped_expired"` // lease expired before the protected write
+	Crashes        int64 `json:"crashes"`
+	Pauses         int64 `json:"pauses"`
+}
+
+func (c *Counts) add(o *Counts) {
+	c.Attempts += o.Attempts
+	c.AcquireOK += o.AcquireOK
+	c.NotObtained += o.NotObtained
+	c.AcquireUnknown += o.AcquireUnknown
+	c.ReleaseOK += o.ReleaseOK
+	c.ReleaseLost += o.ReleaseLost
+	c.ReleaseUnknown += o.ReleaseUnknown
+	c.WritesOK += o.WritesOK
+	c.WritesRejected += o.WritesRejected
+	c.ResourceErrors += o.ResourceErrors
+	c.SkippedExpired += o.SkippedExpired
+	c.Crashes += o.Crashes
+	c.Pauses += o.Pauses
+}
+
+// workerStats belongs to one worker: no locks, merged after the run.
+type workerStats struct {
+	counts Counts
+	hists  map[string]*hdrhistogram.Histogram
+	// seconds and secondHists are indexed by second since the run began.
+	seconds     []Second
+	secondHists []*hdrhistogram.Histogram
+}
+
+func newWorkerStats() *workerStats {
+	s := &workerStats{hists: make(map[string]*hdrhistogram.Histogram, len(histNames))}
+	for _, n := range histNames {
+		s.hists[n] = newHist()
+	}
+	return s
+}
+
+// record adds d to histogram h.
+func (s *workerStats) record(h *hdrhistogram.Histogram, d time.Duration) {
+	us := d.Microseconds()
+	if us < histMinUS {
+		us = histMinUS
+	}
+	h.RecordValue(min(us, histMaxUS))
+}
+
+// second returns the counters of the second holding t (ns since start).
+func (s *workerStats) second(t int64) (*Second, *hdrhistogram.Histogram) {
+	i := int(t / int64(time.Second))
+	for len(s.seconds) <= i {
+		s.seconds = append(s.seconds, Second{})
+		s.secondHists = append(s.secondHists, nil)
+	}
+	if s.secondHists[i] == nil {
+		// Per-second p99 needs less resolution: 2 digits keeps it small.
+		s.secondHists[i] = hdrhistogram.New(histMinUS, histMaxUS, 2)
+	}
+	return &s.seconds[i], s.secondHists[i]
+}
