@@ -1,7 +1,3 @@
-// Package history is the recorded history of a run (DESIGN §4): the event
-// type, a fast streaming writer and a reader that validates. The format is
-// public: JSON Lines, one event per line, so users can check histories
-// recorded by any system with `bench check`.
 package history
 
 // Type is what an event says about an operation.

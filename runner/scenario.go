@@ -1,0 +1,231 @@
+package runner
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/lockbench/lockbench/locks"
+	"github.com/lockbench/lockbench/scenarios"
+	"github.com/lockbench/lockbench/workloads"
+)
+
+// ErrBadScenario marks a scenario that cannot run; the message says what
+// to change, in one line.
+var ErrBadScenario = errors.New("bad scenario")
+
+// Scenario is a scenario file (YAML) or the same built from flags. It
+// expands into cells: lock × workload × fault × seed (× repeat).
+type Scenario struct {
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description" json:"description,omitempty"`
+	// Provider is auto, exec, docker or external.
+	Provider string `yaml:"provider" json:"provider,omitempty"`
+	// Nodes is how many lock nodes to start (the resource gets its own).
+	Nodes int `yaml:"nodes" json:"nodes"`
+	// Locks are strategy names (bench list locks).
+	Locks []string `yaml:"locks" json:"locks"`
+	// Workloads are preset names or inline specs.
+	Workloads []WorkloadRef `yaml:"workloads" json:"workloads"`
+	// Faults are fault schedule names (bench list presets).
+	Faults []string `yaml:"faults" json:"faults"`
+	// Seeds: one cell per seed.
+	Seeds []uint64 `yaml:"seeds" json:"seeds"`
+	// Repeat is how many independent samples of each cell to take.
+	Repeat int `yaml:"repeat" json:"repeat,omitempty"`
+	// Duration, Clients and TTL override every workload when set.
+	Duration time.Duration `yaml:"duration" json:"duration_ns,omitempty"`
+	Clients  int           `yaml:"clients" json:"clients,omitempty"`
+	TTL      time.Duration `yaml:"ttl" json:"ttl_ns,omitempty"`
+}
+
+// WorkloadRef is a workload in a scenario: a preset name, or a mapping
+// with an optional `preset:` to start from and fields to override.
+type WorkloadRef struct {
+	Spec workloads.Spec
+}
+
+// UnmarshalYAML accepts "hot-key" or {preset: hot-key, clients: 16, ...}.
+func (w *WorkloadRef) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		spec, err := workloads.Preset(n.Value)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		w.Spec = spec
+		return nil
+	}
+	var base struct {
+		Preset string `yaml:"preset"`
+	}
+	// Decode twice: first the preset to start from, then the overrides on
+	// top of it (yaml leaves fields the mapping does not name alone).
+	if err := n.Decode(&base); err != nil {
+		return err
+	}
+	if base.Preset != "" {
+		spec, err := workloads.Preset(base.Preset)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		w.Spec = spec
+	}
+	var over struct {
+		Preset         string `yaml:"preset"`
+		workloads.Spec `yaml:",inline"`
+	}
+	over.Spec = w.Spec
+	if err := n.Decode(&over); err != nil {
+		return err
+	}
+	w.Spec = over.Spec
+	if w.Spec.Name == "" {
+		w.Spec.Name = fmt.Sprintf("workload-line-%d", n.Line)
+	}
+	return nil
+}
+
+// MarshalYAML writes the spec back out.
+func (w WorkloadRef) MarshalYAML() (any, error) { return w.Spec, nil }
+
+// ParseScenario reads a scenario from YAML. Unknown fields are errors, with
+// their line.
+func ParseScenario(b []byte) (*Scenario, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var s Scenario
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%s: %w", oneLine(err), ErrBadScenario)
+	}
+	return &s, nil
+}
+
+// LoadScenario reads a scenario file, or a built-in one when preset is set.
+func LoadScenario(file, preset string) (*Scenario, error) {
+	if preset != "" {
+		b, ok := scenarios.Read(preset)
+		if !ok {
+			return nil, fmt.Errorf("unknown preset %q (known: %s): %w", preset, strings.Join(scenarios.Names(), ", "), ErrBadScenario)
+		}
+		return ParseScenario(b)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario: %v: %w", err, ErrBadScenario)
+	}
+	s, err := ParseScenario(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return s, nil
+}
+
+// oneLine joins a multi-line error message (yaml lists one error a line).
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
+// withDefaults fills what the scenario left out.
+func (s Scenario) withDefaults() Scenario {
+	if s.Name == "" {
+		s.Name = "custom"
+	}
+	if s.Provider == "" {
+		s.Provider = "auto"
+	}
+	if s.Nodes == 0 {
+		s.Nodes = 5
+	}
+	if len(s.Faults) == 0 {
+		s.Faults = []string{"none"}
+	}
+	if len(s.Seeds) == 0 {
+		s.Seeds = []uint64{1}
+	}
+	if s.Repeat == 0 {
+		s.Repeat = 1
+	}
+	return s
+}
+
+// Cell is one measurement: a lock under a workload and a fault schedule
+// with a seed; Sample numbers the repeats.
+type Cell struct {
+	ID       string         `json:"id"`
+	Lock     string         `json:"lock"`
+	Workload workloads.Spec `json:"workload"`
+	Fault    string         `json:"fault"`
+	Seed     uint64         `json:"seed"`
+	Sample   int            `json:"sample"`
+}
+
+// Expand validates the scenario and lists its cells, every lock's cells of
+// one fault and workload side by side so a partial run still compares.
+func (s Scenario) Expand() ([]Cell, error) {
+	s = s.withDefaults()
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("scenario %q: %s: %w", s.Name, fmt.Sprintf(format, args...), ErrBadScenario)
+	}
+	if s.Nodes < 1 {
+		return nil, bad("nodes must be at least 1, got %d", s.Nodes)
+	}
+	if s.Duration < 0 || s.TTL < 0 || s.Clients < 0 || s.Repeat < 0 {
+		return nil, bad("duration, ttl, clients and repeat must not be negative")
+	}
+	if len(s.Locks) == 0 || len(s.Workloads) == 0 {
+		return nil, bad("give at least one lock and one workload")
+	}
+	for _, l := range s.Locks {
+		st, err := locks.Lookup(l)
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		if st.MultiNode && s.Nodes < 3 {
+			return nil, bad("%s needs at least 3 nodes, the scenario has %d", l, s.Nodes)
+		}
+	}
+	specs := make([]workloads.Spec, len(s.Workloads))
+	for i, w := range s.Workloads {
+		spec := w.Spec
+		if s.Duration > 0 {
+			spec.Duration = s.Duration
+		}
+		if s.Clients > 0 {
+			spec.Clients = s.Clients
+		}
+		if s.TTL > 0 {
+			spec.TTL = s.TTL
+		}
+		if spec.Groups == 0 {
+			spec.Groups = 1
+		}
+		if err := spec.Validate(); err != nil {
+			return nil, bad("%v", err)
+		}
+		specs[i] = spec
+	}
+	var cells []Cell
+	for _, fault := range s.Faults {
+		for _, spec := range specs {
+			for _, seed := range s.Seeds {
+				for sample := range s.Repeat {
+					for _, lock := range s.Locks {
+						c := Cell{Lock: lock, Workload: spec, Fault: fault, Seed: seed, Sample: sample}
+						c.Workload.Seed = seed
+						c.ID = fmt.Sprintf("%03d-%s-%s-%s-s%d", len(cells)+1, lock, spec.Name, fault, seed)
+						if s.Repeat > 1 {
+							c.ID += fmt.Sprintf("-r%d", sample)
+						}
+						cells = append(cells, c)
+					}
+				}
+			}
+		}
+	}
+	return cells, nil
+}
