@@ -15,10 +15,10 @@
 // each stream's unflushed tail is lost, and the file may end in a
 // truncated line, which the reader drops.
 //
-// Reading: [ReadFile] and [Read] parse every line, check it against §4,
+// Reading: [ReadFile] and [ReadAll] parse every line, check it against §4,
 // sort the events by time and check each process's protocol (at most one
 // operation in flight, completions match their invoke, nothing after a
 // crash). Bad input is reported as an [*InputError] naming the line;
-// [ReadFileStats] and [ReadStats] also say whether a truncated last line
+// [ReadFileStats] and [ReadAllStats] also say whether a truncated last line
 // was dropped. [Validate] checks a history held in memory.
 package history

@@ -18,8 +18,9 @@ import (
 // on fail and info when non-empty; fault, target and phase on nemesis.
 // Other fields of e are ignored. AppendJSON does not validate: an event
 // [Validate] rejects gives a line the reader rejects too (an invalid type or
-// op is written as "unknown"). Strings are escaped per RFC 8259; each byte
-// of invalid UTF-8 becomes U+FFFD, as encoding/json does.
+// op is written as "unknown"). Strings are escaped per RFC 8259 (quote,
+// backslash and control characters; other characters are written as
+// UTF-8); each byte of invalid UTF-8 becomes U+FFFD, as with encoding/json.
 //
 // AppendJSON allocates only when dst must grow; it uses no reflection.
 func AppendJSON(dst []byte, e *Event) []byte {
@@ -134,7 +135,7 @@ func appendString(dst []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
+			dst = append(dst, "\uFFFD"...)
 			i++
 			start = i
 			continue

@@ -36,10 +36,11 @@ func (e *InputError) Unwrap() error { return ErrMalformed }
 // a completion (ok/fail/info) only for the operation in flight with the
 // same op and key, nothing after the process's crash. A field is taken as
 // present when it is non-zero (non-empty for strings), except ttl_ms and
-// value, which are present wherever §4 requires them: so Validate accepts
-// exactly the events that come back unchanged from [AppendJSON] and the
-// reader. The first problem is returned as an [*InputError] whose Line is
-// the event's 1-based position in events.
+// value, which are present wherever §4 requires them; Process is ignored
+// on nemesis events. So Validate accepts exactly the events that come back
+// unchanged from [AppendJSON] and the reader (but for invalid UTF-8 in
+// strings, which comes back as U+FFFD). The first problem is returned as an
+// [*InputError] whose Line is the event's 1-based position in events.
 func Validate(events []Event) error {
 	tr := newTracker()
 	for i := range events {

@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/lockbench/lockbench/chaos"
 	"github.com/lockbench/lockbench/locks"
 	"github.com/lockbench/lockbench/scenarios"
 	"github.com/lockbench/lockbench/workloads"
@@ -208,6 +209,11 @@ func (s Scenario) Expand() ([]Cell, error) {
 			return nil, bad("%v", err)
 		}
 		specs[i] = spec
+	}
+	for _, f := range s.Faults {
+		if _, err := chaos.LookupPreset(f); err != nil {
+			return nil, bad("%v", err)
+		}
 	}
 	var cells []Cell
 	for _, fault := range s.Faults {

@@ -24,7 +24,7 @@ const (
 	exitBad        = 1
 	exitUndecided  = 2
 	exitBadInput   = 3
-	usageFirstLine = "usage: bench <command> [flags]; commands: calibrate, list, help"
+	usageFirstLine = "usage: bench <command> [flags]; commands: run, check, list, calibrate, help"
 )
 
 func main() {
@@ -56,8 +56,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return calibrate(ctx, args[1:], stdout, stderr)
 	case "list":
 		return list(args[1:], stdout, stderr)
+	case "run":
+		return runCmd(ctx, args[1:], stdout, stderr)
+	case "check":
+		return check(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usageFirstLine)
+		fmt.Fprintln(stdout, "  run         run a scenario (-s FILE | --preset NAME) and write results/<run-id>/")
+		fmt.Fprintln(stdout, "  check       check a history file for mutual exclusion: bench check HISTORY [--json] [--timeout D]")
 		fmt.Fprintln(stdout, "  calibrate   start nodes, time them, and measure SET direct vs through an idle proxy")
 		fmt.Fprintln(stdout, "  list locks  the lock strategies, what they do and their known hazards")
 		return exitOK
@@ -95,7 +101,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errBadInput), isEnvError(err):
+	case errors.Is(err, errBadInput), isEnvError(err), isBadScenario(err):
 		return exitBadInput
 	default:
 		return exitUndecided

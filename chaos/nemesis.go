@@ -1,0 +1,446 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/history"
+	"github.com/lockbench/lockbench/workloads"
+)
+
+// healTimeout bounds the heal Run does on its way out, after its own
+// context may have ended: starting a killed node can take seconds.
+const healTimeout = time.Minute
+
+// Target is what a timeline acts on in one cell. Build it with a struct
+// literal, pass a pointer to Run and HealAll, and do not copy it after:
+// it remembers which faults are in force so that HealAll can record their
+// stop. All its methods are safe for concurrent use.
+type Target struct {
+	// Cluster holds the nodes node faults act on.
+	Cluster *cluster.Cluster
+	// Mesh is the proxies between the client groups and the nodes
+	// (network faults). Its groups must be named by GroupNames.
+	Mesh *Mesh
+	// ResourceMesh, when the resource is reached through proxies, has the
+	// client groups as groups and the resource node as its node
+	// (delayed-write). May be nil otherwise.
+	ResourceMesh *Mesh
+	// ResourceNode is the resource's node name in ResourceMesh; default
+	// its only node.
+	ResourceNode string
+	// Faults are the client faults the workload honours (client-pause,
+	// client-crash).
+	Faults *workloads.ClientFaults
+	// Record writes a nemesis event into the history (for instance
+	// (*history.Writer).Append); it must be safe to call from any
+	// goroutine and must not keep the pointer. Nil records nothing.
+	Record func(*history.Event) error
+	// Now is the run's clock in ns, the one the history uses. Nil: ns
+	// since Run was called.
+	Now func() int64
+
+	mu     sync.Mutex
+	origin time.Time
+	active []activeFault // in the order they started
+	armed  []int         // workers with a pause armed
+}
+
+// activeFault is a fault that started and has not stopped.
+type activeFault struct {
+	step, occurrence int
+	fault, target    string
+}
+
+// Run carries out timeline against t: each action at its time, counted from
+// when Run is called, one after the other (an action that takes long, such
+// as starting a node, delays the ones after it). Network and node faults are
+// recorded as nemesis events when applied: start with the time just before
+// the fault is applied, stop with the time just after it is undone, so the
+// recorded window covers the fault. A client pause is only armed here: the
+// worker records its start and stop when it pauses. A client crash is armed
+// and recorded as a start/stop pair at arming time; the worker records the
+// crash itself as a crash event.
+//
+// Everything timeline needs from t (a mesh for network faults, process
+// control for node faults, client faults) is checked before anything is
+// applied. Run stops at the first action that fails. Whatever happened —
+// the timeline done, an error, ctx ended — Run heals every fault
+// (HealAll) before it returns. Faults with no stop in the timeline (the
+// cell had no duration) stay in force until ctx ends. An ended ctx is the
+// cell's normal end, not an error: Run returns nil for it.
+func Run(ctx context.Context, timeline []Action, t *Target) (err error) {
+	if err := t.check(timeline); err != nil {
+		return err
+	}
+	start := time.Now()
+	t.mu.Lock()
+	if t.origin.IsZero() {
+		t.origin = start
+	}
+	t.mu.Unlock()
+	defer func() {
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healTimeout)
+		defer cancel()
+		if herr := HealAll(hctx, t); herr != nil {
+			err = errors.Join(err, herr)
+		}
+	}()
+
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for _, a := range timeline {
+		if wait := time.Until(start.Add(a.At)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := t.do(ctx, a); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	t.mu.Lock()
+	open := len(t.active) > 0
+	t.mu.Unlock()
+	if open {
+		<-ctx.Done()
+	}
+	return nil
+}
+
+// now reads the run's clock.
+func (t *Target) now() int64 {
+	if t.Now != nil {
+		return t.Now()
+	}
+	return int64(time.Since(t.origin))
+}
+
+// record writes one nemesis event.
+func (t *Target) record(at int64, fault, target, phase string) error {
+	if t.Record == nil {
+		return nil
+	}
+	e := history.Event{Time: at, Type: history.Nemesis, Fault: fault, Target: target, Phase: phase}
+	if err := t.Record(&e); err != nil {
+		return fmt.Errorf("chaos: record %s %s on %s: %w", fault, phase, target, err)
+	}
+	return nil
+}
+
+// resourceNode is the node delayed-write delays.
+func (t *Target) resourceNode() string {
+	if t.ResourceNode != "" || t.ResourceMesh == nil {
+		return t.ResourceNode
+	}
+	if nodes := t.ResourceMesh.Nodes(); len(nodes) == 1 {
+		return nodes[0]
+	}
+	return ""
+}
+
+// check refuses a timeline t cannot carry out, before anything changes.
+func (t *Target) check(timeline []Action) error {
+	bad := func(a Action, format string, args ...any) error {
+		return fmt.Errorf("chaos: %s on %s: %s: %w", a.Fault, a.Target, fmt.Sprintf(format, args...), ErrInvalid)
+	}
+	for _, a := range timeline {
+		k, err := LookupFault(a.Fault)
+		if err != nil {
+			return fmt.Errorf("chaos: %w", err)
+		}
+		if a.Phase != PhaseStart && a.Phase != PhaseStop {
+			return bad(a, "phase %q", a.Phase)
+		}
+		switch k.Side {
+		case SideNetwork:
+			if t.Mesh == nil {
+				return bad(a, "network faults need a proxy mesh")
+			}
+			for _, c := range a.Cuts {
+				for _, n := range c.Nodes {
+					if t.Mesh.Addr(c.Group, n) == "" {
+						return bad(a, "the mesh has no proxy %s→%s (groups %v, nodes %v)", c.Group, n, t.Mesh.Groups(), t.Mesh.Nodes())
+					}
+				}
+			}
+		case SideResource:
+			node := t.resourceNode()
+			if t.ResourceMesh == nil || node == "" {
+				return bad(a, "needs the resource reached through a proxy mesh (Target.ResourceMesh and ResourceNode)")
+			}
+			for _, c := range a.Cuts {
+				if t.ResourceMesh.Addr(c.Group, node) == "" {
+					return bad(a, "the resource mesh has no proxy %s→%s", c.Group, node)
+				}
+			}
+		case SideNode:
+			if t.Cluster == nil {
+				return bad(a, "node faults need the cluster")
+			}
+			for _, c := range k.Needs {
+				if !t.Cluster.Can(c) {
+					return fmt.Errorf("chaos: fault %s needs %s on the %s provider: %w; use --provider %s",
+						k.Name, c, t.Cluster.Provider, cluster.ErrUnsupported, providersWith(c))
+				}
+			}
+			for _, n := range a.Nodes {
+				if t.node(n) == nil {
+					return bad(a, "no node %q in the cluster", n)
+				}
+			}
+		case SideClient:
+			if t.Faults == nil {
+				return bad(a, "client faults need Target.Faults, shared with the workload")
+			}
+		}
+	}
+	return nil
+}
+
+// node finds a cluster node by name.
+func (t *Target) node(name string) cluster.Node {
+	for _, n := range t.Cluster.Nodes {
+		if n.Name() == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// do carries out one action and records it.
+func (t *Target) do(ctx context.Context, a Action) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch a.Fault {
+	case FaultClientPause:
+		t.Faults.Pause(a.Worker, a.Duration)
+		if !slices.Contains(t.armed, a.Worker) {
+			t.armed = append(t.armed, a.Worker)
+		}
+		return nil
+	case FaultClientCrash:
+		t.Faults.Crash(a.Worker)
+		at := t.now()
+		return errors.Join(t.record(at, a.Fault, a.Target, PhaseStart), t.record(at, a.Fault, a.Target, PhaseStop))
+	}
+	if a.Phase == PhaseStart {
+		at := t.now()
+		// In force from now on as far as healing goes, even if applying
+		// fails half way: HealAll undoes it and records its stop.
+		t.active = append(t.active, activeFault{step: a.Step, occurrence: a.Occurrence, fault: a.Fault, target: a.Target})
+		err := t.apply(ctx, a)
+		if rerr := t.record(at, a.Fault, a.Target, PhaseStart); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return err
+	}
+	i := slices.IndexFunc(t.active, func(f activeFault) bool { return f.step == a.Step && f.occurrence == a.Occurrence })
+	if i < 0 {
+		return nil // never started (the cell began late) or already healed
+	}
+	if err := t.undo(ctx, a); err != nil {
+		return err // still active: HealAll retries and records the stop
+	}
+	t.active = slices.Delete(t.active, i, i+1)
+	return t.record(t.now(), a.Fault, a.Target, PhaseStop)
+}
+
+// apply starts the fault of a.
+func (t *Target) apply(ctx context.Context, a Action) error {
+	switch a.Fault {
+	case FaultLatency, FaultJitter:
+		return t.eachLink(a, func(g, n string) error { return t.Mesh.AddLatency(ctx, g, n, a.Latency, a.Jitter, Both) })
+	case FaultSlowReplies:
+		return t.eachLink(a, func(g, n string) error { return t.Mesh.SlowReplies(ctx, g, n, a.Latency) })
+	case FaultPartitionNode, FaultPartitionMinority, FaultPartitionMajority, FaultPartitionAsymmetric, FaultFlapping:
+		for _, c := range a.Cuts {
+			if err := t.Mesh.PartitionGroup(ctx, c.Group, c.Nodes); err != nil {
+				return err
+			}
+		}
+		return nil
+	case FaultDelayedWrite:
+		node := t.resourceNode()
+		for _, c := range a.Cuts {
+			if err := t.ResourceMesh.AddLatency(ctx, c.Group, node, a.Latency, 0, Upstream); err != nil {
+				return err
+			}
+		}
+		return nil
+	case FaultKillRestart, FaultKillDelayedRestart:
+		return t.eachNode(a, func(n cluster.Node) error { return n.Kill(ctx) })
+	case FaultPauseNode:
+		return t.eachNode(a, func(n cluster.Node) error { return n.Pause(ctx) })
+	case FaultClockJump:
+		return t.eachNode(a, func(n cluster.Node) error { return n.SetClock(ctx, a.Offset, 1) })
+	case FaultClockFast:
+		return t.eachNode(a, func(n cluster.Node) error { return n.SetClock(ctx, 0, a.Rate) })
+	}
+	return fmt.Errorf("chaos: %s: %w", a.Fault, ErrUnknownFault)
+}
+
+// undo stops the fault of a.
+func (t *Target) undo(ctx context.Context, a Action) error {
+	switch a.Fault {
+	case FaultLatency, FaultJitter:
+		return t.eachLink(a, func(g, n string) error { return t.Mesh.RemoveLatency(ctx, g, n) })
+	case FaultSlowReplies:
+		return t.eachLink(a, func(g, n string) error { return t.Mesh.RemoveSlowReplies(ctx, g, n) })
+	case FaultPartitionNode, FaultPartitionMinority, FaultPartitionMajority, FaultPartitionAsymmetric, FaultFlapping:
+		for _, c := range a.Cuts {
+			if err := t.Mesh.HealGroup(ctx, c.Group, c.Nodes); err != nil {
+				return err
+			}
+		}
+		return nil
+	case FaultDelayedWrite:
+		node := t.resourceNode()
+		for _, c := range a.Cuts {
+			if err := t.ResourceMesh.RemoveLatency(ctx, c.Group, node); err != nil {
+				return err
+			}
+		}
+		return nil
+	case FaultKillRestart, FaultKillDelayedRestart:
+		// A killed node is started even when ctx has ended, as
+		// cluster.Restart does: a cancelled run must not leave it down.
+		return t.eachNode(a, func(n cluster.Node) error { return n.Start(context.WithoutCancel(ctx)) })
+	case FaultPauseNode:
+		return t.eachNode(a, func(n cluster.Node) error { return n.Resume(ctx) })
+	case FaultClockJump, FaultClockFast:
+		return t.eachNode(a, func(n cluster.Node) error { return n.SetClock(ctx, 0, 1) })
+	}
+	return fmt.Errorf("chaos: %s: %w", a.Fault, ErrUnknownFault)
+}
+
+// eachLink calls f for every (group, node) pair of a's cuts.
+func (t *Target) eachLink(a Action, f func(group, node string) error) error {
+	for _, c := range a.Cuts {
+		for _, n := range c.Nodes {
+			if err := f(c.Group, n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// eachNode calls f for every node of a.
+func (t *Target) eachNode(a Action, f func(cluster.Node) error) error {
+	for _, name := range a.Nodes {
+		if err := f(t.node(name)); err != nil {
+			return fmt.Errorf("chaos: %s on %s: %w", a.Fault, name, err)
+		}
+	}
+	return nil
+}
+
+// HealAll makes everything healthy again, whatever happened before: it
+// removes every toxic on both meshes, resumes paused nodes and starts
+// killed ones (any node of a process-controlling provider that does not
+// answer PING), puts every clock-controlled node back on real time, and
+// disarms the client pauses Run armed (an armed crash cannot be disarmed;
+// it dies with the cell's workload). It then records a stop event for every
+// fault Run started and did not stop. Run calls it on its way out; call it
+// yourself at the end of a cell or on interrupt when Run may not have run
+// to its end. It is idempotent: a second call changes and records nothing.
+// Errors are joined; every step is tried regardless.
+func HealAll(ctx context.Context, t *Target) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.origin.IsZero() {
+		t.origin = time.Now()
+	}
+	var errs []error
+	for _, m := range []*Mesh{t.Mesh, t.ResourceMesh} {
+		if m == nil {
+			continue
+		}
+		if err := m.ClearAll(ctx); err != nil && !errors.Is(err, ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	for _, w := range t.armed {
+		t.Faults.Pause(w, 0)
+	}
+	t.armed = nil
+	if c := t.Cluster; c != nil {
+		if c.Can(cluster.CapKill) || c.Can(cluster.CapPause) {
+			for _, n := range c.Nodes {
+				if err := revive(ctx, c, n); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		if c.Can(cluster.CapClock) {
+			for _, n := range c.Nodes {
+				// Nodes started without the clock shim cannot have moved.
+				if err := n.SetClock(ctx, 0, 1); err != nil && !errors.Is(err, cluster.ErrUnsupported) {
+					errs = append(errs, fmt.Errorf("chaos: reset clock of %s: %w", n.Name(), err))
+				}
+			}
+		}
+	}
+	at := t.now()
+	for _, f := range t.active {
+		if err := t.record(at, f.fault, f.target, PhaseStop); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	t.active = nil
+	return errors.Join(errs...)
+}
+
+// revive brings a node that does not answer back: resume it (it may be
+// paused), and start it if it still does not answer (it was killed).
+func revive(ctx context.Context, c *cluster.Cluster, n cluster.Node) error {
+	if ping(ctx, n, 300*time.Millisecond) == nil {
+		return nil
+	}
+	if c.Can(cluster.CapPause) {
+		// An error here means the node was not paused; what matters is
+		// whether it answers afterwards.
+		_ = n.Resume(ctx)
+		if ping(ctx, n, time.Second) == nil {
+			return nil
+		}
+	}
+	if !c.Can(cluster.CapKill) {
+		return fmt.Errorf("chaos: node %s does not answer after resume", n.Name())
+	}
+	if err := n.Start(ctx); err != nil {
+		return fmt.Errorf("chaos: heal: start %s: %w", n.Name(), err)
+	}
+	return nil
+}
+
+// ping sends one PING straight to the node, bypassing every proxy.
+func ping(ctx context.Context, n cluster.Node, timeout time.Duration) error {
+	ep := n.Endpoint()
+	opts := ep.ClientOptions("")
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = timeout, timeout, timeout
+	opts.PoolSize = 1
+	c := redis.NewClient(opts)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return c.Ping(ctx).Err()
+}

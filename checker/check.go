@@ -1,0 +1,170 @@
+package checker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/lockbench/lockbench/history"
+)
+
+// DefaultTimeout bounds the linearizability search when Options.Timeout
+// is zero: the check never hangs; keys left undecided are unknown.
+const DefaultTimeout = time.Minute
+
+// Options tune Check. The zero value is the defaults.
+type Options struct {
+	// Timeout bounds the whole linearizability search (all keys, and the
+	// visualisations); zero means DefaultTimeout. Keys whose search did not
+	// finish in time and have no definite violation are unknown.
+	Timeout time.Duration
+	// StallBound is how long no acquire may succeed on a key while clients
+	// try and nobody holds it before the key counts as stalled; zero means
+	// max(3 × the longest TTL asked for, MinStallBound).
+	StallBound time.Duration
+	// VisualizeDir, when not empty, is where porcupine's HTML visualisation
+	// of each key with a mutex violation is written (annotated with the
+	// fault windows and the witness), one file per key. It is created if
+	// needed.
+	VisualizeDir string
+}
+
+// ErrOptions is wrapped by the error Check returns for invalid Options.
+var ErrOptions = errors.New("checker: invalid options")
+
+// Check decides a history (DESIGN §5): mutual exclusion by
+// linearizability against the owner model, partitioned by key, with
+// witnesses; the protected resource (lost updates, stale writes); and
+// liveness (stalls, availability per fault window).
+//
+// events must be sorted by time, as history.ReadAll returns them (see
+// history.Sort). A history that breaks DESIGN §4 is an error wrapping
+// history.ErrMalformed (an *history.InputError naming the event's 1-based
+// position). If ctx ends first, the error wraps ctx.Err().
+func Check(ctx context.Context, events []history.Event, opts Options) (*Result, error) {
+	began := time.Now()
+	if opts.Timeout < 0 || opts.StallBound < 0 {
+		return nil, fmt.Errorf("%w: negative timeout or stall bound", ErrOptions)
+	}
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("checker: %w", err)
+	}
+	if err := history.Validate(events); err != nil {
+		return nil, fmt.Errorf("checker: %w", err)
+	}
+	bound := opts.StallBound
+	if bound == 0 {
+		var maxTTL int64
+		for i := range events {
+			if e := &events[i]; e.Type == history.Invoke && e.Op == history.Acquire {
+				maxTTL = max(maxTTL, e.TTLms)
+			}
+		}
+		bound = defaultStallBound(maxTTL)
+	}
+
+	d := digestEvents(events, int64(bound))
+	r := &Result{
+		Mutex:        MutexOK,
+		Resource:     ResourceOK,
+		Liveness:     LivenessOK,
+		Witnesses:    []Witness{},
+		StallBoundMs: durMs(bound),
+		DurationMs:   nsToMs(d.end),
+	}
+
+	// Mutex: the scans decide what they can prove; the search checks the
+	// rest formally (it adds nothing for a key the scans already convicted).
+	scans := make([]keyScan, len(d.keys))
+	var toSearch []int32
+	for k := range d.keys {
+		scans[k] = scanKey(d, int32(k))
+		d.counts.Overlaps += scans[k].overlaps
+		d.counts.ModelOps += modelOpCount(d, int32(k))
+		if !scans[k].violated() {
+			toSearch = append(toSearch, int32(k))
+		}
+	}
+	deadline := began.Add(timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	model := newModel(d, ctx.Done())
+	verdicts := searchKeys(d, model, toSearch, deadline)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("checker: %w", err)
+	}
+	searched := make(map[int32]searchVerdict, len(toSearch))
+	for i, k := range toSearch {
+		searched[k] = verdicts[i]
+	}
+	var failing []int32
+	for k := range d.keys {
+		key := int32(k)
+		s := &scans[k]
+		switch {
+		case s.overlaps > 0:
+			r.Witnesses = append(r.Witnesses, overlapWitness(d, key, s))
+		case s.fenceViolations > 0:
+			r.Witnesses = append(r.Witnesses, fenceWitness(d, key, s))
+		case searched[key] == searchIllegal:
+			r.Witnesses = append(r.Witnesses, searchWitness(d, key))
+		case searched[key] == searchUnknown:
+			r.UnknownKeys = append(r.UnknownKeys, d.keys[k])
+			continue
+		default:
+			continue
+		}
+		failing = append(failing, key)
+	}
+	d.counts.ViolatingKeys = len(failing)
+	d.counts.UnknownKeys = len(r.UnknownKeys)
+	switch {
+	case len(failing) > 0:
+		r.Mutex = MutexViolated
+	case len(r.UnknownKeys) > 0:
+		r.Mutex = MutexUnknown
+	}
+	slices.SortStableFunc(r.Witnesses, func(a, b Witness) int { return cmp.Compare(a.Key, b.Key) })
+	slices.Sort(r.UnknownKeys)
+
+	// Resource.
+	rf := checkResources(d)
+	d.counts.LostUpdates, d.counts.StaleAccepted = rf.lostUpdates, rf.staleAccepted
+	switch {
+	case rf.staleAccepted > 0:
+		r.Resource = ResourceStaleWritesAccepted
+	case rf.lostUpdates > 0:
+		r.Resource = ResourceLostUpdates
+	}
+	res := append(rf.staleWitnesses, rf.lostWitnesses...)
+	slices.SortStableFunc(res, func(a, b Witness) int { return cmp.Compare(a.Key, b.Key) })
+	r.Witnesses = append(r.Witnesses, res...)
+
+	// Liveness.
+	r.Stalls = findStalls(d, int64(bound))
+	if r.Stalls == nil {
+		r.Stalls = []Stall{}
+	}
+	if len(r.Stalls) > 0 {
+		r.Liveness = LivenessStalled
+	}
+	r.Availability, r.BaselineAvailability = availability(d)
+
+	if opts.VisualizeDir != "" && len(failing) > 0 {
+		visualize(ctx, d, model, failing, r, opts.VisualizeDir, deadline)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("checker: %w", err)
+		}
+	}
+	r.Counts = d.counts
+	r.CheckDurationMs = durMs(time.Since(began))
+	return r, nil
+}

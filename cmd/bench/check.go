@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/lockbench/lockbench/checker"
+	"github.com/lockbench/lockbench/history"
+)
+
+// check runs the checker on a history file (DESIGN §5): exit 0 safe, 1 a
+// safety violation, 2 unknown, 3 bad input.
+func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("check")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	timeout := fs.Duration("timeout", checker.DefaultTimeout, "bound on the linearizability search")
+	visualize := fs.String("visualize", "", "directory for porcupine HTML of each violating key")
+	if !parseFlags(fs, args, stderr) {
+		return exitBadInput
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "bench check: give exactly one history file: bench check HISTORY.jsonl [--json] [--timeout D]")
+		return exitBadInput
+	}
+	if *timeout <= 0 {
+		fmt.Fprintln(stderr, "bench check: --timeout must be positive")
+		return exitBadInput
+	}
+	path := fs.Arg(0)
+	events, stats, err := history.ReadFileStats(path)
+	if err != nil {
+		var ie *history.InputError
+		if errors.As(err, &ie) || errors.Is(err, history.ErrMalformed) {
+			fmt.Fprintf(stderr, "bench check: %s: %v (fix or truncate the history there)\n", path, err)
+		} else {
+			fmt.Fprintf(stderr, "bench check: %v\n", err)
+		}
+		return exitBadInput
+	}
+	if stats.Truncated {
+		fmt.Fprintf(stderr, "bench check: %s: last line is incomplete (the recorder was killed); checking the %d complete events\n", path, len(events))
+	}
+	res, err := checker.Check(ctx, events, checker.Options{Timeout: *timeout, VisualizeDir: *visualize})
+	if err != nil {
+		var ie *history.InputError
+		if errors.As(err, &ie) || errors.Is(err, history.ErrMalformed) {
+			fmt.Fprintf(stderr, "bench check: %s: %v\n", path, err)
+			return exitBadInput
+		}
+		fmt.Fprintf(stderr, "bench check: %v\n", err)
+		return exitUndecided
+	}
+	if *asJSON {
+		if err := checker.WriteJSON(stdout, res); err != nil {
+			fmt.Fprintf(stderr, "bench check: %v\n", err)
+			return exitUndecided
+		}
+	} else {
+		checker.WriteText(stdout, res)
+	}
+	return res.ExitCode()
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/workloads"
+)
+
+// runCmd is `bench run`: expand a scenario into cells, run them, write
+// results/<run-id>/ and print the comparison table. It exits 0 when every
+// cell ran (violations found are results, not failures of the run), 2 when
+// it was interrupted or a cell could not run, 3 on bad input.
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("run")
+	file := fs.String("s", "", "scenario file (YAML)")
+	preset := fs.String("preset", "", "built-in scenario (default: default)")
+	locksFlag := fs.String("locks", "", "comma-separated lock strategies (overrides the scenario)")
+	faultsFlag := fs.String("faults", "", "comma-separated fault schedules (overrides the scenario)")
+	workload := fs.String("workload", "", "comma-separated workload presets (overrides the scenario)")
+	clients := fs.Int("clients", 0, "clients per cell (overrides the scenario)")
+	duration := fs.Duration("duration", 0, "length of each cell (overrides the scenario)")
+	ttl := fs.Duration("ttl", 0, "lock TTL (overrides the scenario)")
+	seed := fs.Int64("seed", -1, "seed for schedules and faults (overrides the scenario)")
+	repeat := fs.Int("repeat", 0, "independent samples per cell")
+	nodes := fs.Int("nodes", 0, "lock nodes (overrides the scenario)")
+	provider := fs.String("provider", "", "auto, exec, docker or external (overrides the scenario)")
+	addrs := fs.String("redis-addrs", "", "comma-separated host:port of external nodes (lock nodes, then one for the resource)")
+	out := fs.String("out", "results", "directory that receives results/<run-id>/")
+	if !parseFlags(fs, args, stderr) {
+		return exitBadInput
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bench run: unexpected argument %q (flags only; see bench help)\n", fs.Arg(0))
+		return exitBadInput
+	}
+	if *file != "" && *preset != "" {
+		fmt.Fprintln(stderr, "bench run: give -s FILE or --preset NAME, not both")
+		return exitBadInput
+	}
+	if *file == "" && *preset == "" {
+		*preset = "default"
+	}
+	sc, err := runner.LoadScenario(*file, *preset)
+	if err != nil {
+		return fail(stderr, "run", err)
+	}
+	if *locksFlag != "" {
+		sc.Locks = splitList(*locksFlag)
+	}
+	if *faultsFlag != "" {
+		sc.Faults = splitList(*faultsFlag)
+	}
+	if *workload != "" {
+		sc.Workloads = nil
+		for _, name := range splitList(*workload) {
+			spec, err := workloads.Preset(name)
+			if err != nil {
+				return fail(stderr, "run", fmt.Errorf("%w: %w", err, errBadInput))
+			}
+			sc.Workloads = append(sc.Workloads, runner.WorkloadRef{Spec: spec})
+		}
+	}
+	if *clients != 0 {
+		sc.Clients = *clients
+	}
+	if *duration != 0 {
+		sc.Duration = *duration
+	}
+	if *ttl != 0 {
+		sc.TTL = *ttl
+	}
+	if *seed >= 0 {
+		sc.Seeds = []uint64{uint64(*seed)}
+	}
+	if *repeat != 0 {
+		sc.Repeat = *repeat
+	}
+	if *nodes != 0 {
+		sc.Nodes = *nodes
+	}
+	if *clients < 0 || *duration < 0 || *ttl < 0 || *repeat < 0 || *nodes < 0 {
+		return fail(stderr, "run", fmt.Errorf("--clients, --duration, --ttl, --repeat and --nodes must not be negative: %w", errBadInput))
+	}
+	cells, err := sc.Expand()
+	if err != nil {
+		return fail(stderr, "run", err)
+	}
+	opts := runner.Options{Cluster: cluster.AutoOptions{Provider: *provider}}
+	if *addrs != "" {
+		list, err := cluster.ParseAddrs(*addrs)
+		if err != nil {
+			return fail(stderr, "run", err)
+		}
+		opts.Cluster.External.Addrs = list
+	}
+	name := sc.Name
+	if name == "" {
+		name = "custom"
+	}
+	opts.RunID = time.Now().Format("20060102-150405") + "-" + name
+	opts.Dir = filepath.Join(*out, opts.RunID)
+	tty := isTerminal(stderr)
+	p := &progress{w: stderr, tty: tty, total: len(cells), started: time.Now()}
+	opts.Progress = p.update
+
+	sum, err := runner.Execute(ctx, sc, opts)
+	p.finish()
+	if sum != nil && len(sum.Cells) > 0 {
+		printTable(stdout, sum, isTerminal(stdout))
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "bench run: interrupted; every fault healed and every node removed; %d cells kept in %s\n", len(sum.Cells), opts.Dir)
+			return exitUndecided
+		}
+		return fail(stderr, "run", err)
+	}
+	failed := 0
+	for _, c := range sum.Cells {
+		if c.Error != "" {
+			failed++
+			fmt.Fprintf(stderr, "bench run: cell %s could not run: %s\n", c.ID, c.Error)
+		}
+	}
+	fmt.Fprintf(stdout, "\nresults: %s (summary.json, per-cell histories)\n", opts.Dir)
+	if failed > 0 {
+		return exitUndecided
+	}
+	return exitOK
+}
+
+// splitList splits a comma-separated flag value.
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// isTerminal reports whether w is a terminal (progress and colour then).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// progress draws one overall bar with an ETA on a terminal and stays
+// quiet otherwise, except for notes (provider, nodes started).
+type progress struct {
+	w       io.Writer
+	tty     bool
+	total   int
+	done    int
+	current string
+	started time.Time
+}
+
+func (p *progress) update(ev runner.Progress) {
+	if ev.Note != "" {
+		if p.tty {
+			fmt.Fprint(p.w, "\r\033[K")
+		}
+		fmt.Fprintln(p.w, "· "+ev.Note)
+		return
+	}
+	if ev.Done {
+		p.done++
+	} else {
+		p.current = ev.ID
+	}
+	if !p.tty {
+		return
+	}
+	const width = 30
+	filled := width * p.done / max(p.total, 1)
+	eta := "…"
+	if p.done > 0 {
+		per := time.Since(p.started) / time.Duration(p.done)
+		eta = (per * time.Duration(p.total-p.done)).Round(time.Second).String()
+	}
+	fmt.Fprintf(p.w, "\r\033[K[%s%s] %d/%d cells · ETA %s · %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.done, p.total, eta, p.current)
+}
+
+func (p *progress) finish() {
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+// isBadScenario reports scenario errors (exit 3).
+func isBadScenario(err error) bool { return errors.Is(err, runner.ErrBadScenario) }

@@ -1,0 +1,487 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lockbench/lockbench/chaos"
+	"github.com/lockbench/lockbench/checker"
+	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/history"
+	"github.com/lockbench/lockbench/locks"
+	"github.com/lockbench/lockbench/workloads"
+)
+
+// SchemaVersion is the version of summary.json (results/README.md).
+const SchemaVersion = 1
+
+// Options configure a run of a scenario.
+type Options struct {
+	// Cluster chooses the provider; the scenario's provider applies when
+	// Cluster.Provider is empty.
+	Cluster cluster.AutoOptions
+	// Dir is where the run writes (results/<run-id>); created if missing.
+	Dir string
+	// RunID names the run in the summary.
+	RunID string
+	// CheckTimeout bounds the checker per cell (default 30 s).
+	CheckTimeout time.Duration
+	// Progress, when set, hears about every cell as it starts and ends.
+	Progress func(Progress)
+}
+
+// Progress is one step of a run, for a progress display.
+type Progress struct {
+	// Cell is the cell index (0-based) of Cells cells.
+	Cell, Cells int
+	ID          string
+	// Done is false when the cell starts and true when it has a result.
+	Done   bool
+	Result *CellResult
+	// Note is a line worth showing (provider chosen, nodes started).
+	Note string
+}
+
+// Summary is summary.json.
+type Summary struct {
+	SchemaVersion int          `json:"schema_version"`
+	RunID         string       `json:"run_id"`
+	Started       time.Time    `json:"started"`
+	ElapsedMs     float64      `json:"elapsed_ms"`
+	Machine       Machine      `json:"machine"`
+	Provider      string       `json:"provider"`
+	ProviderWhy   string       `json:"provider_why"`
+	Scenario      Scenario     `json:"scenario"`
+	Interrupted   bool         `json:"interrupted,omitempty"`
+	Cells         []CellResult `json:"cells"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	Hostname  string `json:"hostname"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	CPUs      int    `json:"cpus"`
+	GoVersion string `json:"go_version"`
+	Redis     string `json:"redis_version,omitempty"`
+}
+
+// Verdicts are the checker's three verdicts of a cell.
+type Verdicts struct {
+	Mutex    checker.MutexVerdict    `json:"mutex"`
+	Resource checker.ResourceVerdict `json:"resource"`
+	Liveness checker.LivenessVerdict `json:"liveness"`
+}
+
+// Percentiles of one histogram, in microseconds.
+type Percentiles struct {
+	Count int64 `json:"count"`
+	P50   int64 `json:"p50_us"`
+	P90   int64 `json:"p90_us"`
+	P99   int64 `json:"p99_us"`
+	P999  int64 `json:"p999_us"`
+	Max   int64 `json:"max_us"`
+}
+
+// CellResult is one cell's entry in summary.json.
+type CellResult struct {
+	ID       string `json:"id"`
+	Lock     string `json:"lock"`
+	Workload string `json:"workload"`
+	Fault    string `json:"fault"`
+	Seed     uint64 `json:"seed"`
+	Sample   int    `json:"sample"`
+	// Error is set when the cell could not run; the rest is then partial.
+	Error     string            `json:"error,omitempty"`
+	Verdicts  Verdicts          `json:"verdicts"`
+	Witnesses []checker.Witness `json:"witnesses"`
+	// Check is the checker's full result.
+	Check      *checker.Result        `json:"check,omitempty"`
+	Throughput float64                `json:"throughput"`
+	Latency    map[string]Percentiles `json:"latency"`
+	// Histograms are the HDR histograms (µs), base64 V2 compressed.
+	Histograms   map[string]string   `json:"histograms"`
+	Counts       workloads.Counts    `json:"counts"`
+	LostUpdates  int64               `json:"lost_updates"`
+	Saturated    bool                `json:"saturated,omitempty"`
+	AchievedRate float64             `json:"achieved_rate"`
+	Seconds      []workloads.Second  `json:"seconds"`
+	Timeline     []chaos.Action      `json:"timeline,omitempty"`
+	History      string              `json:"history"`
+	ElapsedMs    float64             `json:"elapsed_ms"`
+	Spec         workloads.Spec      `json:"spec"`
+	hists        map[string]*hdrhistogram.Histogram
+}
+
+// Hists returns the cell's decoded histograms (for plots).
+func (c *CellResult) Hists() map[string]*hdrhistogram.Histogram { return c.hists }
+
+// Execute runs every cell of s and writes summary.json into o.Dir. It stops
+// early, healing every fault and removing every node, when ctx ends; the
+// summary then holds the cells that finished and says it was interrupted.
+func Execute(ctx context.Context, s *Scenario, o Options) (sum *Summary, err error) {
+	cells, err := s.Expand()
+	if err != nil {
+		return nil, err
+	}
+	sc := s.withDefaults()
+	if o.CheckTimeout <= 0 {
+		o.CheckTimeout = 30 * time.Second
+	}
+	if o.Cluster.Provider == "" {
+		o.Cluster.Provider = sc.Provider
+	}
+	say := func(format string, args ...any) {
+		if o.Progress != nil {
+			o.Progress(Progress{Cells: len(cells), Note: fmt.Sprintf(format, args...)})
+		}
+	}
+	prov, why, err := cluster.Auto(ctx, o.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	say("provider %s", why)
+	// Every fault the scenario asks for must be possible here, before
+	// anything starts.
+	for _, f := range sc.Faults {
+		sched, _ := chaos.LookupPreset(f)
+		for _, spec := range uniqueSpecs(cells) {
+			req := sched.Requirements()
+			groups := max(spec.Groups, req.MinGroups)
+			if err := sched.Validate(prov.Caps(), prov.Name(), sc.Nodes, groups, spec.Clients); err != nil {
+				return nil, fmt.Errorf("scenario %q, faults %q, workload %q: %w: %w", sc.Name, f, spec.Name, err, ErrBadScenario)
+			}
+		}
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("results dir: %w", err)
+	}
+	host, _ := os.Hostname()
+	sum = &Summary{
+		SchemaVersion: SchemaVersion, RunID: o.RunID, Started: time.Now(),
+		Machine:  Machine{Hostname: host, OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), GoVersion: runtime.Version()},
+		Provider: prov.Name(), ProviderWhy: why, Scenario: sc,
+	}
+	defer func() {
+		sum.ElapsedMs = float64(time.Since(sum.Started).Microseconds()) / 1000
+		sum.Interrupted = ctx.Err() != nil
+		if werr := WriteSummary(filepath.Join(o.Dir, "summary.json"), sum); werr != nil && err == nil {
+			err = werr
+		}
+	}()
+
+	var nodes *nodeSet
+	defer func() {
+		if cerr := nodes.close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	for i, cell := range cells {
+		if ctx.Err() != nil {
+			break
+		}
+		sched, _ := chaos.LookupPreset(cell.Fault)
+		req := sched.Requirements()
+		want := nodeNeeds{persistence: req.Persistence, fakeTime: req.FakeTime}
+		if want.persistence == "" {
+			want.persistence = cluster.PersistNone
+		}
+		if nodes == nil || nodes.needs != want {
+			if cerr := nodes.close(); cerr != nil {
+				return sum, cerr
+			}
+			nodes = nil
+			start := time.Now()
+			if nodes, err = startNodes(ctx, prov, sc.Nodes, want); err != nil {
+				return sum, err
+			}
+			say("started %d lock nodes and a resource node (%s, persistence %s) in %v", sc.Nodes, prov.Name(), want.persistence, time.Since(start).Round(time.Millisecond))
+			if sum.Machine.Redis == "" {
+				sum.Machine.Redis = nodes.redisVersion(ctx)
+			}
+		}
+		if o.Progress != nil {
+			o.Progress(Progress{Cell: i, Cells: len(cells), ID: cell.ID})
+		}
+		res := runCell(ctx, cell, sched, nodes, o)
+		sum.Cells = append(sum.Cells, *res)
+		if o.Progress != nil {
+			o.Progress(Progress{Cell: i, Cells: len(cells), ID: cell.ID, Done: true, Result: res})
+		}
+	}
+	if ctx.Err() != nil {
+		return sum, fmt.Errorf("interrupted after %d of %d cells: %w", len(sum.Cells), len(cells), ctx.Err())
+	}
+	return sum, nil
+}
+
+// uniqueSpecs lists the distinct workloads of cells.
+func uniqueSpecs(cells []Cell) []workloads.Spec {
+	seen := map[string]bool{}
+	var out []workloads.Spec
+	for _, c := range cells {
+		if !seen[c.Workload.Name] {
+			seen[c.Workload.Name] = true
+			out = append(out, c.Workload)
+		}
+	}
+	return out
+}
+
+// nodeNeeds is what decides whether nodes can be reused for a cell.
+type nodeNeeds struct {
+	persistence cluster.Persistence
+	fakeTime    bool
+}
+
+// nodeSet is the lock nodes and the resource node, reused across cells
+// that need the same kind of nodes and reset between them.
+type nodeSet struct {
+	needs    nodeNeeds
+	provider string
+	locks    *cluster.Cluster
+	resource *cluster.Cluster
+}
+
+func startNodes(ctx context.Context, prov cluster.Provider, n int, needs nodeNeeds) (*nodeSet, error) {
+	spec := cluster.Spec{Nodes: n, Persistence: needs.persistence, FakeTime: needs.fakeTime}
+	if prov.Name() == "external" {
+		spec.Persistence = ""
+		if needs.persistence != cluster.PersistNone {
+			return nil, fmt.Errorf("persistence %s needs process control: %w; use --provider exec or docker", needs.persistence, cluster.ErrUnsupported)
+		}
+	}
+	if prov.Name() == "external" {
+		// External nodes: the last address is the resource.
+		all, err := prov.Start(ctx, cluster.Spec{Nodes: n + 1})
+		if err != nil {
+			return nil, err
+		}
+		lockNodes := &cluster.Cluster{Provider: all.Provider, Nodes: all.Nodes[:n], Caps: all.Caps}
+		res := &cluster.Cluster{Provider: all.Provider, Nodes: all.Nodes[n:], Caps: all.Caps}
+		return &nodeSet{needs: needs, provider: prov.Name(), locks: lockNodes, resource: res}, nil
+	}
+	lockNodes, err := prov.Start(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	res, err := prov.Start(ctx, cluster.Spec{Nodes: 1})
+	if err != nil {
+		lockNodes.Close()
+		return nil, err
+	}
+	return &nodeSet{needs: needs, provider: prov.Name(), locks: lockNodes, resource: res}, nil
+}
+
+func (s *nodeSet) close() error {
+	if s == nil {
+		return nil
+	}
+	return errors.Join(s.locks.Close(), s.resource.Close())
+}
+
+// reset empties the nodes between cells. External nodes are the user's:
+// they are never flushed; unique key prefixes keep cells apart there.
+func (s *nodeSet) reset(ctx context.Context) error {
+	if s.provider == "external" {
+		return nil
+	}
+	for _, n := range append(append([]cluster.Node{}, s.locks.Nodes...), s.resource.Nodes...) {
+		c := redis.NewClient(n.Endpoint().ClientOptions(""))
+		err := c.FlushAll(ctx).Err()
+		c.Close()
+		if err != nil {
+			return fmt.Errorf("reset node %s: %w", n.Name(), err)
+		}
+	}
+	return nil
+}
+
+// redisVersion asks the first node.
+func (s *nodeSet) redisVersion(ctx context.Context) string {
+	c := redis.NewClient(s.locks.Nodes[0].Endpoint().ClientOptions(""))
+	defer c.Close()
+	info, err := c.InfoMap(ctx, "server").Result()
+	if err != nil {
+		return ""
+	}
+	return info["Server"]["redis_version"]
+}
+
+// commandTimeout bounds each Redis command of a cell's lockers: half the
+// TTL, within [50 ms, 1 s]. A command slower than the lease is useless,
+// and a long timeout would hide a partition.
+func commandTimeout(ttl time.Duration) time.Duration {
+	return min(max(ttl/2, 50*time.Millisecond), time.Second)
+}
+
+// runCell runs one cell from start to verdict. It never returns nil; a
+// cell that could not run says why in Error.
+func runCell(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeSet, o Options) *CellResult {
+	res := &CellResult{ID: cell.ID, Lock: cell.Lock, Workload: cell.Workload.Name, Fault: cell.Fault, Seed: cell.Seed, Sample: cell.Sample, Spec: cell.Workload}
+	started := time.Now()
+	defer func() { res.ElapsedMs = float64(time.Since(started).Microseconds()) / 1000 }()
+	if err := cellBody(ctx, cell, sched, nodes, o, res); err != nil {
+		res.Error = oneLine(err)
+	}
+	return res
+}
+
+func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeSet, o Options, res *CellResult) (err error) {
+	dir := filepath.Join(o.Dir, "cells", cell.ID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := nodes.reset(ctx); err != nil {
+		return err
+	}
+	spec := cell.Workload
+	req := sched.Requirements()
+	spec.Groups = max(spec.Groups, req.MinGroups, 1)
+	spec.Clients = max(spec.Clients, req.MinClients)
+	groups := chaos.GroupNames(spec.Groups)
+
+	lockAddrs := make([]chaos.NodeAddr, len(nodes.locks.Nodes))
+	for i, n := range nodes.locks.Nodes {
+		lockAddrs[i] = chaos.NodeAddr{Name: n.Name(), Addr: n.Endpoint().Addr}
+	}
+	mesh, err := chaos.NewMesh(ctx, groups, lockAddrs)
+	if err != nil {
+		return err
+	}
+	defer mesh.Close()
+	resNode := nodes.resource.Nodes[0]
+	var resMesh *chaos.Mesh
+	if req.ResourceProxy {
+		if resMesh, err = chaos.NewMesh(ctx, groups, []chaos.NodeAddr{{Name: "resource", Addr: resNode.Endpoint().Addr}}); err != nil {
+			return err
+		}
+		defer resMesh.Close()
+	}
+
+	strategy, err := locks.Lookup(cell.Lock)
+	if err != nil {
+		return err
+	}
+	env := workloads.Env{KeyPrefix: cell.ID + ":"}
+	perGroup := (spec.Clients + spec.Groups - 1) / spec.Groups
+	for _, g := range groups {
+		eps := make([]cluster.Endpoint, len(nodes.locks.Nodes))
+		for i, n := range nodes.locks.Nodes {
+			eps[i] = n.Endpoint()
+			eps[i].Addr = mesh.Addr(g, n.Name())
+		}
+		l, err := strategy.New(locks.Config{Nodes: eps, Timeout: commandTimeout(spec.TTL), PoolSize: perGroup + 1, Retry: spec.Retry})
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		env.Lockers = append(env.Lockers, l)
+		addr := resNode.Endpoint().Addr
+		if resMesh != nil {
+			addr = resMesh.Addr(g, "resource")
+		}
+		opts := resNode.Endpoint().ClientOptions(addr)
+		opts.PoolSize = perGroup + 1
+		opts.ReadTimeout, opts.WriteTimeout = time.Minute, time.Minute // a delayed write must arrive, late
+		rc := redis.NewClient(opts)
+		defer rc.Close()
+		env.Resources = append(env.Resources, workloads.NewResource(rc))
+	}
+
+	histPath := filepath.Join(dir, "history.jsonl")
+	w, err := history.Open(histPath)
+	if err != nil {
+		return err
+	}
+	res.History = filepath.Join("cells", cell.ID, "history.jsonl")
+	// Close once: at the end of the workload, or on the way out of an
+	// error so that what was recorded reaches the disk either way.
+	closed := false
+	closeHistory := func() error {
+		if closed {
+			return nil
+		}
+		closed = true
+		return w.Close()
+	}
+	defer closeHistory()
+	clock := history.NewClock()
+	env.Clock = clock
+	env.NewRecorder = func() workloads.Recorder { return w.Stream() }
+	if req.ClientFaults {
+		env.Faults = workloads.NewClientFaults(spec.Clients)
+	}
+
+	topo := chaos.Topology{Nodes: chaos.NodeNames(len(nodes.locks.Nodes)), Groups: groups, Clients: spec.Clients, TTL: spec.TTL, Duration: spec.Duration}
+	timeline, err := sched.Timeline(cell.Seed, topo)
+	if err != nil {
+		return err
+	}
+	res.Timeline = timeline
+	target := &chaos.Target{Cluster: nodes.locks, Mesh: mesh, ResourceMesh: resMesh, Faults: env.Faults, Record: w.Append, Now: clock.Now}
+	chaosCtx, stopChaos := context.WithCancel(ctx)
+	chaosDone := make(chan error, 1)
+	go func() { chaosDone <- chaos.Run(chaosCtx, timeline, target) }()
+
+	wres, werr := workloads.Run(ctx, spec, env)
+	stopChaos()
+	cerr := <-chaosDone
+	// Whatever happened, leave the nodes as the next cell needs them.
+	herr := chaos.HealAll(context.WithoutCancel(ctx), target)
+	if werr != nil {
+		return werr
+	}
+	fillWorkload(res, wres)
+	if cerr != nil && !errors.Is(cerr, context.Canceled) {
+		return fmt.Errorf("fault schedule: %w", cerr)
+	}
+	if herr != nil {
+		return fmt.Errorf("heal: %w", herr)
+	}
+	if err := closeHistory(); err != nil {
+		return err
+	}
+	events, err := history.ReadFile(histPath)
+	if err != nil {
+		return err
+	}
+	chk, err := checker.Check(ctx, events, checker.Options{Timeout: o.CheckTimeout, VisualizeDir: filepath.Join(dir, "visualizations")})
+	if err != nil {
+		return err
+	}
+	res.Check = chk
+	res.Verdicts = Verdicts{Mutex: chk.Mutex, Resource: chk.Resource, Liveness: chk.Liveness}
+	res.Witnesses = chk.Witnesses
+	return nil
+}
+
+// fillWorkload copies the workload's measurements into the cell result.
+func fillWorkload(res *CellResult, w *workloads.Result) {
+	res.Throughput = w.Throughput
+	res.Counts = w.Counts
+	res.LostUpdates = w.LostUpdates
+	res.Saturated = w.Saturated
+	res.AchievedRate = w.AchievedRate
+	res.Seconds = w.Seconds
+	res.Latency = map[string]Percentiles{}
+	res.Histograms = map[string]string{}
+	res.hists = w.Hists
+	for name, h := range w.Hists {
+		res.Latency[name] = Percentiles{
+			Count: h.TotalCount(), P50: h.ValueAtQuantile(50), P90: h.ValueAtQuantile(90),
+			P99: h.ValueAtQuantile(99), P999: h.ValueAtQuantile(99.9), Max: h.Max(),
+		}
+		if b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase); err == nil {
+			res.Histograms[name] = string(b)
+		}
+	}
+}
