@@ -22,7 +22,9 @@ type rig struct {
 	resource *Resource
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { return newRigTB(t) }
+
+func newRigTB(t testing.TB) *rig {
 	t.Helper()
 	testenv.NeedRedisServer(t)
 	c, err := cluster.NewExec(cluster.ExecOptions{}).Start(context.Background(), cluster.Spec{Nodes: 2})
@@ -36,7 +38,7 @@ func newRig(t *testing.T) *rig {
 }
 
 // env builds an Env with strategy name on the lock node.
-func (r *rig) env(t *testing.T, name string, rec *memRecorder) Env {
+func (r *rig) env(t testing.TB, name string, rec *memRecorder) Env {
 	t.Helper()
 	s, err := locks.Lookup(name)
 	if err != nil {

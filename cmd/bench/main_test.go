@@ -158,3 +158,55 @@ func TestListLocksPrintsTheRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestRunThenCheck runs the quick scenario end to end and checks each
+// cell's history with bench check: the canary's must fail (exit 1) and the
+// token lock's must pass (exit 0).
+func TestRunThenCheck(t *testing.T) {
+	testenv.NeedRedisServer(t)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"run", "--preset", "quick", "--out", out, "--provider", "exec"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("bench run exit %d:\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	for _, tc := range []struct {
+		lock string
+		want int
+	}{{"token", exitOK}, {"nolock", exitBad}} {
+		files, _ := filepath.Glob(filepath.Join(out, "*", "cells", "*-"+tc.lock+"-*", "history.jsonl"))
+		if len(files) != 1 {
+			t.Fatalf("%s histories: %v", tc.lock, files)
+		}
+		var o, e bytes.Buffer
+		if code := run([]string{"check", files[0]}, &o, &e); code != tc.want {
+			t.Errorf("bench check on the %s history: exit %d, want %d\n%s%s", tc.lock, code, tc.want, o.String(), e.String())
+		}
+		var j bytes.Buffer
+		run([]string{"check", "--json", files[0]}, &j, &e)
+		if !strings.Contains(j.String(), `"mutex"`) {
+			t.Errorf("--json output lacks the mutex verdict: %s", j.String())
+		}
+	}
+	summaries, _ := filepath.Glob(filepath.Join(out, "*", "summary.json"))
+	if len(summaries) != 1 {
+		t.Fatalf("summary files: %v", summaries)
+	}
+}
+
+func TestCheckBadInputIsExit3WithTheLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.jsonl")
+	os.WriteFile(path, []byte(`{"time":1,"process":0,"type":"invoke","op":"acquire","key":"k","ttl_ms":100}
+{"time":2,"process":0,"type":"ok","op":"acquire","key":"k"}
+{"time":3,"process":0,"type":"teleport","op":"acquire","key":"k"}
+`), 0o644)
+	var o, e bytes.Buffer
+	if code := run([]string{"check", path}, &o, &e); code != exitBadInput {
+		t.Fatalf("exit %d, want %d: %s", code, exitBadInput, e.String())
+	}
+	if msg := strings.TrimSpace(e.String()); !strings.Contains(msg, "line 3") || strings.Count(msg, "\n") != 0 {
+		t.Errorf("message %q: want one line naming line 3", msg)
+	}
+	if code := run([]string{"check", filepath.Join(t.TempDir(), "missing.jsonl")}, &o, &e); code != exitBadInput {
+		t.Errorf("missing file: exit %d", code)
+	}
+}
