@@ -108,16 +108,16 @@ type CellResult struct {
 	Throughput float64                `json:"throughput"`
 	Latency    map[string]Percentiles `json:"latency"`
 	// Histograms are the HDR histograms (µs), base64 V2 compressed.
-	Histograms   map[string]string   `json:"histograms"`
-	Counts       workloads.Counts    `json:"counts"`
-	LostUpdates  int64               `json:"lost_updates"`
-	Saturated    bool                `json:"saturated,omitempty"`
-	AchievedRate float64             `json:"achieved_rate"`
-	Seconds      []workloads.Second  `json:"seconds"`
-	Timeline     []chaos.Action      `json:"timeline,omitempty"`
-	History      string              `json:"history"`
-	ElapsedMs    float64             `json:"elapsed_ms"`
-	Spec         workloads.Spec      `json:"spec"`
+	Histograms   map[string]string  `json:"histograms"`
+	Counts       workloads.Counts   `json:"counts"`
+	LostUpdates  int64              `json:"lost_updates"`
+	Saturated    bool               `json:"saturated,omitempty"`
+	AchievedRate float64            `json:"achieved_rate"`
+	Seconds      []workloads.Second `json:"seconds"`
+	Timeline     []chaos.Action     `json:"timeline,omitempty"`
+	History      string             `json:"history"`
+	ElapsedMs    float64            `json:"elapsed_ms"`
+	Spec         workloads.Spec     `json:"spec"`
 	hists        map[string]*hdrhistogram.Histogram
 }
 

@@ -51,4 +51,3 @@ func BenchmarkTokenUncontended(b *testing.B) {
 		})
 	}
 }
-
