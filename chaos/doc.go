@@ -30,4 +30,55 @@
 //     in force (the timeout toxic's cleanup closes its link). Clients see EOF
 //     on those connections after Heal and must reconnect; go-redis does that
 //     by itself because its pool health check drops closed idle connections.
+//
+// # Fault schedules
+//
+// Catalogue lists every fault of DESIGN §6 with its parameters and the
+// providers that can inject it (FaultKind.Providers); Presets lists the
+// named schedules, the scenarios from the literature first, then one per
+// catalogue fault under the fault's own name. A Schedule is data (YAML/JSON
+// tags): steps with at or after, duration, every and repeat, or random
+// starts drawn from the run's seed. Schedule.Validate refuses up front, in
+// one line, what the provider cannot do ("fault kill-restart needs kill on
+// the external provider: not supported by this provider; use --provider
+// exec or docker"); Schedule.Requirements tells the runner what to set up
+// (clock shim, persistence mode, a proxy in front of the resource, client
+// faults, the smallest topology).
+//
+// Schedule.Timeline expands a schedule for one topology and seed into timed
+// start/stop actions. It is a pure function: the same schedule, seed and
+// topology give the same timeline, and each step draws from its own
+// generator. Decisions it encodes:
+//
+//   - Targets default to the first nodes (n1, n2, …), where the
+//     single-instance strategies keep their lock; only random steps draw
+//     their nodes (and start) from the seed. Worker −1 draws a worker.
+//   - Fault defaults follow the TTL: latency TTL/10, slow replies and
+//     delayed writes 2×TTL, a delayed restart 2×TTL down, a client pause
+//     3×TTL, a clock jump 2×TTL forward; most faults last 3×TTL.
+//   - A clock jump with no duration lasts until the end of the cell: a
+//     real jump does not undo itself. Given a duration, the clock is set
+//     back to real time at its end, which is itself a backward jump (keys
+//     set meanwhile live longer). A fast clock is set back at its end.
+//   - Nothing happens at or after the cell's end; faults still in force are
+//     stopped at it; repeats are capped (MaxOccurrences, MaxActions). Two
+//     steps acting on one node or link at once are refused, since faults on
+//     one target are not stacked.
+//
+// Run carries out a timeline against a Target and records each network,
+// node and resource fault as a nemesis event pair: start stamped just
+// before the fault is applied, stop just after it is undone, so the window
+// covers the fault. Client faults are armed, not applied: a client pause
+// is recorded by the worker itself when it pauses (target "process P"),
+// since only it knows when; a client crash is recorded by Run as a
+// start/stop pair at arming time (target "worker W") and by the worker as
+// its crash event. Run heals everything (HealAll) before it returns,
+// whether the timeline ran out, an action failed or its context ended;
+// HealAll also repairs what happened outside the schedule (a node that
+// does not answer is resumed or started) and records the stop of every
+// fault Run left in force.
+//
+// Client groups are named by GroupNames (A, B, …); worker i is in group
+// i mod groups, so build the Mesh with GroupNames for schedules and the
+// workload to agree.
 package chaos

@@ -47,10 +47,11 @@ type Target struct {
 	// since Run was called.
 	Now func() int64
 
-	mu     sync.Mutex
-	origin time.Time
-	active []activeFault // in the order they started
-	armed  []int         // workers with a pause armed
+	mu         sync.Mutex
+	origin     time.Time
+	active     []activeFault // in the order they started
+	armed      []int         // workers with a pause armed
+	crashArmed bool          // a crash was armed (it cannot be disarmed)
 }
 
 // activeFault is a fault that started and has not stopped.
@@ -71,11 +72,14 @@ type activeFault struct {
 //
 // Everything timeline needs from t (a mesh for network faults, process
 // control for node faults, client faults) is checked before anything is
-// applied. Run stops at the first action that fails. Whatever happened —
-// the timeline done, an error, ctx ended — Run heals every fault
-// (HealAll) before it returns. Faults with no stop in the timeline (the
-// cell had no duration) stay in force until ctx ends. An ended ctx is the
-// cell's normal end, not an error: Run returns nil for it.
+// applied. Run stops at the first action that fails. It returns when ctx
+// ends, or as soon as the timeline is done if nothing may still be in
+// force: while a fault has no stop in the timeline (the cell has no
+// duration) or a client fault was armed (the worker carries it out at its
+// next critical section), Run waits for ctx, which the caller ends at the
+// end of the cell. Whatever happened — the timeline done, an error, ctx
+// ended — Run heals every fault (HealAll) before it returns. An ended ctx
+// is the cell's normal end, not an error: Run returns nil for it.
 func Run(ctx context.Context, timeline []Action, t *Target) (err error) {
 	if err := t.check(timeline); err != nil {
 		return err
@@ -116,8 +120,10 @@ func Run(ctx context.Context, timeline []Action, t *Target) (err error) {
 			return err
 		}
 	}
+	// Faults with no stop in the timeline, and client faults armed but
+	// perhaps not yet carried out, stay until the cell ends.
 	t.mu.Lock()
-	open := len(t.active) > 0
+	open := len(t.active) > 0 || len(t.armed) > 0 || t.crashArmed
 	t.mu.Unlock()
 	if open {
 		<-ctx.Done()
@@ -230,6 +236,12 @@ func (t *Target) do(ctx context.Context, a Action) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch a.Fault {
+	case FaultClientPause, FaultClientCrash:
+		if a.Phase == PhaseStop {
+			return nil // armed faults have no stop of their own
+		}
+	}
+	switch a.Fault {
 	case FaultClientPause:
 		t.Faults.Pause(a.Worker, a.Duration)
 		if !slices.Contains(t.armed, a.Worker) {
@@ -238,6 +250,7 @@ func (t *Target) do(ctx context.Context, a Action) error {
 		return nil
 	case FaultClientCrash:
 		t.Faults.Crash(a.Worker)
+		t.crashArmed = true
 		at := t.now()
 		return errors.Join(t.record(at, a.Fault, a.Target, PhaseStart), t.record(at, a.Fault, a.Target, PhaseStop))
 	}
@@ -381,7 +394,7 @@ func HealAll(ctx context.Context, t *Target) error {
 	for _, w := range t.armed {
 		t.Faults.Pause(w, 0)
 	}
-	t.armed = nil
+	t.armed, t.crashArmed = nil, false
 	if c := t.Cluster; c != nil {
 		if c.Can(cluster.CapKill) || c.Can(cluster.CapPause) {
 			for _, n := range c.Nodes {

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -156,7 +157,10 @@ func GroupNames(n int) []string {
 // Cut is one client group's share of a network or resource fault: the
 // nodes it loses (partitions) or reaches slowly (latency).
 type Cut struct {
-	Group string   `json:"group"`
+	// Group is the client group.
+	Group string `json:"group"`
+	// Nodes are the nodes it is cut from or slowed down to; empty for a
+	// resource fault.
 	Nodes []string `json:"nodes,omitempty"`
 }
 
@@ -624,11 +628,11 @@ func (r resolved) occurrences(cellEnd time.Duration) (int, error) {
 // actions for topo: the same schedule, seed and topology always give the
 // same timeline. Each step draws from its own generator (seeded with seed
 // and the step's index), so appending a step never changes the draws of
-// the steps before it.
-// The timeline is bounded: at most MaxOccurrences per step and MaxActions
-// in all, nothing at or after topo.Duration, and every fault still in force
-// then is stopped at topo.Duration. Steps whose occurrences overlap on one
-// node or link are refused: faults on one target are not stacked.
+// the steps before it. The timeline is bounded: at most MaxOccurrences per
+// step and MaxActions in all, nothing at or after topo.Duration, and every
+// fault still in force then is stopped at topo.Duration. Steps whose
+// occurrences overlap on one node or link are refused: faults on one
+// target are not stacked.
 func (s Schedule) Timeline(seed uint64, topo Topology) ([]Action, error) {
 	fail := func(err error) ([]Action, error) {
 		return nil, fmt.Errorf("schedule %q: %w", s.Name, err)
@@ -659,7 +663,7 @@ func (s Schedule) Timeline(seed uint64, topo Topology) ([]Action, error) {
 	slices.SortStableFunc(b.acts, func(x, y timed) int {
 		switch {
 		case x.At != y.At:
-			return cmpDur(x.At, y.At)
+			return cmp.Compare(x.At, y.At)
 		case x.rank != y.rank:
 			return x.rank - y.rank
 		default:
@@ -671,16 +675,6 @@ func (s Schedule) Timeline(seed uint64, topo Topology) ([]Action, error) {
 		out[i] = t.Action
 	}
 	return out, nil
-}
-
-func cmpDur(a, b time.Duration) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // timed is an action with its sort keys: at equal times a stop goes before
@@ -889,7 +883,7 @@ func (b *builder) overlaps() error {
 	})
 	for _, k := range keys {
 		ivs := b.intervals[k]
-		slices.SortStableFunc(ivs, func(x, y interval) int { return cmpDur(x.from, y.from) })
+		slices.SortStableFunc(ivs, func(x, y interval) int { return cmp.Compare(x.from, y.from) })
 		for j := 1; j < len(ivs); j++ {
 			if ivs[j].from < ivs[j-1].to {
 				where := k.node
