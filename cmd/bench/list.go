@@ -3,12 +3,16 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/lockbench/lockbench/chaos"
 	"github.com/lockbench/lockbench/locks"
+	"github.com/lockbench/lockbench/scenarios"
+	"github.com/lockbench/lockbench/workloads"
 )
 
-// list prints a registry: bench list [locks].
+// list prints a registry: bench list [locks|faults|workloads|presets].
 func list(args []string, stdout, stderr io.Writer) int {
 	what := "locks"
 	if len(args) > 0 {
@@ -33,8 +37,44 @@ func list(args []string, stdout, stderr io.Writer) int {
 		}
 		w.Flush()
 		return exitOK
+	case "faults":
+		w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "NAME\tSIDE\tPROVIDERS\tDESCRIPTION\tPARAMETERS")
+		for _, f := range chaos.Catalogue() {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Name, f.Side, strings.Join(f.Providers(), ","), f.Description, f.Params)
+		}
+		w.Flush()
+		return exitOK
+	case "presets":
+		fmt.Fprintln(stdout, "Fault schedules (--faults NAME, or faults: in a scenario):")
+		for _, p := range chaos.Presets() {
+			fmt.Fprintf(stdout, "\n  %s\n", p.Name)
+			if p.Description != "" {
+				fmt.Fprintf(stdout, "    %s\n", p.Description)
+			}
+			if p.Source != "" {
+				fmt.Fprintf(stdout, "    source: %s\n", p.Source)
+			}
+		}
+		fmt.Fprintln(stdout, "\nScenarios (bench run --preset NAME):")
+		for _, name := range scenarios.Names() {
+			fmt.Fprintf(stdout, "  %s\n", name)
+		}
+		return exitOK
+	case "workloads":
+		w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "NAME\tCLIENTS\tKEYS\tCRITICAL SECTION\tTTL")
+		for _, p := range workloads.Presets() {
+			keys := p.Keys.Kind
+			if p.Keys.Count > 0 {
+				keys = fmt.Sprintf("%s(%d)", keys, p.Keys.Count)
+			}
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s %v\t%v\n", p.Name, p.Clients, keys, p.CriticalSection.Kind, p.CriticalSection.Mean, p.TTL)
+		}
+		w.Flush()
+		return exitOK
 	default:
-		fmt.Fprintf(stderr, "bench list: unknown registry %q (known: locks)\n", what)
+		fmt.Fprintf(stderr, "bench list: unknown registry %q (known: locks, faults, workloads, presets)\n", what)
 		return exitBadInput
 	}
 }

@@ -210,3 +210,24 @@ func TestCheckBadInputIsExit3WithTheLine(t *testing.T) {
 		t.Errorf("missing file: exit %d", code)
 	}
 }
+
+func TestListFaultsWorkloadsPresets(t *testing.T) {
+	for _, tc := range []struct {
+		what string
+		want []string
+	}{
+		{"faults", []string{"partition-asymmetric", "clock-jump", "delayed-write", "exec"}},
+		{"workloads", []string{"uncontended", "hot-key", "zipf", "long-critical-section"}},
+		{"presets", []string{"kleppmann-client-pause", "source:", "default"}},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"list", tc.what}, &stdout, &stderr); code != exitOK {
+			t.Fatalf("list %s: exit %d", tc.what, code)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stdout.String(), w) {
+				t.Errorf("bench list %s lacks %q", tc.what, w)
+			}
+		}
+	}
+}
