@@ -127,12 +127,18 @@ func (c *CellResult) Hists() map[string]*hdrhistogram.Histogram { return c.hists
 // Execute runs every cell of s and writes summary.json into o.Dir. It stops
 // early, healing every fault and removing every node, when ctx ends; the
 // summary then holds the cells that finished and says it was interrupted.
-func Execute(ctx context.Context, s *Scenario, o Options) (sum *Summary, err error) {
+func Execute(ctx context.Context, s *Scenario, o Options) (*Summary, error) {
 	cells, err := s.Expand()
 	if err != nil {
 		return nil, err
 	}
-	sc := s.withDefaults()
+	return ExecuteCells(ctx, s.withDefaults(), cells, o)
+}
+
+// ExecuteCells runs cells that were built by hand (the zoo) or by Expand,
+// with sc's provider and node count.
+func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (sum *Summary, err error) {
+	sc = sc.withDefaults()
 	if o.CheckTimeout <= 0 {
 		o.CheckTimeout = 30 * time.Second
 	}
@@ -149,16 +155,17 @@ func Execute(ctx context.Context, s *Scenario, o Options) (sum *Summary, err err
 		return nil, err
 	}
 	say("provider %s", why)
-	// Every fault the scenario asks for must be possible here, before
+	// Every fault the cells ask for must be possible here, before
 	// anything starts.
-	for _, f := range sc.Faults {
-		sched, _ := chaos.LookupPreset(f)
-		for _, spec := range uniqueSpecs(cells) {
-			req := sched.Requirements()
-			groups := max(spec.Groups, req.MinGroups)
-			if err := sched.Validate(prov.Caps(), prov.Name(), sc.Nodes, groups, spec.Clients); err != nil {
-				return nil, fmt.Errorf("scenario %q, faults %q, workload %q: %w: %w", sc.Name, f, spec.Name, err, ErrBadScenario)
-			}
+	for _, c := range cells {
+		sched, err := chaos.LookupPreset(c.Fault)
+		if err != nil {
+			return nil, fmt.Errorf("cell %s: %w: %w", c.ID, err, ErrBadScenario)
+		}
+		req := sched.Requirements()
+		groups := max(c.Workload.Groups, req.MinGroups)
+		if err := sched.Validate(prov.Caps(), prov.Name(), sc.Nodes, groups, max(c.Workload.Clients, req.MinClients)); err != nil {
+			return nil, fmt.Errorf("scenario %q, faults %q, workload %q: %w: %w", sc.Name, c.Fault, c.Workload.Name, err, ErrBadScenario)
 		}
 	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
@@ -221,19 +228,6 @@ func Execute(ctx context.Context, s *Scenario, o Options) (sum *Summary, err err
 		return sum, fmt.Errorf("interrupted after %d of %d cells: %w", len(sum.Cells), len(cells), ctx.Err())
 	}
 	return sum, nil
-}
-
-// uniqueSpecs lists the distinct workloads of cells.
-func uniqueSpecs(cells []Cell) []workloads.Spec {
-	seen := map[string]bool{}
-	var out []workloads.Spec
-	for _, c := range cells {
-		if !seen[c.Workload.Name] {
-			seen[c.Workload.Name] = true
-			out = append(out, c.Workload)
-		}
-	}
-	return out
 }
 
 // nodeNeeds is what decides whether nodes can be reused for a cell.
@@ -454,7 +448,7 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	if err != nil {
 		return err
 	}
-	chk, err := checker.Check(ctx, events, checker.Options{Timeout: o.CheckTimeout, VisualizeDir: filepath.Join(dir, "visualizations")})
+	chk, err := checker.Check(ctx, events, checker.Options{Timeout: o.CheckTimeout, StallBound: cell.StallBound, VisualizeDir: filepath.Join(dir, "visualizations")})
 	if err != nil {
 		return err
 	}

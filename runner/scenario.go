@@ -163,6 +163,8 @@ type Cell struct {
 	Fault    string         `json:"fault"`
 	Seed     uint64         `json:"seed"`
 	Sample   int            `json:"sample"`
+	// StallBound is the checker's stall bound (0 = its default).
+	StallBound time.Duration `json:"stall_bound_ns,omitempty"`
 }
 
 // Expand validates the scenario and lists its cells, every lock's cells of
