@@ -6,13 +6,17 @@ BIN     := bin/bench
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 
-.PHONY: all bench test build lint deps image clean
+.PHONY: all bench test build lint deps test-deps image clean
 
 all: build
 
 ## deps: install redis-server, redis-tools and a C compiler when missing
 deps:
 	@scripts/install-deps.sh
+
+## test-deps: deps, plus Chromium for the report's rendering test
+test-deps:
+	@scripts/install-deps.sh --test
 
 ## image: build the local FROM-scratch Redis image when Docker is healthy
 image: deps
@@ -28,7 +32,7 @@ bench: deps build
 	./$(BIN) calibrate
 
 ## test: vet and race-enabled tests against real Redis nodes
-test: image
+test: test-deps image
 	$(GO) vet ./...
 	$(GO) test -race -timeout 12m ./...
 

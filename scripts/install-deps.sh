@@ -2,6 +2,8 @@
 # install-deps.sh installs what lockbench needs on this machine when it is
 # missing: redis-server (exec provider), redis-benchmark (calibration) and a
 # C compiler (the exec provider builds its small wall-clock shim with it).
+# With --test it also installs Chromium, which the report test uses to
+# render report.html headless.
 # On Debian/Ubuntu it uses apt-get; elsewhere it says what to install.
 # It changes nothing when everything is present.
 set -euo pipefail
@@ -10,6 +12,9 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+if [[ "${1:-}" == "--test" ]]; then
+	command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
 	exit 0
@@ -32,7 +37,7 @@ if command -v apt-get >/dev/null 2>&1; then
 fi
 
 case "$(uname -s)" in
-Darwin) hint="brew install redis (includes redis-benchmark); Xcode command line tools for cc" ;;
+Darwin) hint="brew install redis (includes redis-benchmark); Xcode command line tools for cc; Chromium for the report test" ;;
 *) hint="your distribution's redis (server and tools) and a C compiler" ;;
 esac
 echo "install-deps.sh: missing ${missing[*]}; install $hint" >&2
