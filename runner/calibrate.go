@@ -1,27 +1,49 @@
 // Package runner wires the parts of lockbench together: it provisions
-// nodes, puts proxies in front of them and drives measurements. The CLI in
-// cmd/bench is a thin layer over it.
+// nodes, puts proxies in front of them, runs scenarios cell by cell and
+// measures the harness against the physical limit. The CLI in cmd/bench is
+// a thin layer over it.
 package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
-	"github.com/lockbench/lockbench/chaos"
-	"github.com/lockbench/lockbench/cluster"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/lockbench/lockbench/chaos"
+	"github.com/lockbench/lockbench/checker"
+	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/history"
+	"github.com/lockbench/lockbench/locks"
+	"github.com/lockbench/lockbench/workloads"
 )
 
 // CalibrateOptions configures Calibrate.
 type CalibrateOptions struct {
 	// Cluster chooses the provider (see cluster.Auto).
 	Cluster cluster.AutoOptions
-	// Nodes is how many nodes to start (default 5).
+	// Nodes is how many nodes to start and time (default 5).
 	Nodes int
 	// Samples is how many SETs to time on each path (default 5000).
 	Samples int
+	// Clients is the concurrency of every throughput measurement, the
+	// same for every path (default 4).
+	Clients int
+	// Duration is the length of each throughput measurement (default 2 s).
+	Duration time.Duration
+	// Rounds is how many times each throughput is measured; medians are
+	// reported (default 5).
+	Rounds int
 	// Progress, when set, receives one line per step.
 	Progress func(string)
 }
@@ -32,6 +54,21 @@ type Latency struct {
 	P50     time.Duration `json:"p50_ns"`
 	P99     time.Duration `json:"p99_ns"`
 	Max     time.Duration `json:"max_ns"`
+}
+
+// Throughput is one path's lock cycles per second over the rounds.
+type Throughput struct {
+	Rounds []float64 `json:"rounds"`
+	Median float64   `json:"median"`
+}
+
+// RedisBenchmark is what redis-benchmark measured at the same client count:
+// the two commands a token lock cycle costs, and the cycle rate they allow.
+type RedisBenchmark struct {
+	SetNXPX    Throughput `json:"set_nx_px_rps"`
+	EvalDelete Throughput `json:"eval_compare_and_delete_rps"`
+	// CycleLimit is 1 / (1/SET + 1/EVAL): one of each per cycle.
+	CycleLimit float64 `json:"cycle_limit"`
 }
 
 // CalibrateResult is what Calibrate measured.
@@ -46,18 +83,53 @@ type CalibrateResult struct {
 	// idle proxy of the chaos mesh in front of n1.
 	Direct  Latency `json:"direct_set"`
 	Proxied Latency `json:"proxied_set"`
+
+	Clients int `json:"clients"`
+	// RedisBenchmark is nil when redis-benchmark is not installed.
+	RedisBenchmark *RedisBenchmark `json:"redis_benchmark,omitempty"`
+	// Bare is a go-redis loop doing SET NX PX + the compare-and-delete
+	// script per cycle, nothing else.
+	Bare Throughput `json:"bare_go_redis"`
+	// Harness is the token uncontended workload with full recording,
+	// straight to the node; HarnessProxied the same through idle proxies.
+	Harness        Throughput `json:"harness"`
+	HarnessProxied Throughput `json:"harness_proxied"`
+	// Ratios of the medians.
+	HarnessVsBare           float64 `json:"harness_vs_bare"`
+	HarnessVsRedisBenchmark float64 `json:"harness_vs_redis_benchmark,omitempty"`
+	ProxyCost               float64 `json:"proxy_cost"`
+	// CheckerEventsPerSec is the checker's speed on the last harness
+	// history (read, validated and checked).
+	CheckerEventsPerSec float64 `json:"checker_events_per_sec"`
+	CheckerEvents       int     `json:"checker_events"`
 }
 
-// Calibrate starts the nodes, measures how long that took and the SET
-// round trip direct and through an idle proxy, and removes everything
-// again, also when ctx is cancelled.
-func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, err error) {
+func (o *CalibrateOptions) defaults() {
 	if o.Nodes <= 0 {
 		o.Nodes = 5
 	}
 	if o.Samples <= 0 {
 		o.Samples = 5000
 	}
+	if o.Clients <= 0 {
+		o.Clients = 4
+	}
+	if o.Duration <= 0 {
+		o.Duration = 2 * time.Second
+	}
+	if o.Rounds <= 0 {
+		o.Rounds = 5
+	}
+}
+
+// Calibrate measures the harness against the physical limit on the same
+// nodes: node start time, SET round trip direct and through an idle proxy,
+// then lock cycles/s from redis-benchmark, a bare go-redis loop and the
+// harness itself (direct and proxied), interleaved round by round so that
+// drift on the machine hits every path alike. Everything it started is
+// removed again, also when ctx is cancelled.
+func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, err error) {
+	o.defaults()
 	say := func(format string, args ...any) {
 		if o.Progress != nil {
 			o.Progress(fmt.Sprintf(format, args...))
@@ -67,11 +139,12 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 	if err != nil {
 		return res, err
 	}
-	res.Provider, res.Why, res.Nodes = prov.Name(), why, o.Nodes
+	res.Provider, res.Why, res.Nodes, res.Clients = prov.Name(), why, o.Nodes, o.Clients
 	say("provider %s", why)
+	nodes := max(o.Nodes, 2) // a lock node and a resource node at least
 
 	start := time.Now()
-	c, err := prov.Start(ctx, cluster.Spec{Nodes: o.Nodes})
+	c, err := prov.Start(ctx, cluster.Spec{Nodes: nodes})
 	if err != nil {
 		return res, err
 	}
@@ -81,40 +154,114 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 		}
 	}()
 	res.StartNodes = time.Since(start)
-	say("started %d %s nodes in %v", o.Nodes, prov.Name(), res.StartNodes.Round(time.Millisecond))
+	say("started %d %s nodes in %v", nodes, prov.Name(), res.StartNodes.Round(time.Millisecond))
 
-	nodes := make([]chaos.NodeAddr, len(c.Nodes))
+	addrs := make([]chaos.NodeAddr, len(c.Nodes))
 	for i, n := range c.Nodes {
-		nodes[i] = chaos.NodeAddr{Name: n.Name(), Addr: n.Endpoint().Addr}
+		addrs[i] = chaos.NodeAddr{Name: n.Name(), Addr: n.Endpoint().Addr}
 	}
-	mesh, err := chaos.NewMesh(ctx, []string{"clients"}, nodes)
+	mesh, err := chaos.NewMesh(ctx, []string{"A"}, addrs)
 	if err != nil {
 		return res, err
 	}
 	defer mesh.Close()
+	lockNode, resNode := c.Nodes[0], c.Nodes[1]
+	ep := lockNode.Endpoint()
+	proxyAddr := mesh.Addr("A", lockNode.Name())
 
-	ep := c.Nodes[0].Endpoint()
+	if res.Direct, res.Proxied, err = setRoundTrips(ctx, ep, proxyAddr, o.Samples); err != nil {
+		return res, err
+	}
+	say("SET round trip: direct p50 %v, through an idle proxy p50 %v", res.Direct.P50, res.Proxied.P50)
+
+	tmp, err := os.MkdirTemp("", "lockbench-calibrate-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(tmp)
+
+	rbPath, rbErr := exec.LookPath("redis-benchmark")
+	var set, eval []float64
+	var lastHistory string
+	for round := 1; round <= o.Rounds; round++ {
+		say("round %d of %d: redis-benchmark, bare go-redis loop, harness direct and proxied (%v each)", round, o.Rounds, o.Duration)
+		if rbErr == nil {
+			s, e, err := redisBenchmark(ctx, rbPath, ep, o.Clients)
+			if err != nil {
+				return res, err
+			}
+			set, eval = append(set, s), append(eval, e)
+		}
+		bare, err := bareLoop(ctx, ep, o.Clients, o.Duration)
+		if err != nil {
+			return res, err
+		}
+		res.Bare.Rounds = append(res.Bare.Rounds, bare)
+		lastHistory = filepath.Join(tmp, fmt.Sprintf("history-%d.jsonl", round))
+		direct, err := harness(ctx, ep, resNode.Endpoint(), o.Clients, o.Duration, lastHistory)
+		if err != nil {
+			return res, err
+		}
+		res.Harness.Rounds = append(res.Harness.Rounds, direct)
+		proxied := ep
+		proxied.Addr = proxyAddr
+		p, err := harness(ctx, proxied, resNode.Endpoint(), o.Clients, o.Duration, filepath.Join(tmp, "history-proxied.jsonl"))
+		if err != nil {
+			return res, err
+		}
+		res.HarnessProxied.Rounds = append(res.HarnessProxied.Rounds, p)
+	}
+	for _, t := range []*Throughput{&res.Bare, &res.Harness, &res.HarnessProxied} {
+		t.Median = median(t.Rounds)
+	}
+	if len(set) > 0 {
+		rb := &RedisBenchmark{SetNXPX: Throughput{Rounds: set, Median: median(set)}, EvalDelete: Throughput{Rounds: eval, Median: median(eval)}}
+		rb.CycleLimit = 1 / (1/rb.SetNXPX.Median + 1/rb.EvalDelete.Median)
+		res.RedisBenchmark = rb
+		res.HarnessVsRedisBenchmark = res.Harness.Median / rb.CycleLimit
+	} else {
+		say("redis-benchmark not installed: no redis-benchmark limit (scripts/install-deps.sh installs it)")
+	}
+	if res.Bare.Median > 0 {
+		res.HarnessVsBare = res.Harness.Median / res.Bare.Median
+	}
+	if res.Harness.Median > 0 {
+		res.ProxyCost = 1 - res.HarnessProxied.Median/res.Harness.Median
+	}
+
+	began := time.Now()
+	events, err := history.ReadFile(lastHistory)
+	if err != nil {
+		return res, err
+	}
+	if _, err := checker.Check(ctx, events, checker.Options{}); err != nil {
+		return res, err
+	}
+	res.CheckerEvents = len(events)
+	res.CheckerEventsPerSec = float64(len(events)) / time.Since(began).Seconds()
+	return res, nil
+}
+
+// setRoundTrips times sequential SETs direct and through the proxy,
+// alternating in blocks so that drift hits both paths alike.
+func setRoundTrips(ctx context.Context, ep cluster.Endpoint, proxyAddr string, samples int) (Latency, Latency, error) {
 	direct := redis.NewClient(ep.ClientOptions(""))
 	defer direct.Close()
-	proxied := redis.NewClient(ep.ClientOptions(mesh.Addr("clients", c.Nodes[0].Name())))
+	proxied := redis.NewClient(ep.ClientOptions(proxyAddr))
 	defer proxied.Close()
-
-	// Alternate the two paths in blocks so that drift on the machine
-	// (other load, CPU frequency) hits both alike.
-	say("timing %d SETs direct and %d through an idle proxy", o.Samples, o.Samples)
 	var d, p []time.Duration
+	var err error
 	const block = 100
-	for len(d) < o.Samples {
-		n := min(block, o.Samples-len(d))
+	for len(d) < samples {
+		n := min(block, samples-len(d))
 		if d, err = timeSETs(ctx, direct, n, d); err != nil {
-			return res, fmt.Errorf("direct SET: %w", err)
+			return Latency{}, Latency{}, fmt.Errorf("direct SET: %w", err)
 		}
 		if p, err = timeSETs(ctx, proxied, n, p); err != nil {
-			return res, fmt.Errorf("proxied SET: %w", err)
+			return Latency{}, Latency{}, fmt.Errorf("proxied SET: %w", err)
 		}
 	}
-	res.Direct, res.Proxied = summarise(d), summarise(p)
-	return res, nil
+	return summarise(d), summarise(p), nil
 }
 
 // timeSETs appends the round trips of n sequential SETs to into.
@@ -136,3 +283,138 @@ func summarise(s []time.Duration) Latency {
 	q := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
 	return Latency{Samples: len(s), P50: q(0.50), P99: q(0.99), Max: s[len(s)-1]}
 }
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// compareAndDelete is the token lock's release, as redis-benchmark and
+// the bare loop send it.
+const compareAndDelete = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`
+
+// redisBenchmark runs redis-benchmark for SET NX PX and the
+// compare-and-delete EVAL at the given client count; it returns requests/s.
+func redisBenchmark(ctx context.Context, path string, ep cluster.Endpoint, clients int) (set, eval float64, err error) {
+	host, port, err := net.SplitHostPort(ep.Addr)
+	if err != nil {
+		return 0, 0, err
+	}
+	run := func(args ...string) (float64, error) {
+		base := []string{"-h", host, "-p", port, "-c", strconv.Itoa(clients), "-n", "40000", "-r", "100000", "--csv"}
+		if ep.Password != "" {
+			base = append(base, "-a", ep.Password)
+		}
+		cmd := exec.CommandContext(ctx, path, append(base, args...)...)
+		out, err := cmd.Output()
+		if err != nil {
+			return 0, fmt.Errorf("redis-benchmark %s: %w", args[0], err)
+		}
+		// redis-benchmark does not escape the quotes of the command it
+		// echoes in the first column, so count the columns from the end:
+		// rps is the seventh last of "test","rps", then six latencies.
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		cols := strings.Split(lines[len(lines)-1], ",")
+		if len(lines) < 2 || len(cols) < 8 {
+			return 0, fmt.Errorf("redis-benchmark %s: unexpected output %q", args[0], out)
+		}
+		return strconv.ParseFloat(strings.Trim(cols[len(cols)-7], `"`), 64)
+	}
+	if set, err = run("SET", "lockbench:rb:__rand_int__", "token", "NX", "PX", "10000"); err != nil {
+		return 0, 0, err
+	}
+	if eval, err = run("EVAL", compareAndDelete, "1", "lockbench:rb:__rand_int__", "token"); err != nil {
+		return 0, 0, err
+	}
+	return set, eval, nil
+}
+
+// bareLoop is the floor of what a Go client can do: each of clients
+// goroutines takes and releases its own key with SET NX PX and EVALSHA,
+// nothing recorded, for d. It returns cycles/s.
+func bareLoop(ctx context.Context, ep cluster.Endpoint, clients int, d time.Duration) (float64, error) {
+	opts := ep.ClientOptions("")
+	opts.PoolSize = clients
+	c := redis.NewClient(opts)
+	defer c.Close()
+	script := redis.NewScript(compareAndDelete)
+	if err := script.Load(ctx, c).Err(); err != nil {
+		return 0, fmt.Errorf("bare loop: %w", err)
+	}
+	var wg sync.WaitGroup
+	counts := make([]int, clients)
+	errs := make([]error, clients)
+	start := time.Now()
+	deadline := start.Add(d)
+	for i := range clients {
+		wg.Go(func() {
+			key := "lockbench:bare:" + strconv.Itoa(i)
+			for time.Now().Before(deadline) {
+				if err := c.SetNX(ctx, key, "token", 10*time.Second).Err(); err != nil {
+					errs[i] = err
+					return
+				}
+				if err := script.Run(ctx, c, []string{key}, "token").Err(); err != nil {
+					errs[i] = err
+					return
+				}
+				counts[i]++
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, fmt.Errorf("bare loop: %w", err)
+	}
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	return float64(total) / time.Since(start).Seconds(), nil
+}
+
+// harness runs the token lock on the uncontended workload with every
+// event recorded to historyPath and no protected resource (a cycle is the
+// same two commands the bare loop sends). It returns cycles/s.
+func harness(ctx context.Context, lock, resource cluster.Endpoint, clients int, d time.Duration, historyPath string) (float64, error) {
+	spec, err := workloads.Preset("uncontended")
+	if err != nil {
+		return 0, err
+	}
+	spec.Clients, spec.Duration, spec.SkipResource = clients, d, true
+	strategy, err := locks.Lookup("token")
+	if err != nil {
+		return 0, err
+	}
+	l, err := strategy.New(locks.Config{Nodes: []cluster.Endpoint{lock}, PoolSize: clients, Retry: spec.Retry})
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	rc := redis.NewClient(resource.ClientOptions(""))
+	defer rc.Close()
+	w, err := history.Open(historyPath)
+	if err != nil {
+		return 0, err
+	}
+	res, err := workloads.Run(ctx, spec, workloads.Env{
+		Lockers: []locks.Locker{l}, Resources: []*workloads.Resource{workloads.NewResource(rc)},
+		Clock: history.NewClock(), NewRecorder: func() workloads.Recorder { return w.Stream() },
+		KeyPrefix: "lockbench:calibrate:",
+	})
+	if cerr := w.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.Throughput, nil
+}
+

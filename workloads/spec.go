@@ -71,6 +71,10 @@ type Spec struct {
 	// touching the resource and record the deadline; naive clients trust
 	// their lock until they release it.
 	HonourDeadline bool `yaml:"honour_deadline" json:"honour_deadline"`
+	// SkipResource leaves the protected resource alone: a cycle is then
+	// acquire, critical section, release — what calibration compares with
+	// a bare client doing the same two commands.
+	SkipResource bool `yaml:"skip_resource" json:"skip_resource,omitempty"`
 }
 
 // Presets returns the named workloads, in documentation order.

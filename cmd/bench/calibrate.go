@@ -15,25 +15,28 @@ import (
 	"github.com/lockbench/lockbench/runner"
 )
 
-// calibrate runs runner.Calibrate, prints a table and writes
-// calibrate.json into a fresh results/<run-id>/.
+// calibrate runs runner.Calibrate, prints what the harness achieves
+// against the physical limit, and writes calibrate.json into a fresh
+// results/<run-id>/.
 func calibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("calibrate")
 	provider := fs.String("provider", "auto", "auto, exec, docker or external")
 	addrs := fs.String("redis-addrs", "", "comma-separated host:port of external nodes")
-	nodes := fs.Int("nodes", 5, "nodes to start")
+	nodes := fs.Int("nodes", 5, "nodes to start (and time)")
 	samples := fs.Int("samples", 5000, "SETs to time on each path")
+	clients := fs.Int("clients", 4, "concurrency of every throughput measurement")
+	duration := fs.Duration("duration", 2*time.Second, "length of each throughput measurement")
+	rounds := fs.Int("rounds", 5, "rounds; medians are reported")
 	out := fs.String("out", "results", "directory for results/<run-id>/")
 	if !parseFlags(fs, args, stderr) {
 		return exitBadInput
 	}
-	if *nodes < 1 || *samples < 1 {
-		return fail(stderr, "calibrate", fmt.Errorf("--nodes and --samples must be at least 1: %w", errBadInput))
+	if *nodes < 1 || *samples < 1 || *clients < 1 || *rounds < 1 || *duration <= 0 {
+		return fail(stderr, "calibrate", fmt.Errorf("--nodes, --samples, --clients, --rounds and --duration must be positive: %w", errBadInput))
 	}
 	opts := runner.CalibrateOptions{
-		Cluster:  cluster.AutoOptions{Provider: *provider},
-		Nodes:    *nodes,
-		Samples:  *samples,
+		Cluster: cluster.AutoOptions{Provider: *provider},
+		Nodes:   *nodes, Samples: *samples, Clients: *clients, Duration: *duration, Rounds: *rounds,
 		Progress: func(s string) { fmt.Fprintln(stderr, "· "+s) },
 	}
 	if *addrs != "" {
@@ -64,21 +67,34 @@ func calibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err := os.WriteFile(filepath.Join(dir, "calibrate.json"), append(b, '\n'), 0o644); err != nil {
 		return fail(stderr, "calibrate", err)
 	}
+	writeCalibration(stdout, &res)
+	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(dir, "calibrate.json"))
+	return exitOK
+}
 
+// writeCalibration prints the calibration as a short report.
+func writeCalibration(w io.Writer, res *runner.CalibrateResult) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
-	fmt.Fprintf(stdout, "provider      %s (%s)\n", res.Provider, res.Why)
-	fmt.Fprintf(stdout, "start nodes   %d in %v\n", res.Nodes, res.StartNodes.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "%-13s %10s %10s %10s\n", "SET", "p50", "p99", "max")
+	fmt.Fprintf(w, "provider      %s (%s)\n", res.Provider, res.Why)
+	fmt.Fprintf(w, "start nodes   %d in %v\n", res.Nodes, res.StartNodes.Round(time.Millisecond))
+	fmt.Fprintf(w, "%-13s %10s %10s %10s\n", "SET", "p50", "p99", "max")
 	for _, row := range []struct {
 		name string
 		l    runner.Latency
 	}{{"direct", res.Direct}, {"idle proxy", res.Proxied}} {
-		fmt.Fprintf(stdout, "%-13s %10s %10s %10s\n", row.name, ms(row.l.P50), ms(row.l.P99), ms(row.l.Max))
+		fmt.Fprintf(w, "%-13s %10s %10s %10s\n", row.name, ms(row.l.P50), ms(row.l.P99), ms(row.l.Max))
 	}
-	fmt.Fprintf(stdout, "proxy cost    p50 %+.3f ms, p99 %+.3f ms\n",
-		float64(res.Proxied.P50-res.Direct.P50)/1e6, float64(res.Proxied.P99-res.Direct.P99)/1e6)
-	fmt.Fprintf(stdout, "lock strategies and the comparison report arrive with the next issues; wrote %s\n", filepath.Join(dir, "calibrate.json"))
-	return exitOK
+	fmt.Fprintf(w, "\nlock cycles/s at %d clients, median of %d rounds:\n", res.Clients, len(res.Harness.Rounds))
+	if rb := res.RedisBenchmark; rb != nil {
+		fmt.Fprintf(w, "  redis-benchmark SET NX PX %10.0f req/s, EVAL compare-and-delete %.0f req/s → limit %.0f cycles/s\n", rb.SetNXPX.Median, rb.EvalDelete.Median, rb.CycleLimit)
+	}
+	fmt.Fprintf(w, "  bare go-redis loop        %10.0f\n", res.Bare.Median)
+	fmt.Fprintf(w, "  harness (token, recorded) %10.0f   = %.2f × bare loop", res.Harness.Median, res.HarnessVsBare)
+	if res.RedisBenchmark != nil {
+		fmt.Fprintf(w, ", %.2f × redis-benchmark limit", res.HarnessVsRedisBenchmark)
+	}
+	fmt.Fprintf(w, "\n  harness through proxies   %10.0f   proxy cost %.1f %%\n", res.HarnessProxied.Median, 100*res.ProxyCost)
+	fmt.Fprintf(w, "checker: %.0f events/s on a %d-event history\n", res.CheckerEventsPerSec, res.CheckerEvents)
 }
 
 // flagSet reports whether the user gave flag name.
