@@ -417,4 +417,3 @@ func harness(ctx context.Context, lock, resource cluster.Endpoint, clients int, 
 	}
 	return res.Throughput, nil
 }
-
