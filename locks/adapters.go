@@ -51,9 +51,11 @@ func (l *redsyncLocker) Acquire(ctx context.Context, key string, ttl time.Durati
 	return retrying(ctx, l.cfg.Retry, true, func(ctx context.Context) (Lease, error) {
 		token := newToken()
 		// One try per call: our retry policy governs retries, so every
-		// strategy retries alike. The library's own defaults stand
-		// otherwise (drift 0.01, per-node timeout TTL·0.05).
+		// strategy retries alike; the per-node timeout is redlock's, so the
+		// two are compared under the same bound. The library's drift
+		// (0.01) stands.
 		m := l.rs.NewMutex(key, redsync.WithExpiry(ttl), redsync.WithTries(1),
+			redsync.WithTimeoutFactor(float64(l.cfg.nodeTimeout(ttl))/float64(ttl)),
 			redsync.WithGenValueFunc(func() (string, error) { return token, nil }))
 		if err := m.LockContext(ctx); err != nil {
 			return nil, classifyRedsync(err)

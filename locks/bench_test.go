@@ -1,7 +1,8 @@
-package locks
+package locks_test
 
 import (
 	"context"
+	"github.com/lockbench/lockbench/locks"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ func BenchmarkAcquireRelease(b *testing.B) {
 			if err := c.SetNX(ctx, key, "t", ttl).Err(); err != nil {
 				b.Fatal(err)
 			}
-			if err := releaseScript.Run(ctx, c, []string{key}, "t").Err(); err != nil {
+			if err := locks.ReleaseScript.Run(ctx, c, []string{key}, "t").Err(); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -36,7 +37,7 @@ func BenchmarkAcquireRelease(b *testing.B) {
 	})
 	for _, name := range strategies(all) {
 		b.Run(name, func(b *testing.B) {
-			l := f.locker(b, name, "", Config{Nodes: f.direct()})
+			l := f.locker(b, name, "", locks.Config{Nodes: f.direct()})
 			key := "bench:" + name
 			for b.Loop() {
 				lease, err := l.Acquire(ctx, key, ttl)

@@ -1,8 +1,9 @@
-package locks
+package locks_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/lockbench/lockbench/locks"
 	"testing"
 	"time"
 
@@ -70,14 +71,19 @@ func (f *fixture) direct() []cluster.Endpoint {
 }
 
 // locker builds strategy name for group g with cfg (Nodes filled in).
-func (f *fixture) locker(tb testing.TB, name, g string, cfg Config) Locker {
+func (f *fixture) locker(tb testing.TB, name, g string, cfg locks.Config) locks.Locker {
 	tb.Helper()
-	s, err := Lookup(name)
+	s, err := locks.Lookup(name)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if cfg.Nodes == nil {
 		cfg.Nodes = f.via(g)
+	}
+	if cfg.NodeTimeout == 0 {
+		// Generous for a loaded 2-core test machine; the tests about
+		// timeouts set their own.
+		cfg.NodeTimeout = 100 * time.Millisecond
 	}
 	l, err := s.New(cfg)
 	if err != nil {
@@ -96,9 +102,9 @@ func (f *fixture) raw(tb testing.TB, i int) *redis.Client {
 }
 
 // strategies returns the registered names, filtered.
-func strategies(keep func(Strategy) bool) []string {
+func strategies(keep func(locks.Strategy) bool) []string {
 	var out []string
-	for _, s := range Builtin() {
+	for _, s := range locks.Builtin() {
 		if keep(s) {
 			out = append(out, s.Name)
 		}
@@ -106,9 +112,9 @@ func strategies(keep func(Strategy) bool) []string {
 	return out
 }
 
-func all(Strategy) bool           { return true }
-func notCanary(s Strategy) bool   { return !s.Canary }
-func tokenFamily(s Strategy) bool { return !s.Canary && !s.SeedFaithful }
+func all(locks.Strategy) bool           { return true }
+func notCanary(s locks.Strategy) bool   { return !s.Canary }
+func tokenFamily(s locks.Strategy) bool { return !s.Canary && !s.SeedFaithful }
 
 // uniqueKey keeps tests that share nodes apart.
 func uniqueKey(t testing.TB) string { return fmt.Sprintf("lock:%s", t.Name()) }

@@ -1,8 +1,9 @@
-package locks
+package locks_test
 
 import (
 	"context"
 	"errors"
+	"github.com/lockbench/lockbench/locks"
 	"testing"
 	"time"
 )
@@ -23,7 +24,7 @@ func TestSetNXEXDeleteAfterExpiryFreesSomeoneElsesLock(t *testing.T) {
 		{"token", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := f.locker(t, tc.name, "A", Config{})
+			l := f.locker(t, tc.name, "A", locks.Config{})
 			key := uniqueKey(t)
 			a, err := l.Acquire(ctx, key, time.Second)
 			if err != nil {
@@ -38,7 +39,7 @@ func TestSetNXEXDeleteAfterExpiryFreesSomeoneElsesLock(t *testing.T) {
 			if overlap := cErr == nil; overlap != tc.wantOverlap {
 				t.Fatalf("C acquired while B holds = %v, want %v (A's release: %v, C: %v)", overlap, tc.wantOverlap, relErr, cErr)
 			}
-			if !tc.wantOverlap && !errors.Is(relErr, ErrLost) {
+			if !tc.wantOverlap && !errors.Is(relErr, locks.ErrLost) {
 				t.Errorf("A's stale release: %v, want ErrLost", relErr)
 			}
 		})
@@ -50,7 +51,7 @@ func TestSetNXEXDeleteAfterExpiryFreesSomeoneElsesLock(t *testing.T) {
 func TestSetNXHolderVanishingDeadlocksForever(t *testing.T) {
 	f := newFixture(t, 1)
 	ctx := context.Background()
-	l := f.locker(t, "setnx", "A", Config{})
+	l := f.locker(t, "setnx", "A", locks.Config{})
 	key := uniqueKey(t)
 	if _, err := l.Acquire(ctx, key, 200*time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -60,9 +61,9 @@ func TestSetNXHolderVanishingDeadlocksForever(t *testing.T) {
 	if ttl := f.raw(t, 0).TTL(ctx, key).Val(); ttl != -1 {
 		t.Errorf("TTL of an abandoned setnx key = %v, want -1 (never expires)", ttl)
 	}
-	other := f.locker(t, "setnx", "B", Config{Retry: Retry{Policy: "fixed", Base: 50 * time.Millisecond, Attempts: 5}})
-	if _, err := other.Acquire(ctx, key, time.Second); !errors.Is(err, ErrNotObtained) {
-		t.Fatalf("acquire after the holder vanished: %v, want ErrNotObtained forever", err)
+	other := f.locker(t, "setnx", "B", locks.Config{Retry: locks.Retry{Policy: "fixed", Base: 50 * time.Millisecond, Attempts: 5}})
+	if _, err := other.Acquire(ctx, key, time.Second); !errors.Is(err, locks.ErrNotObtained) {
+		t.Fatalf("acquire after the holder vanished: %v, want locks.ErrNotObtained forever", err)
 	}
 }
 
@@ -77,7 +78,7 @@ func TestSetNXExpireCutBetweenCommandsLeavesKeyWithoutTTL(t *testing.T) {
 			t.Errorf("partition: %v", err)
 		}
 	}
-	l := f.locker(t, "setnx-expire", "A", Config{Timeout: 200 * time.Millisecond, Hooks: Hooks{BetweenCommands: cut}})
+	l := f.locker(t, "setnx-expire", "A", locks.Config{Timeout: 200 * time.Millisecond, Hooks: locks.Hooks{BetweenCommands: cut}})
 	key := uniqueKey(t)
 	lease, err := l.Acquire(ctx, key, time.Second)
 	if err != nil {
@@ -94,9 +95,9 @@ func TestSetNXExpireCutBetweenCommandsLeavesKeyWithoutTTL(t *testing.T) {
 		t.Errorf("TTL = %v, want -1: EXPIRE never arrived", ttl)
 	}
 	time.Sleep(1200 * time.Millisecond) // past the TTL that was asked for
-	b := f.locker(t, "setnx-expire", "B", Config{})
-	if _, err := b.Acquire(ctx, key, time.Second); !errors.Is(err, ErrNotObtained) {
-		t.Fatalf("acquire after the TTL should have passed: %v, want ErrNotObtained (deadlock)", err)
+	b := f.locker(t, "setnx-expire", "B", locks.Config{})
+	if _, err := b.Acquire(ctx, key, time.Second); !errors.Is(err, locks.ErrNotObtained) {
+		t.Fatalf("acquire after the TTL should have passed: %v, want locks.ErrNotObtained (deadlock)", err)
 	}
 }
 
@@ -105,18 +106,17 @@ func TestSetNXExpireCutBetweenCommandsLeavesKeyWithoutTTL(t *testing.T) {
 func TestTokenReleaseByNonOwnerIsNoOp(t *testing.T) {
 	f := newFixture(t, 1)
 	ctx := context.Background()
-	l := f.locker(t, "token", "A", Config{})
+	l := f.locker(t, "token", "A", locks.Config{})
 	key := uniqueKey(t)
 	holder, err := l.Acquire(ctx, key, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := l.(*tokenLocker)
-	impostor := &lease{key: key, token: newToken(), release: s.compareAndDelete, extend: s.compareAndExpire}
-	if err := impostor.Release(ctx); !errors.Is(err, ErrLost) {
+	impostor := locks.Impostor(l, key)
+	if err := impostor.Release(ctx); !errors.Is(err, locks.ErrLost) {
 		t.Errorf("non-owner release: %v, want ErrLost", err)
 	}
-	if err := impostor.Extend(ctx, time.Minute); !errors.Is(err, ErrLost) {
+	if err := impostor.Extend(ctx, time.Minute); !errors.Is(err, locks.ErrLost) {
 		t.Errorf("non-owner extend: %v, want ErrLost", err)
 	}
 	if got := f.raw(t, 0).Get(ctx, key).Val(); got != holder.Token() {

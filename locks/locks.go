@@ -138,6 +138,14 @@ func (c Config) newClient(ep cluster.Endpoint) *redis.Client {
 	})
 }
 
+// nodeTimeout is the per-node bound of a Redlock-family acquire.
+func (c Config) nodeTimeout(ttl time.Duration) time.Duration {
+	if c.NodeTimeout > 0 {
+		return c.NodeTimeout
+	}
+	return min(max(ttl/50, 10*time.Millisecond), 100*time.Millisecond)
+}
+
 // drift is the clock-drift allowance of the Redlock paper, applied by every
 // strategy that tracks validity: TTL·1 % + 2 ms.
 func drift(ttl time.Duration) time.Duration { return ttl/100 + 2*time.Millisecond }

@@ -1,8 +1,9 @@
-package locks
+package locks_test
 
 import (
 	"context"
 	"errors"
+	"github.com/lockbench/lockbench/locks"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -20,19 +21,19 @@ func TestRegistry(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("registry = %v, want %v", got, want)
 	}
-	for _, s := range Builtin() {
+	for _, s := range locks.Builtin() {
 		if s.Description == "" || s.Params == "" || s.New == nil {
 			t.Errorf("%s: incomplete registration %+v", s.Name, s)
 		}
 	}
-	_, err := Lookup("mutex9000")
-	if !errors.Is(err, ErrUnknownStrategy) || !strings.Contains(err.Error(), "redlock") {
-		t.Errorf("Lookup of an unknown name: %v, want ErrUnknownStrategy listing the known ones", err)
+	_, err := locks.Lookup("mutex9000")
+	if !errors.Is(err, locks.ErrUnknownStrategy) || !strings.Contains(err.Error(), "redlock") {
+		t.Errorf("locks.Lookup of an unknown name: %v, want locks.ErrUnknownStrategy listing the known ones", err)
 	}
-	if _, err := newTokenLocker(Config{}); !errors.Is(err, ErrBadConfig) {
+	if _, err := locks.NewTokenLocker(locks.Config{}); !errors.Is(err, locks.ErrBadConfig) {
 		t.Errorf("no nodes: %v, want ErrBadConfig", err)
 	}
-	if _, err := newTokenLocker(Config{Nodes: make([]cluster.Endpoint, 1), Retry: Retry{Policy: "sometimes"}}); !errors.Is(err, ErrBadConfig) {
+	if _, err := locks.NewTokenLocker(locks.Config{Nodes: make([]cluster.Endpoint, 1), Retry: locks.Retry{Policy: "sometimes"}}); !errors.Is(err, locks.ErrBadConfig) {
 		t.Errorf("bad retry policy: %v, want ErrBadConfig", err)
 	}
 }
@@ -45,7 +46,7 @@ func TestMutualExclusionWithoutFaults(t *testing.T) {
 	for _, name := range strategies(all) {
 		t.Run(name, func(t *testing.T) {
 			const workers, each = 6, 20
-			l := f.locker(t, name, "A", Config{Retry: Retry{Policy: "exponential", Base: time.Millisecond, Cap: 20 * time.Millisecond, Attempts: 1000}})
+			l := f.locker(t, name, "A", locks.Config{Retry: locks.Retry{Policy: "exponential", Base: time.Millisecond, Cap: 20 * time.Millisecond, Attempts: 1000}})
 			key := uniqueKey(t)
 			var inside, overlaps, held atomic.Int64
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -94,8 +95,8 @@ func TestContendedIsCertainlyNotObtained(t *testing.T) {
 	ctx := context.Background()
 	for _, name := range strategies(notCanary) {
 		t.Run(name, func(t *testing.T) {
-			a := f.locker(t, name, "A", Config{})
-			b := f.locker(t, name, "B", Config{})
+			a := f.locker(t, name, "A", locks.Config{})
+			b := f.locker(t, name, "B", locks.Config{})
 			key := uniqueKey(t)
 			la, err := a.Acquire(ctx, key, 5*time.Second)
 			if err != nil {
@@ -104,16 +105,16 @@ func TestContendedIsCertainlyNotObtained(t *testing.T) {
 			defer la.Release(ctx)
 			start := time.Now()
 			_, err = b.Acquire(ctx, key, 5*time.Second)
-			if !errors.Is(err, ErrNotObtained) || errors.Is(err, ErrUnknown) {
-				t.Fatalf("second acquire: %v, want ErrNotObtained only", err)
+			if !errors.Is(err, locks.ErrNotObtained) || errors.Is(err, locks.ErrUnknown) {
+				t.Fatalf("second acquire: %v, want locks.ErrNotObtained only", err)
 			}
 			if el := time.Since(start); el > time.Second {
 				t.Errorf("a contended acquire without retries took %v", el)
 			}
 			// A retry policy keeps trying, bounded by its attempts.
-			r := f.locker(t, name, "B", Config{Retry: Retry{Policy: "fixed", Base: 20 * time.Millisecond, Attempts: 4}})
+			r := f.locker(t, name, "B", locks.Config{Retry: locks.Retry{Policy: "fixed", Base: 20 * time.Millisecond, Attempts: 4}})
 			start = time.Now()
-			if _, err := r.Acquire(ctx, key, 5*time.Second); !errors.Is(err, ErrNotObtained) {
+			if _, err := r.Acquire(ctx, key, 5*time.Second); !errors.Is(err, locks.ErrNotObtained) {
 				t.Fatalf("retried acquire: %v", err)
 			}
 			if el := time.Since(start); el < 60*time.Millisecond {
@@ -126,20 +127,20 @@ func TestContendedIsCertainlyNotObtained(t *testing.T) {
 func TestTTLExpiry(t *testing.T) {
 	f := newFixture(t, 5)
 	ctx := context.Background()
-	for _, name := range strategies(func(s Strategy) bool { return !s.Canary && s.Name != "setnx" }) {
+	for _, name := range strategies(func(s locks.Strategy) bool { return !s.Canary && s.Name != "setnx" }) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ttl := 300 * time.Millisecond
 			if name == "setnx-expire" || name == "set-nx-ex" {
 				ttl = time.Second // EXPIRE and EX count whole seconds
 			}
-			a := f.locker(t, name, "A", Config{})
-			b := f.locker(t, name, "B", Config{})
+			a := f.locker(t, name, "A", locks.Config{})
+			b := f.locker(t, name, "B", locks.Config{})
 			key := uniqueKey(t)
 			if _, err := a.Acquire(ctx, key, ttl); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := b.Acquire(ctx, key, ttl); !errors.Is(err, ErrNotObtained) {
+			if _, err := b.Acquire(ctx, key, ttl); !errors.Is(err, locks.ErrNotObtained) {
 				t.Fatalf("acquire while held: %v", err)
 			}
 			time.Sleep(ttl + 150*time.Millisecond)
@@ -155,7 +156,7 @@ func TestDeadlineIsTTLMinusDrift(t *testing.T) {
 	ctx := context.Background()
 	for _, name := range strategies(tokenFamily) {
 		t.Run(name, func(t *testing.T) {
-			l := f.locker(t, name, "A", Config{})
+			l := f.locker(t, name, "A", locks.Config{})
 			ttl := 2 * time.Second
 			before := time.Now()
 			lease, err := l.Acquire(ctx, uniqueKey(t), ttl)
@@ -165,9 +166,9 @@ func TestDeadlineIsTTLMinusDrift(t *testing.T) {
 			}
 			defer lease.Release(ctx)
 			d := lease.Deadline()
-			lo, hi := before.Add(ttl-drift(ttl)-5*time.Millisecond), after.Add(ttl-drift(ttl)+time.Millisecond)
+			lo, hi := before.Add(ttl-locks.Drift(ttl)-5*time.Millisecond), after.Add(ttl-locks.Drift(ttl)+time.Millisecond)
 			if d.Before(lo) || d.After(hi) {
-				t.Errorf("deadline %v after start, want ≈ ttl − drift = %v", d.Sub(before), ttl-drift(ttl))
+				t.Errorf("deadline %v after start, want ≈ ttl − drift = %v", d.Sub(before), ttl-locks.Drift(ttl))
 			}
 		})
 	}
@@ -178,7 +179,7 @@ func TestReleaseAndExtend(t *testing.T) {
 	ctx := context.Background()
 	for _, name := range strategies(tokenFamily) {
 		t.Run(name, func(t *testing.T) {
-			l := f.locker(t, name, "A", Config{})
+			l := f.locker(t, name, "A", locks.Config{})
 			key := uniqueKey(t)
 			ttl := time.Second
 			lease, err := l.Acquire(ctx, key, ttl)
@@ -207,10 +208,10 @@ func TestReleaseAndExtend(t *testing.T) {
 					t.Errorf("key still on node %d after release", i)
 				}
 			}
-			if err := lease.Release(ctx); !errors.Is(err, ErrLost) {
+			if err := lease.Release(ctx); !errors.Is(err, locks.ErrLost) {
 				t.Errorf("second release: %v, want ErrLost", err)
 			}
-			if err := lease.Extend(ctx, ttl); !errors.Is(err, ErrLost) {
+			if err := lease.Extend(ctx, ttl); !errors.Is(err, locks.ErrLost) {
 				t.Errorf("extend after release: %v, want ErrLost", err)
 			}
 		})
@@ -218,7 +219,7 @@ func TestReleaseAndExtend(t *testing.T) {
 }
 
 // TestLostAfterTakeover: A's lease expires, B takes the lock; A's release
-// and extend must fail with ErrLost and leave B's lock alone — which is
+// and extend must fail with locks.ErrLost and leave B's lock alone — which is
 // what a token buys over DEL.
 func TestLostAfterTakeover(t *testing.T) {
 	f := newFixture(t, 5)
@@ -226,8 +227,8 @@ func TestLostAfterTakeover(t *testing.T) {
 	for _, name := range strategies(tokenFamily) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			a := f.locker(t, name, "A", Config{})
-			b := f.locker(t, name, "B", Config{})
+			a := f.locker(t, name, "A", locks.Config{})
+			b := f.locker(t, name, "B", locks.Config{})
 			key := uniqueKey(t)
 			la, err := a.Acquire(ctx, key, 200*time.Millisecond)
 			if err != nil {
@@ -238,16 +239,16 @@ func TestLostAfterTakeover(t *testing.T) {
 			if err != nil {
 				t.Fatalf("B after A's expiry: %v", err)
 			}
-			if err := la.Release(ctx); !errors.Is(err, ErrLost) {
+			if err := la.Release(ctx); !errors.Is(err, locks.ErrLost) {
 				t.Errorf("A's stale release: %v, want ErrLost", err)
 			}
-			if err := la.Extend(ctx, time.Second); !errors.Is(err, ErrLost) {
+			if err := la.Extend(ctx, 200*time.Millisecond); !errors.Is(err, locks.ErrLost) {
 				t.Errorf("A's stale extend: %v, want ErrLost", err)
 			}
 			if v := f.raw(t, 0).Get(ctx, key).Val(); v != lb.Token() {
 				t.Errorf("after A's stale release the key holds %q, want B's token", v)
 			}
-			if _, err := a.Acquire(ctx, key, time.Second); !errors.Is(err, ErrNotObtained) {
+			if _, err := a.Acquire(ctx, key, time.Second); !errors.Is(err, locks.ErrNotObtained) {
 				t.Errorf("A re-acquire while B holds: %v", err)
 			}
 		})
@@ -257,7 +258,7 @@ func TestLostAfterTakeover(t *testing.T) {
 func TestFencesGrow(t *testing.T) {
 	f := newFixture(t, 1)
 	ctx := context.Background()
-	l := f.locker(t, "fenced", "A", Config{})
+	l := f.locker(t, "fenced", "A", locks.Config{})
 	var last int64
 	for i := range 5 {
 		lease, err := l.Acquire(ctx, uniqueKey(t), time.Second)
@@ -271,7 +272,7 @@ func TestFencesGrow(t *testing.T) {
 		last = fence
 		lease.Release(ctx)
 	}
-	tl := f.locker(t, "token", "A", Config{})
+	tl := f.locker(t, "token", "A", locks.Config{})
 	lease, err := tl.Acquire(ctx, uniqueKey(t)+"-t", time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -294,9 +295,9 @@ func TestUnknownWhenCutMidCommand(t *testing.T) {
 	for _, name := range strategies(notCanary) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			l := f.locker(t, name, "A", Config{Timeout: 150 * time.Millisecond, NodeTimeout: 50 * time.Millisecond})
+			l := f.locker(t, name, "A", locks.Config{Timeout: 150 * time.Millisecond, NodeTimeout: 50 * time.Millisecond})
 			_, err := l.Acquire(ctx, uniqueKey(t), time.Second)
-			if !errors.Is(err, ErrUnknown) {
+			if !errors.Is(err, locks.ErrUnknown) {
 				t.Fatalf("acquire across a partition: %v, want ErrUnknown", err)
 			}
 		})
@@ -312,12 +313,12 @@ func TestUnreachableIsCertain(t *testing.T) {
 	}
 	for _, name := range []string{"setnx", "token", "fenced", "redislock", "redlock"} {
 		t.Run(name, func(t *testing.T) {
-			l := f.locker(t, name, "A", Config{Nodes: f.direct()})
+			l := f.locker(t, name, "A", locks.Config{Nodes: f.direct()})
 			_, err := l.Acquire(ctx, uniqueKey(t), time.Second)
-			if !errors.Is(err, ErrNotObtained) || errors.Is(err, ErrUnknown) {
+			if !errors.Is(err, locks.ErrNotObtained) || errors.Is(err, locks.ErrUnknown) {
 				t.Fatalf("acquire from a dead node: %v, want a certain ErrNotObtained", err)
 			}
-			if name != "redlock" && !errors.Is(err, ErrUnreachable) {
+			if name != "redlock" && !errors.Is(err, locks.ErrUnreachable) {
 				t.Errorf("%v does not say the node was unreachable", err)
 			}
 		})
@@ -338,7 +339,7 @@ func TestRetryDelays(t *testing.T) {
 			return d >= 0 && d <= min(cap, base<<(a-1))
 		}},
 	} {
-		r := Retry{Policy: tc.policy, Base: base, Cap: cap}
+		r := locks.Retry{Policy: tc.policy, Base: base, Cap: cap}
 		for a := 1; a <= 40; a++ {
 			if d := r.Delay(a, rnd); !tc.check(a, d) {
 				t.Errorf("%s: delay after attempt %d = %v", tc.policy, a, d)
@@ -346,7 +347,7 @@ func TestRetryDelays(t *testing.T) {
 		}
 	}
 	// Full jitter spreads: many draws at a capped attempt cover the range.
-	r := Retry{Policy: "exponential", Base: base, Cap: cap}
+	r := locks.Retry{Policy: "exponential", Base: base, Cap: cap}
 	var lo, hi int
 	for range 1000 {
 		d := r.Delay(20, rnd)

@@ -53,12 +53,7 @@ func (r *redlockLocker) Close() error {
 }
 
 // nodeTimeout is the per-node bound of step 2.
-func (r *redlockLocker) nodeTimeout(ttl time.Duration) time.Duration {
-	if r.cfg.NodeTimeout > 0 {
-		return r.cfg.NodeTimeout
-	}
-	return min(max(ttl/50, 10*time.Millisecond), 100*time.Millisecond)
-}
+func (r *redlockLocker) nodeTimeout(ttl time.Duration) time.Duration { return r.cfg.nodeTimeout(ttl) }
 
 // nodeResult is one node's answer to one step.
 type nodeResult struct {
