@@ -27,9 +27,9 @@ image: deps
 build:
 	$(GO) build -o $(BIN) ./cmd/bench
 
-## bench: the default run; writes results/<run-id>/ and says where
+## bench: the default comparison; writes results/<run-id>/report.html and says where
 bench: deps build
-	./$(BIN) calibrate
+	./$(BIN) run
 
 ## test: vet and race-enabled tests against real Redis nodes
 test: test-deps image

@@ -164,7 +164,15 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 		}
 		req := sched.Requirements()
 		groups := max(c.Workload.Groups, req.MinGroups)
-		if err := sched.Validate(prov.Caps(), prov.Name(), sc.Nodes, groups, max(c.Workload.Clients, req.MinClients)); err != nil {
+		clients := max(c.Workload.Clients, req.MinClients)
+		if err := sched.Validate(prov.Caps(), prov.Name(), sc.Nodes, groups, clients); err != nil {
+			return nil, fmt.Errorf("scenario %q, faults %q, workload %q: %w: %w", sc.Name, c.Fault, c.Workload.Name, err, ErrBadScenario)
+		}
+		// The timeline is a pure function of the schedule, seed and
+		// topology: expand it now so that a schedule longer than the cell
+		// is refused before anything runs.
+		topo := chaos.Topology{Nodes: chaos.NodeNames(sc.Nodes), Groups: chaos.GroupNames(max(groups, 1)), Clients: clients, TTL: c.Workload.TTL, Duration: c.Workload.Duration}
+		if _, err := sched.Timeline(c.Seed, topo); err != nil {
 			return nil, fmt.Errorf("scenario %q, faults %q, workload %q: %w: %w", sc.Name, c.Fault, c.Workload.Name, err, ErrBadScenario)
 		}
 	}
@@ -367,13 +375,22 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	}
 	env := workloads.Env{KeyPrefix: cell.ID + ":"}
 	perGroup := (spec.Clients + spec.Groups - 1) / spec.Groups
+	// target is set below, before the workload starts; the hooks run only
+	// inside the workload's acquires.
+	var target *chaos.Target
 	for _, g := range groups {
 		eps := make([]cluster.Endpoint, len(nodes.locks.Nodes))
 		for i, n := range nodes.locks.Nodes {
 			eps[i] = n.Endpoint()
 			eps[i].Addr = mesh.Addr(g, n.Name())
 		}
-		l, err := strategy.New(locks.Config{Nodes: eps, Timeout: commandTimeout(spec.TTL), PoolSize: perGroup + 1, Retry: spec.Retry})
+		cfg := locks.Config{Nodes: eps, Timeout: commandTimeout(spec.TTL), PoolSize: perGroup + 1, Retry: spec.Retry}
+		if req.ClientFaults {
+			// cut-between-commands: the schedule arms a worker, the
+			// strategy's hook between SETNX and EXPIRE makes the cut.
+			cfg.Hooks.BetweenCommands = func(ctx context.Context, _ string) { target.BetweenCommands(ctx, g) }
+		}
+		l, err := strategy.New(cfg)
 		if err != nil {
 			return err
 		}
@@ -421,7 +438,7 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 		return err
 	}
 	res.Timeline = timeline
-	target := &chaos.Target{Cluster: nodes.locks, Mesh: mesh, ResourceMesh: resMesh, Faults: env.Faults, Record: w.Append, Now: clock.Now}
+	target = &chaos.Target{Cluster: nodes.locks, Mesh: mesh, ResourceMesh: resMesh, Faults: env.Faults, Record: w.Append, Now: clock.Now}
 	chaosCtx, stopChaos := context.WithCancel(ctx)
 	chaosDone := make(chan error, 1)
 	go func() { chaosDone <- chaos.Run(chaosCtx, timeline, target) }()

@@ -24,7 +24,7 @@ const (
 	exitBad        = 1
 	exitUndecided  = 2
 	exitBadInput   = 3
-	usageFirstLine = "usage: bench <command> [flags]; commands: run, check, list, calibrate, help"
+	usageFirstLine = "usage: bench <command> [flags]; commands: run, check, plot, compare, zoo, list, calibrate, help"
 )
 
 func main() {
@@ -60,11 +60,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCmd(ctx, args[1:], stdout, stderr)
 	case "check":
 		return check(ctx, args[1:], stdout, stderr)
+	case "plot":
+		return plot(args[1:], stdout, stderr)
+	case "zoo":
+		return zoo(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usageFirstLine)
 		fmt.Fprintln(stdout, "  run         run a scenario (-s FILE | --preset NAME) and write results/<run-id>/")
 		fmt.Fprintln(stdout, "  check       check a history file for mutual exclusion: bench check HISTORY [--json] [--timeout D]")
-		fmt.Fprintln(stdout, "  calibrate   start nodes, time them, and measure SET direct vs through an idle proxy")
+		fmt.Fprintln(stdout, "  plot        rebuild plots, report.html and bench.txt of a run: bench plot RUN_DIR")
+		fmt.Fprintln(stdout, "  calibrate   the harness against the physical limit: redis-benchmark, a bare go-redis loop, proxy cost")
 		fmt.Fprintln(stdout, "  list locks  the lock strategies, what they do and their known hazards")
 		return exitOK
 	default:

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/report"
 	"github.com/lockbench/lockbench/runner"
 	"github.com/lockbench/lockbench/workloads"
 )
@@ -119,6 +120,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if sum != nil && len(sum.Cells) > 0 {
 		printTable(stdout, sum, isTerminal(stdout))
 	}
+	if sum != nil {
+		// Also for an interrupted run: the cells that finished deserve
+		// their report.
+		if rerr := report.Write(opts.Dir, sum); rerr != nil {
+			fmt.Fprintf(stderr, "bench run: report: %v\n", rerr)
+			if err == nil {
+				err = rerr
+			}
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(stderr, "bench run: interrupted; every fault healed and every node removed; %d cells kept in %s\n", len(sum.Cells), opts.Dir)
@@ -133,7 +144,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bench run: cell %s could not run: %s\n", c.ID, c.Error)
 		}
 	}
-	fmt.Fprintf(stdout, "\nresults: %s (summary.json, per-cell histories)\n", opts.Dir)
+	fmt.Fprintf(stdout, "\nreport: %s\n", filepath.Join(opts.Dir, report.HTMLFile))
 	if failed > 0 {
 		return exitUndecided
 	}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/runner"
+)
+
+// zoo is `bench zoo`: run every (strategy, literature scenario) pair of the
+// detection matrix with its expected verdict, print expected against
+// observed with the witness of every violation, and write
+// results/<run-id>/ (summary.json, zoo.json, zoo.md). It exits 0 when every
+// observation equals its expectation, 1 when one differs, 2 when none
+// differs but a cell could not run or be decided (or the run was
+// interrupted), 3 on bad input.
+func zoo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("zoo")
+	quick := fs.Bool("quick", false, "run the subset for CI: one strategy per literature claim")
+	seed := fs.Uint64("seed", 1, "seed of every cell's fault timeline and workload")
+	only := fs.String("only", "", "comma-separated entries to run, as lock/scenario (see --list)")
+	listOnly := fs.Bool("list", false, "list the entries with their expectation and source, and run nothing")
+	provider := fs.String("provider", "auto", "auto, exec, docker or external")
+	addrs := fs.String("redis-addrs", "", "comma-separated host:port of external nodes (5 lock nodes, then one for the resource)")
+	out := fs.String("out", "results", "directory that receives results/<run-id>/")
+	if !parseFlags(fs, args, stderr) {
+		return exitBadInput
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bench zoo: unexpected argument %q (flags only; see bench help)\n", fs.Arg(0))
+		return exitBadInput
+	}
+	entries := runner.Zoo()
+	if *quick {
+		entries = runner.QuickZoo(entries)
+	}
+	if *only != "" {
+		var err error
+		if entries, err = runner.SelectZoo(entries, splitList(*only)); err != nil {
+			return fail(stderr, "zoo", err)
+		}
+	}
+	if *listOnly {
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ENTRY\tFAULT\tEXPECTED\tQUICK\tSETUP\tSOURCE")
+		for _, e := range entries {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID(), e.Fault, e.Expect, yesNo(e.Quick), e.Setup, e.Source)
+		}
+		tw.Flush()
+		return exitOK
+	}
+
+	opts := runner.Options{Cluster: cluster.AutoOptions{Provider: *provider}}
+	if *addrs != "" {
+		list, err := cluster.ParseAddrs(*addrs)
+		if err != nil {
+			return fail(stderr, "zoo", err)
+		}
+		opts.Cluster.External.Addrs = list
+	}
+	name := "zoo"
+	if *quick {
+		name = "zoo-quick"
+	}
+	opts.RunID = time.Now().Format("20060102-150405") + "-" + name + "-s" + strconv.FormatUint(*seed, 10)
+	opts.Dir = filepath.Join(*out, opts.RunID)
+	p := &progress{w: stderr, tty: isTerminal(stderr), total: len(entries), started: time.Now()}
+	opts.Progress = p.update
+
+	rep, err := runner.RunZoo(ctx, entries, runner.ZooOptions{Run: opts, Seed: *seed, Quick: *quick})
+	p.finish()
+	if rep != nil && len(rep.Rows) > 0 {
+		rep.WriteText(stdout)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			n := 0
+			if rep != nil {
+				n = len(rep.Rows)
+			}
+			fmt.Fprintf(stderr, "bench zoo: interrupted; every fault healed and every node removed; %d of %d entries kept in %s\n", n, len(entries), opts.Dir)
+			return exitUndecided
+		}
+		return fail(stderr, "zoo", err)
+	}
+	for _, row := range rep.Rows {
+		if row.Observed.Error != "" {
+			fmt.Fprintf(stderr, "bench zoo: %s (cell %s) could not run: %s\n", row.Entry.ID(), row.CellID, row.Observed.Error)
+		}
+	}
+	fmt.Fprintf(stdout, "results: %s (zoo.md, zoo.json, summary.json, per-cell histories)\n", opts.Dir)
+	return rep.ExitCode()
+}
+
+// yesNo is "yes" or "".
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return ""
+}

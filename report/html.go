@@ -1,0 +1,399 @@
+package report
+
+import (
+	"bufio"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lockbench/lockbench/checker"
+	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/workloads"
+)
+
+// page is everything report.html is made of.
+type page struct {
+	sum        *runner.Summary
+	layout     *layout
+	runDir     string
+	comparison plotImage
+	spectra    []plotImage // by group; empty Name: no data
+	cells      []cellPage
+}
+
+// plotImage is a rendered plot.
+type plotImage struct {
+	Name, Dir, Title string
+	PNG              []byte
+}
+
+// cellPage is one cell's part of the report.
+type cellPage struct {
+	cell           *runner.CellResult
+	data           *cellData
+	images         []plotImage
+	visualizations []link
+	note           string
+	scatterShown   int
+}
+
+// Template views: what the template reads.
+type (
+	htmlView struct {
+		Title      string
+		Meta       []keyValue
+		Headline   []badge
+		Interrupt  bool
+		Comparison imgView
+		Spectra    []imgView
+		Rows       []rowView
+		MultiCells bool
+		Unsafe     []cellView
+		Cells      []cellView
+		Notes      []string
+	}
+	keyValue struct{ Key, Value string }
+	badge    struct {
+		Text  string
+		Class string
+	}
+	imgView struct {
+		Alt, Title string
+		Data       template.URL
+		PNG, SVG   string
+	}
+	verdictView struct{ Text, Class string }
+	rowView     struct {
+		Anchor, ID, Lock, Workload, Fault, Sample string
+		Throughput, P50, P99, P999, Handoff       string
+		Mutex, Resource, Liveness                 verdictView
+		Class, Error                              string
+	}
+	witnessView struct{ Kind, Text string }
+	cellView    struct {
+		Anchor, ID, Title, Class, ClassText string
+		Mutex, Resource, Liveness           verdictView
+		Witnesses                           []witnessView
+		Links                               []link
+		Images                              []imgView
+		Timeline                            imgView
+		Facts                               []string
+		Note, Error                         string
+	}
+)
+
+// writeHTML renders report.html.
+func (pg *page) writeHTML(w *bufio.Writer) error {
+	t, err := template.New("report").Parse(reportTemplate)
+	if err != nil {
+		return fmt.Errorf("report template: %w", err)
+	}
+	return t.Execute(w, pg.view())
+}
+
+func (pg *page) view() *htmlView {
+	s := pg.sum
+	v := &htmlView{Title: "lockbench report " + s.RunID, Interrupt: s.Interrupted, MultiCells: pg.layout.multi}
+	sc := s.Scenario
+	m := s.Machine
+	v.Meta = []keyValue{
+		{"run", s.RunID},
+		{"scenario", strings.TrimSpace(sc.Name + " — " + sc.Description)},
+		{"started", s.Started.Format(time.RFC3339)},
+		{"elapsed", (time.Duration(s.ElapsedMs * 1e6)).Round(time.Millisecond).String()},
+		{"provider", s.Provider + " (" + s.ProviderWhy + ")"},
+		{"machine", fmt.Sprintf("%s, %s/%s, %d CPUs, %s", m.Hostname, m.OS, m.Arch, m.CPUs, m.GoVersion)},
+		{"redis", m.Redis},
+		{"lock nodes", fmt.Sprint(sc.Nodes)},
+		{"seeds", fmt.Sprint(sc.Seeds)},
+		{"locks", strings.Join(pg.layout.locks, ", ")},
+		{"workloads", strings.Join(pg.layout.workloads, ", ")},
+		{"faults", strings.Join(pg.layout.faults, ", ")},
+	}
+	if sc.Repeat > 1 {
+		v.Meta = append(v.Meta, keyValue{"samples per cell", fmt.Sprint(sc.Repeat)})
+	}
+	counts := map[class]int{}
+	for i := range s.Cells {
+		counts[classify(&s.Cells[i])]++
+	}
+	v.Headline = append(v.Headline, badge{fmt.Sprintf("%d cells", len(s.Cells)), ""})
+	for _, cl := range []class{classUnsafe, classUnknown, classStalled, classError, classSafe} {
+		if counts[cl] > 0 {
+			v.Headline = append(v.Headline, badge{fmt.Sprintf("%d %s", counts[cl], cl), "v-" + cl.String()})
+		}
+	}
+	v.Comparison = imgOf(pg.comparison, "strategy comparison: throughput per lock, coloured by verdict")
+	for _, sp := range pg.spectra {
+		if sp.Name != "" {
+			v.Spectra = append(v.Spectra, imgOf(sp, "acquire latency spectrum, "+sp.Title))
+		}
+	}
+	for i := range pg.cells {
+		cp := &pg.cells[i]
+		c := cp.cell
+		cv := pg.cellView(cp)
+		v.Rows = append(v.Rows, rowOf(c, cv))
+		v.Cells = append(v.Cells, cv)
+		if classify(c) == classUnsafe {
+			v.Unsafe = append(v.Unsafe, cv)
+		}
+		if cp.note != "" {
+			v.Notes = append(v.Notes, cp.note)
+		}
+	}
+	return v
+}
+
+func imgOf(p plotImage, alt string) imgView {
+	base := p.Dir + "/" + p.Name
+	return imgView{
+		Alt: alt, Title: p.Title,
+		Data: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(p.PNG)),
+		PNG:  base + ".png", SVG: base + ".svg",
+	}
+}
+
+func verdict(s string) verdictView {
+	cl := "v-safe"
+	switch s {
+	case "ok":
+	case "", "-":
+		cl = ""
+	case string(checker.MutexUnknown):
+		cl = "v-undecided"
+	case string(checker.LivenessStalled):
+		cl = "v-stalled"
+	default:
+		cl = "v-unsafe"
+	}
+	if s == "" {
+		s = "-"
+	}
+	return verdictView{Text: s, Class: cl}
+}
+
+// us formats microseconds as the CLI's table does.
+func us(v int64) string {
+	switch {
+	case v >= 1_000_000:
+		return fmt.Sprintf("%.2fs", float64(v)/1e6)
+	case v >= 1000:
+		return fmt.Sprintf("%.1fms", float64(v)/1e3)
+	default:
+		return fmt.Sprintf("%dµs", v)
+	}
+}
+
+func anchor(c *runner.CellResult) string { return "cell-" + c.ID }
+
+func rowOf(c *runner.CellResult, cv cellView) rowView {
+	r := rowView{Anchor: cv.Anchor, ID: c.ID, Lock: c.Lock, Workload: c.Workload, Fault: c.Fault,
+		Sample: fmt.Sprintf("seed %d #%d", c.Seed, c.Sample), Class: cv.Class,
+		Mutex: cv.Mutex, Resource: cv.Resource, Liveness: cv.Liveness, Error: c.Error}
+	if c.Error != "" {
+		r.Throughput, r.P50, r.P99, r.P999, r.Handoff = "-", "-", "-", "-", "-"
+		return r
+	}
+	acq, hand := c.Latency[workloads.HistAcquireOK], c.Latency[workloads.HistHandoff]
+	r.Throughput = fmt.Sprintf("%.0f", c.Throughput)
+	r.P50, r.P99, r.P999 = us(acq.P50), us(acq.P99), us(acq.P999)
+	r.Handoff = "-"
+	if hand.Count > 0 {
+		r.Handoff = us(hand.P50)
+	}
+	return r
+}
+
+func (pg *page) cellView(cp *cellPage) cellView {
+	c := cp.cell
+	cl := classify(c)
+	cv := cellView{
+		Anchor: anchor(c), ID: c.ID, Class: "v-" + cl.String(), ClassText: cl.String(),
+		Title:    fmt.Sprintf("%s under %s, %s", c.Lock, c.Fault, c.Workload),
+		Mutex:    verdict(string(c.Verdicts.Mutex)),
+		Resource: verdict(string(c.Verdicts.Resource)),
+		Liveness: verdict(string(c.Verdicts.Liveness)),
+		Note:     cp.note, Error: c.Error,
+	}
+	for _, w := range c.Witnesses {
+		text := w.Explanation
+		if text == "" {
+			text = fmt.Sprintf("%s on %s, processes %v", w.Kind, w.Key, w.Processes)
+		}
+		if w.Count > 1 {
+			text += fmt.Sprintf(" (the earliest of %d on this key)", w.Count)
+		}
+		cv.Witnesses = append(cv.Witnesses, witnessView{Kind: w.Kind, Text: text})
+	}
+	cv.Links = append(cv.Links, cp.visualizations...)
+	if c.History != "" && !filepath.IsAbs(c.History) {
+		if _, err := os.Stat(filepath.Join(pg.runDir, c.History)); err == nil {
+			cv.Links = append(cv.Links, link{Label: "history (JSON Lines)", Href: filepath.ToSlash(c.History)})
+		}
+	}
+	for _, im := range cp.images {
+		iv := imgOf(im, im.Name+" of "+c.ID)
+		cv.Images = append(cv.Images, iv)
+		if im.Name == TimelinePlot {
+			cv.Timeline = iv
+		}
+	}
+	cv.Facts = pg.facts(cp)
+	return cv
+}
+
+// facts are the cell's numbers worth a line each.
+func (pg *page) facts(cp *cellPage) []string {
+	c := cp.cell
+	var out []string
+	k := c.Counts
+	out = append(out, fmt.Sprintf("%d acquire attempts: %d acquired, %d not obtained, %d unknown; %d releases lost, %d unknown",
+		k.Attempts, k.AcquireOK, k.NotObtained, k.AcquireUnknown, k.ReleaseLost, k.ReleaseUnknown))
+	out = append(out, fmt.Sprintf("resource: %d writes accepted, %d stale writes rejected, %d lost updates, %d errors; %d writes skipped (lease expired)",
+		k.WritesOK, k.WritesRejected, c.LostUpdates, k.ResourceErrors, k.SkippedExpired))
+	if k.Crashes+k.Pauses > 0 {
+		out = append(out, fmt.Sprintf("client faults: %d crashes, %d pauses", k.Crashes, k.Pauses))
+	}
+	sp := c.Spec
+	out = append(out, fmt.Sprintf("workload: %d clients in %d group(s), TTL %v, ran %v", sp.Clients, max(sp.Groups, 1), sp.TTL, time.Duration(c.ElapsedMs*1e6).Round(time.Millisecond)))
+	if c.Saturated {
+		out = append(out, fmt.Sprintf("open loop saturated: achieved %.0f/s of %.0f/s", c.AchievedRate, sp.Rate))
+	}
+	if ch := c.Check; ch != nil {
+		for _, a := range ch.Availability {
+			end := fmt.Sprintf("%.0f ms", a.EndMs)
+			if a.Open {
+				end = "the end"
+			}
+			out = append(out, fmt.Sprintf("availability during %s on %s (%.0f ms → %s): %.0f%% of its seconds saw an acquire", a.Fault, a.Target, a.StartMs, end, 100*a.Availability))
+		}
+		if ch.BaselineAvailability != nil {
+			out = append(out, fmt.Sprintf("availability without faults: %.0f%%", 100**ch.BaselineAvailability))
+		}
+		for _, st := range ch.Stalls {
+			out = append(out, fmt.Sprintf("stall on %s from %.0f ms to %.0f ms: clients tried, nobody held it, no fault was active", st.Key, st.StartMs, st.EndMs))
+		}
+		for _, k := range ch.UnknownKeys {
+			out = append(out, "the check timed out on key "+k)
+		}
+		out = append(out, fmt.Sprintf("checked %d events (%d operations, %d keys) in %.0f ms", ch.Counts.Events, ch.Counts.Ops, ch.Counts.Keys, ch.CheckDurationMs))
+	}
+	if cp.data != nil && len(cp.data.acquires) > cp.scatterShown {
+		out = append(out, fmt.Sprintf("the scatter plot shows %d of %d acquires (all unsuccessful ones when they fit, the rest evenly spaced)", cp.scatterShown, len(cp.data.acquires)))
+	}
+	return out
+}
+
+// reportTemplate is report.html: no script, no external resource.
+const reportTemplate = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>{{.Title}}</title>
+<style>
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif; margin: 1.5rem auto; max-width: 1400px; padding: 0 1rem; color: #222; line-height: 1.4; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; }
+h2 { font-size: 1.25rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }
+h3 { font-size: 1.05rem; margin: 1.2rem 0 .4rem; }
+dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem; font-size: .9rem; }
+dl.meta dt { color: #666; }
+dl.meta dd { margin: 0; }
+.badges span { display: inline-block; padding: .15rem .6rem; margin: .2rem .3rem .2rem 0; border-radius: 1rem; background: #eee; font-weight: 600; }
+.howto { background: #f6f8fa; border-left: 4px solid #4c72b0; padding: .6rem 1rem; font-size: .92rem; }
+img.plot { max-width: 100%; height: auto; border: 1px solid #e4e4e4; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(620px, 1fr)); gap: 1rem; }
+figure { margin: 0; }
+figcaption { font-size: .8rem; color: #666; }
+table.verdicts { border-collapse: collapse; font-size: .85rem; width: 100%; }
+table.verdicts th, table.verdicts td { border: 1px solid #ddd; padding: .2rem .45rem; text-align: left; white-space: nowrap; }
+table.verdicts th { background: #f0f0f0; position: sticky; top: 0; }
+table.verdicts td.cellid { white-space: normal; word-break: break-all; font-size: .8rem; }
+table.verdicts td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.verdicts tr:nth-child(even) td { background-color: #fafafa; }
+td.v-safe, span.v-safe { background: #d9f2d9 !important; color: #1d5e1d; }
+td.v-unsafe, span.v-unsafe { background: #f8d0d0 !important; color: #8b0000; font-weight: 700; }
+td.v-undecided, span.v-undecided { background: #ffe9c2 !important; color: #7a4a00; }
+td.v-stalled, span.v-stalled { background: #e8dcf5 !important; color: #4b2a7a; }
+td.v-error, span.v-error { background: #e6e6e6 !important; color: #444; }
+.unsafe-cell { border: 2px solid #d62728; border-radius: 6px; padding: .3rem 1rem .8rem; margin: 1rem 0; }
+ul.witnesses li { margin: .3rem 0; }
+.kind { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .85em; background: #f3f3f3; padding: 0 .3rem; border-radius: 3px; }
+details.cell { border: 1px solid #ddd; border-radius: 6px; margin: .4rem 0; padding: .3rem .8rem; }
+details.cell > summary { cursor: pointer; font-weight: 600; }
+details.cell > summary span { font-weight: 400; margin-left: .4rem; padding: 0 .4rem; border-radius: 3px; }
+ul.facts { font-size: .88rem; color: #333; }
+.note { color: #8b0000; }
+.links a { margin-right: 1rem; }
+code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
+</style>
+</head>
+<body>
+<h1>{{.Title}}</h1>
+<div class="badges">{{range .Headline}}<span class="{{.Class}}">{{.Text}}</span>{{end}}</div>
+{{if .Interrupt}}<p class="note">This run was interrupted: only the cells that finished are reported.</p>{{end}}
+<dl class="meta">{{range .Meta}}<dt>{{.Key}}</dt><dd>{{.Value}}</dd>{{end}}</dl>
+
+<h2 id="how-to-read">How to read this</h2>
+<div class="howto">
+<p>Each <em>cell</em> runs one lock strategy under one workload while one fault schedule is injected; every operation is recorded
+in the cell's history and the checker decides from that history alone. <strong>mutex</strong> is <em>violated</em> when two
+clients believed they held the same lock at the same time (from their acquire's success until they released it, their lease's
+deadline passed, or they crashed); <strong>resource</strong> is not <em>ok</em> when the protected counter lost an update or
+accepted a write with a stale fencing token; <strong>liveness</strong> is <em>stalled</em> when clients kept trying but nobody
+got a free lock for longer than the stall bound with no fault active. A red cell is unsafe: do not adopt that strategy for
+that situation. Throughput is successful acquires per second; latencies are acquire latencies from the intended start to the
+lease in hand (p50, p99, p99.9). In the latency spectra the x axis stretches the tail (90 %, 99 %, 99.9 %, 99.99 %), so a line
+that rises late is a strategy whose slow requests are rare; grey bands in the time plots are fault windows. Every violation
+below comes with a witness: the processes, the keys and the times, and a link to the history and to the visualisation of
+the linearizability check.</p>
+</div>
+
+<h2 id="comparison">Strategy comparison</h2>
+<figure><a href="{{.Comparison.SVG}}"><img class="plot" src="{{.Comparison.Data}}" alt="{{.Comparison.Alt}}"></a>
+<figcaption>{{.Comparison.Alt}}. <a href="{{.Comparison.PNG}}">PNG</a> · <a href="{{.Comparison.SVG}}">SVG</a></figcaption></figure>
+
+<h2 id="spectra">Acquire latency spectra</h2>
+<div class="grid">{{range .Spectra}}
+<figure><img class="plot" src="{{.Data}}" alt="{{.Alt}}"><figcaption>{{.Title}} · <a href="{{.PNG}}">PNG</a> · <a href="{{.SVG}}">SVG</a></figcaption></figure>{{else}}<p>No acquire succeeded: no spectrum to draw.</p>{{end}}
+</div>
+
+<h2 id="verdicts">Verdicts</h2>
+<table class="verdicts" id="verdict-table">
+<thead><tr><th>lock</th><th>workload</th><th>fault</th>{{if .MultiCells}}<th>sample</th>{{end}}<th>acq/s</th><th>acquire p50</th><th>p99</th><th>p99.9</th><th>handoff p50</th><th>mutex</th><th>resource</th><th>liveness</th><th>cell</th></tr></thead>
+<tbody>{{range .Rows}}
+<tr id="row-{{.ID}}"><td>{{.Lock}}</td><td>{{.Workload}}</td><td>{{.Fault}}</td>{{if $.MultiCells}}<td>{{.Sample}}</td>{{end}}<td class="num">{{.Throughput}}</td><td class="num">{{.P50}}</td><td class="num">{{.P99}}</td><td class="num">{{.P999}}</td><td class="num">{{.Handoff}}</td>{{if .Error}}<td class="v-error" colspan="3" title="{{.Error}}">error</td>{{else}}<td class="{{.Mutex.Class}}">{{.Mutex.Text}}</td><td class="{{.Resource.Class}}">{{.Resource.Text}}</td><td class="{{.Liveness.Class}}">{{.Liveness.Text}}</td>{{end}}<td class="cellid"><a href="#{{.Anchor}}">{{.ID}}</a></td></tr>{{end}}
+</tbody></table>
+
+<h2 id="violations">Violations</h2>
+{{range .Unsafe}}<div class="unsafe-cell" id="unsafe-{{.ID}}">
+<h3>{{.Title}} <small>(<a href="#{{.Anchor}}">{{.ID}}</a>)</small></h3>
+<p>mutex <span class="{{.Mutex.Class}}">{{.Mutex.Text}}</span> · resource <span class="{{.Resource.Class}}">{{.Resource.Text}}</span> · liveness <span class="{{.Liveness.Class}}">{{.Liveness.Text}}</span></p>
+<ul class="witnesses">{{range .Witnesses}}<li><span class="kind">{{.Kind}}</span> {{.Text}}</li>{{end}}</ul>
+<p class="links">{{range .Links}}<a href="{{.Href}}">{{.Label}}</a>{{end}}</p>
+{{if .Timeline.PNG}}<figure><img class="plot" src="{{.Timeline.Data}}" alt="{{.Timeline.Alt}}"><figcaption>lock holders around the first witness · <a href="{{.Timeline.SVG}}">SVG</a></figcaption></figure>{{end}}
+</div>{{else}}<p>No safety violation in this run.</p>{{end}}
+
+<h2 id="cells">Cells</h2>
+{{range .Cells}}<details class="cell" id="{{.Anchor}}"{{if eq .ClassText "unsafe"}} open{{end}}>
+<summary>{{.ID}} — {{.Title}} <span class="{{.Class}}">{{.ClassText}}</span></summary>
+{{if .Error}}<p class="note">The cell could not run: {{.Error}}</p>{{end}}
+{{if .Note}}<p class="note">{{.Note}}</p>{{end}}
+<p>mutex <span class="{{.Mutex.Class}}">{{.Mutex.Text}}</span> · resource <span class="{{.Resource.Class}}">{{.Resource.Text}}</span> · liveness <span class="{{.Liveness.Class}}">{{.Liveness.Text}}</span></p>
+{{if .Witnesses}}<ul class="witnesses">{{range .Witnesses}}<li><span class="kind">{{.Kind}}</span> {{.Text}}</li>{{end}}</ul>{{end}}
+<ul class="facts">{{range .Facts}}<li>{{.}}</li>{{end}}</ul>
+<p class="links">{{range .Links}}<a href="{{.Href}}">{{.Label}}</a>{{end}}</p>
+<div class="grid">{{range .Images}}<figure><img class="plot" loading="lazy" src="{{.Data}}" alt="{{.Alt}}"><figcaption>{{.Alt}} · <a href="{{.PNG}}">PNG</a> · <a href="{{.SVG}}">SVG</a></figcaption></figure>{{end}}</div>
+</details>
+{{end}}
+{{if .Notes}}<h2 id="notes">Notes</h2><ul>{{range .Notes}}<li class="note">{{.}}</li>{{end}}</ul>{{end}}
+<p style="color:#888;font-size:.8rem">Written by lockbench. Plots as PNG and SVG beside this file; bench.txt holds the numbers in the Go benchmark format for benchstat.</p>
+</body>
+</html>
+`

@@ -1,0 +1,350 @@
+package runner
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lockbench/lockbench/checker"
+	"github.com/lockbench/lockbench/locks"
+	"github.com/lockbench/lockbench/workloads"
+)
+
+// The zoo (`bench zoo`) is the detection matrix: every lock failure the
+// literature describes, reproduced as a cell with the verdict the
+// literature predicts, beside the verdict the checker reaches. This file
+// holds the table and the matching; zoo_run.go runs it.
+
+// Safety expectations and observations (Expectation.Safety,
+// Observation.Safety).
+const (
+	// SafetySafe: mutual exclusion held and the resource is ok.
+	SafetySafe = "safe"
+	// SafetyUnsafe: mutex violated, or the resource lost updates or
+	// accepted a stale write.
+	SafetyUnsafe = "unsafe"
+	// SafetyUnknown: no violation found, but the search timed out.
+	SafetyUnknown = "unknown"
+)
+
+// Availability expectations (Expectation.Availability).
+const (
+	// Available: during the fault windows, at least AvailableMin of the
+	// seconds saw a successful acquire.
+	Available = "available"
+	// Unavailable: at most UnavailableMax of them did.
+	Unavailable = "unavailable"
+)
+
+// Availability thresholds, and the grace trimmed off both ends of every
+// fault window before it is measured: an acquire in flight when a fault
+// starts or stops may complete inside the window without saying anything
+// about the fault, and a 1 s bucket that holds only such a straggler would
+// count as available.
+const (
+	AvailableMin      = 0.8
+	UnavailableMax    = 0.2
+	AvailabilityGrace = 250 * time.Millisecond
+)
+
+// Expectation is what the literature predicts for one (strategy, scenario)
+// pair.
+type Expectation struct {
+	// Safety is SafetySafe or SafetyUnsafe.
+	Safety string `json:"safety"`
+	// Liveness is ok, or stalled (a lock nobody can take while no fault
+	// is active).
+	Liveness checker.LivenessVerdict `json:"liveness"`
+	// Availability, when set, is Available or Unavailable: measured over
+	// the cell's fault windows (see AvailabilityGrace).
+	Availability string `json:"availability,omitempty"`
+	// StaleRejected: the resource must have rejected at least one stale
+	// write (fencing at work).
+	StaleRejected bool `json:"stale_rejected,omitempty"`
+}
+
+// String is the expectation as the matrix prints it: "unsafe · live",
+// "safe · stalled", "safe · live · unavailable".
+func (e Expectation) String() string {
+	parts := []string{e.Safety, livenessWord(e.Liveness)}
+	if e.Availability != "" {
+		parts = append(parts, e.Availability)
+	}
+	if e.StaleRejected {
+		parts = append(parts, "stale writes rejected")
+	}
+	return strings.Join(parts, " · ")
+}
+
+// livenessWord is "live" for ok, else the verdict.
+func livenessWord(v checker.LivenessVerdict) string {
+	if v == checker.LivenessOK {
+		return "live"
+	}
+	return string(v)
+}
+
+// Observation is what a zoo cell showed, in the terms of Expectation.
+type Observation struct {
+	// Safety is SafetySafe, SafetyUnsafe or SafetyUnknown; empty when the
+	// cell could not run.
+	Safety string `json:"safety,omitempty"`
+	// Mutex, Resource and Liveness are the checker's verdicts.
+	Mutex    checker.MutexVerdict    `json:"mutex,omitempty"`
+	Resource checker.ResourceVerdict `json:"resource,omitempty"`
+	Liveness checker.LivenessVerdict `json:"liveness,omitempty"`
+	// Availability is the share of the fault windows' seconds (trimmed by
+	// AvailabilityGrace at both ends) with a successful acquire; nil when
+	// not measured (no expectation about it, or no window long enough).
+	Availability *float64 `json:"availability,omitempty"`
+	// StaleRejected is the number of writes the resource rejected.
+	StaleRejected int `json:"stale_rejected"`
+	// Error is why the cell could not run.
+	Error string `json:"error,omitempty"`
+}
+
+// observe turns a checker result into an observation; avail is the
+// measured availability (nil when not measured).
+func observe(chk *checker.Result, avail *float64) Observation {
+	o := Observation{Mutex: chk.Mutex, Resource: chk.Resource, Liveness: chk.Liveness,
+		Availability: avail, StaleRejected: chk.Counts.StaleRejected}
+	switch {
+	case chk.Mutex == checker.MutexViolated || chk.Resource != checker.ResourceOK:
+		o.Safety = SafetyUnsafe
+	case chk.Mutex == checker.MutexUnknown:
+		o.Safety = SafetyUnknown
+	default:
+		o.Safety = SafetySafe
+	}
+	return o
+}
+
+// String is the observation as the matrix prints it: "unsafe (mutex
+// violated, lost-updates) · live", "safe · live · unavailable 0%".
+func (o Observation) String() string {
+	if o.Error != "" {
+		return "error"
+	}
+	safety := o.Safety
+	if o.Safety == SafetyUnsafe {
+		var why []string
+		if o.Mutex == checker.MutexViolated {
+			why = append(why, "mutex violated")
+		}
+		if o.Resource != checker.ResourceOK {
+			why = append(why, string(o.Resource))
+		}
+		safety += " (" + strings.Join(why, ", ") + ")"
+	}
+	parts := []string{safety, livenessWord(o.Liveness)}
+	if o.Availability != nil {
+		word := "partly available"
+		switch {
+		case *o.Availability >= AvailableMin:
+			word = Available
+		case *o.Availability <= UnavailableMax:
+			word = Unavailable
+		}
+		parts = append(parts, word+" "+strconv.FormatFloat(100**o.Availability, 'f', 0, 64)+"%")
+	}
+	if o.StaleRejected > 0 {
+		parts = append(parts, fmt.Sprintf("%d stale writes rejected", o.StaleRejected))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// Match compares an observation with the expectation. It returns nil when
+// every expected property was observed, else one line per difference. An
+// observation of a cell that could not run, or whose mutex search did not
+// finish, never matches.
+func (e Expectation) Match(o Observation) []string {
+	if o.Error != "" {
+		return []string{"the cell could not run: " + o.Error}
+	}
+	var diffs []string
+	if o.Safety != e.Safety {
+		diffs = append(diffs, fmt.Sprintf("expected %s, observed %s", e.Safety, o.Safety))
+	}
+	if o.Liveness != e.Liveness {
+		diffs = append(diffs, fmt.Sprintf("expected liveness %s, observed %s", e.Liveness, o.Liveness))
+	}
+	switch e.Availability {
+	case "":
+	case Available, Unavailable:
+		switch {
+		case o.Availability == nil:
+			diffs = append(diffs, "expected "+e.Availability+" during the fault, but no fault window was long enough to measure")
+		case e.Availability == Available && *o.Availability < AvailableMin:
+			diffs = append(diffs, fmt.Sprintf("expected available during the fault (≥ %.0f%% of its seconds with an acquire), observed %.0f%%", 100*AvailableMin, 100**o.Availability))
+		case e.Availability == Unavailable && *o.Availability > UnavailableMax:
+			diffs = append(diffs, fmt.Sprintf("expected unavailable during the fault (≤ %.0f%% of its seconds with an acquire), observed %.0f%%", 100*UnavailableMax, 100**o.Availability))
+		}
+	default:
+		diffs = append(diffs, fmt.Sprintf("unknown availability expectation %q", e.Availability))
+	}
+	if e.StaleRejected && o.StaleRejected == 0 {
+		diffs = append(diffs, "expected stale writes rejected by the resource, observed none")
+	}
+	return diffs
+}
+
+// ZooEntry is one row of the detection matrix: a strategy, a literature
+// scenario (a fault preset and a workload shaped so the failure shows
+// reliably), what the literature predicts, and where it says so.
+type ZooEntry struct {
+	// Lock is the strategy (bench list locks).
+	Lock string `json:"lock"`
+	// Scenario is the scenario's short name in the matrix.
+	Scenario string `json:"scenario"`
+	// Fault is the fault schedule preset (bench list presets).
+	Fault string `json:"fault"`
+	// Workload is the cell's workload; its seed is the zoo's.
+	Workload workloads.Spec `json:"workload"`
+	// StallBound is the checker's stall bound (0 = its default).
+	StallBound time.Duration `json:"stall_bound_ns,omitempty"`
+	// Expect is the literature's prediction.
+	Expect Expectation `json:"expect"`
+	// Source cites the prediction, in one line.
+	Source string `json:"source"`
+	// Setup says, in one line, how the cell provokes the failure.
+	Setup string `json:"setup"`
+	// Quick marks the entries `bench zoo --quick` runs.
+	Quick bool `json:"quick,omitempty"`
+}
+
+// ID names the entry: "lock/scenario".
+func (e ZooEntry) ID() string { return e.Lock + "/" + e.Scenario }
+
+// The sources the zoo cites.
+const (
+	zooKleppmann  = "Kleppmann, \"How to do distributed locking\" (2016)"
+	zooRedisIO    = "redis.io, \"Distributed Locks with Redis\""
+	zooRedisSETNX = "redis.io, SETNX, \"Design pattern: Locking with SETNX\", \"Handling deadlocks\""
+	zooRedisSET   = "redis.io, SET, \"Patterns\": SET NX EX is one command, unlike SETNX then EXPIRE"
+	zooDesign     = "DESIGN §3"
+)
+
+// zooSpec is the zoo's workload: one hot key, clients in groups, a fixed
+// critical section and think time, and a retry budget short enough (≈ 1 s)
+// that an acquire still retrying when the cell ends does not hold it up
+// for long. Clients honour their lease's validity, as real clients of the
+// validity-tracking strategies do (the naive strategies have none).
+func zooSpec(name string, clients, groups int, ttl, cs, think, d time.Duration) workloads.Spec {
+	return workloads.Spec{
+		Name:            name,
+		Clients:         clients,
+		Groups:          groups,
+		Keys:            workloads.Keys{Kind: "single"},
+		CriticalSection: workloads.Dist{Kind: "fixed", Mean: cs},
+		Think:           workloads.Dist{Kind: "fixed", Mean: think},
+		TTL:             ttl,
+		Retry:           locks.Retry{Policy: "exponential", Base: 2 * time.Millisecond, Cap: 20 * time.Millisecond, Attempts: 100},
+		Duration:        d,
+		HonourDeadline:  true,
+	}
+}
+
+// Zoo returns the detection matrix, in the order it runs (entries needing
+// the same kind of nodes side by side, so nodes restart rarely). Each call
+// returns fresh values.
+func Zoo() []ZooEntry {
+	const ms = time.Millisecond
+	// contended: short critical sections, many clients; the baseline and
+	// the partition scenarios (availability is measured per second).
+	contended := func(d time.Duration) workloads.Spec {
+		return zooSpec("zoo-contended", 8, 2, time.Second, ms, 0, d)
+	}
+	// turns: three clients taking turns on a short critical section, so
+	// that an armed client fault (crash, pause, cut) finds its worker
+	// holding the lock within a few turns.
+	turns := func(ttl, d time.Duration) workloads.Spec {
+		return zooSpec("zoo-turns", 3, 1, ttl, 10*ms, 10*ms, d)
+	}
+	// kleppmann: Kleppmann's two client groups (the asymmetric partition
+	// gives each a majority sharing n3) holding the lock 60 % of its TTL,
+	// so that when n3 restarts empty or its clock jumps, the holder is
+	// almost always still inside its critical section, and the other
+	// group, retrying every few ms, takes the lock on n3, n4, n5 at once.
+	kleppmann := func(d time.Duration) workloads.Spec {
+		return zooSpec("zoo-kleppmann", 4, 2, time.Second, 600*ms, 0, d)
+	}
+	safeLive := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK}
+	unsafeLive := Expectation{Safety: SafetyUnsafe, Liveness: checker.LivenessOK}
+	stalled := Expectation{Safety: SafetySafe, Liveness: checker.LivenessStalled}
+
+	out := []ZooEntry{
+		{Lock: "nolock", Scenario: "no-fault", Fault: "none", Workload: contended(2 * time.Second), Expect: unsafeLive, Quick: true,
+			Source: zooDesign + ": nolock grants every request, the canary the checker must always catch",
+			Setup:  "eight clients on one key, no fault"},
+		{Lock: "setnx", Scenario: "holder-crash", Fault: "client-crash", Workload: turns(300*ms, 4*time.Second), StallBound: time.Second, Expect: stalled, Quick: true,
+			Source: zooRedisSETNX + ": a holder that crashes never releases a lock without expiry",
+			Setup:  "worker 0 crashes right after an acquire at 1 s; stall bound 1 s"},
+		{Lock: "setnx-expire", Scenario: "cut-between-commands", Fault: "cut-between-commands", Workload: turns(300*ms, 5*time.Second), StallBound: time.Second, Expect: stalled, Quick: true,
+			Source: zooRedisSET + " (a failure between them leaves a lock that never expires)",
+			Setup:  "worker 0's group is cut off n1 between SETNX and EXPIRE (armed at 1 s, healed at 1.9 s); stall bound 1 s"},
+		{Lock: "set-nx-ex", Scenario: "holder-outlives-ttl", Fault: "kleppmann-client-pause", Workload: turns(time.Second, 5*time.Second), Expect: unsafeLive, Quick: true,
+			Source: zooRedisIO + ", \"Correct Implementation with a Single Instance\": a holder blocked past the expiry later removes a lock another client acquired",
+			Setup:  "a worker pauses 3 s (3×TTL) inside its critical section; its naive lease has no validity, so it trusts the lock until its DEL"},
+		{Lock: "token", Scenario: "client-pause", Fault: "kleppmann-client-pause", Workload: turns(300*ms, 3*time.Second), Expect: unsafeLive, Quick: true,
+			Source: zooKleppmann + ", \"Protecting a resource with a lock\": a GC pause past the lease lets a stale holder write",
+			Setup:  "a worker pauses 900 ms (3×TTL) between reading and writing the resource, after its validity check"},
+		{Lock: "redislock", Scenario: "client-pause", Fault: "kleppmann-client-pause", Workload: turns(300*ms, 3*time.Second), Expect: unsafeLive,
+			Source: zooKleppmann + ", \"Protecting a resource with a lock\" (bsm/redislock is a token lock)",
+			Setup:  "a worker pauses 900 ms (3×TTL) between reading and writing the resource, after its validity check"},
+		{Lock: "fenced", Scenario: "client-pause", Fault: "kleppmann-client-pause", Workload: turns(300*ms, 3*time.Second), Quick: true,
+			Expect: Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, StaleRejected: true},
+			Source: zooKleppmann + ", \"Making the lock safe with fencing\": the resource rejects the paused holder's stale write",
+			Setup:  "the same pause; the resource checks fencing tokens"},
+		{Lock: "redlock", Scenario: "partition-minority", Fault: "partition-minority", Workload: contended(5 * time.Second), Quick: true,
+			Expect: Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Available},
+			Source: zooRedisIO + ", \"Safety and Liveness Guarantees\": locks can be acquired while a majority of nodes is up",
+			Setup:  "n1, n2 cut off from every client for 3 s (3×TTL)"},
+		{Lock: "redsync", Scenario: "partition-minority", Fault: "partition-minority", Workload: contended(5 * time.Second),
+			Expect: Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Available},
+			Source: zooRedisIO + ", \"Safety and Liveness Guarantees\" (redsync implements Redlock)",
+			Setup:  "n1, n2 cut off from every client for 3 s (3×TTL)"},
+		{Lock: "redlock", Scenario: "partition-majority", Fault: "partition-majority", Workload: contended(5 * time.Second), Quick: true,
+			Expect: Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Unavailable},
+			Source: zooRedisIO + ", \"Safety and Liveness Guarantees\": without a majority no lock is granted, and locks are granted again once it heals",
+			Setup:  "n1, n2, n3 cut off from every client for 3 s (3×TTL)"},
+		{Lock: "redsync", Scenario: "partition-majority", Fault: "partition-majority", Workload: contended(5 * time.Second),
+			Expect: Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Unavailable},
+			Source: zooRedisIO + ", \"Safety and Liveness Guarantees\" (redsync implements Redlock)",
+			Setup:  "n1, n2, n3 cut off from every client for 3 s (3×TTL)"},
+		{Lock: "redlock", Scenario: "restart-no-fsync", Fault: "redis-restart-no-fsync", Workload: kleppmann(8 * time.Second), Expect: unsafeLive, Quick: true,
+			Source: zooRedisIO + ", \"Performance, Crash Recovery and fsync\": a node restarted without persistence forgets a lock and grants it again",
+			Setup:  "asymmetric partition (A: n1–n3, B: n3–n5); n3 killed and restarted empty at 1, 3, 5, 7 s while a holder works 600 ms of its 1 s TTL"},
+		{Lock: "redsync", Scenario: "restart-no-fsync", Fault: "redis-restart-no-fsync", Workload: kleppmann(8 * time.Second), Expect: unsafeLive,
+			Source: zooRedisIO + ", \"Performance, Crash Recovery and fsync\" (redsync implements Redlock)",
+			Setup:  "asymmetric partition (A: n1–n3, B: n3–n5); n3 killed and restarted empty at 1, 3, 5, 7 s while a holder works 600 ms of its 1 s TTL"},
+		{Lock: "redlock", Scenario: "delayed-restart", Fault: "redis-delayed-restart", Workload: kleppmann(8 * time.Second), Expect: safeLive, Quick: true,
+			Source: zooRedisIO + ", \"Performance, Crash Recovery and fsync\": a node kept down longer than the TTL before it rejoins keeps Redlock safe",
+			Setup:  "as restart-no-fsync, but each killed node stays down 2 s (2×TTL) before it restarts empty"},
+		{Lock: "redsync", Scenario: "delayed-restart", Fault: "redis-delayed-restart", Workload: kleppmann(8 * time.Second), Expect: safeLive,
+			Source: zooRedisIO + ", \"Performance, Crash Recovery and fsync\" (redsync implements Redlock)",
+			Setup:  "as restart-no-fsync, but each killed node stays down 2 s (2×TTL) before it restarts empty"},
+	}
+	correct := []string{"token", "fenced", "redlock", "redsync", "redislock"}
+	for _, l := range correct {
+		out = append(out, ZooEntry{Lock: l, Scenario: "no-fault", Fault: "none", Workload: contended(2 * time.Second), Expect: safeLive,
+			Quick:  l == "token" || l == "redlock",
+			Source: zooDesign + " and " + zooRedisIO + ", \"Safety property: mutual exclusion\"",
+			Setup:  "eight clients on one key, no fault"})
+	}
+	for _, l := range correct {
+		out = append(out, ZooEntry{Lock: l, Scenario: "latency", Fault: "latency", Workload: contended(5 * time.Second), Expect: safeLive,
+			Quick:  l == "fenced" || l == "redsync",
+			Source: zooRedisIO + ", \"Safety arguments\": validity is counted from before the request, so delays below the TTL cannot break exclusion",
+			Setup:  "100 ms (TTL/10) added each way between every client and every node for 3 s"})
+	}
+	// The clock jump needs nodes started with the clock shim: last, so
+	// the nodes restart once.
+	for _, l := range []string{"redlock", "redsync"} {
+		out = append(out, ZooEntry{Lock: l, Scenario: "clock-jump", Fault: "kleppmann-clock-jump", Workload: kleppmann(8 * time.Second), Expect: unsafeLive,
+			Quick:  l == "redlock",
+			Source: zooKleppmann + ", \"Breaking Redlock with bad timings\": a clock jump on the shared node expires the holder's key there",
+			Setup:  "asymmetric partition (A: n1–n3, B: n3–n5); n3's clock jumps 2 s (2×TTL) forward at 1, 4, 7 s while a holder works 600 ms of its 1 s TTL"})
+	}
+	return out
+}

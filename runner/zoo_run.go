@@ -1,0 +1,369 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lockbench/lockbench/checker"
+	"github.com/lockbench/lockbench/history"
+)
+
+// ZooRow is one entry of a zoo run: what was expected, what was observed,
+// whether they match, and the evidence.
+type ZooRow struct {
+	Entry ZooEntry `json:"entry"`
+	// CellID names the cell in summary.json and results/<run-id>/cells/.
+	CellID string `json:"cell_id"`
+	// Seed reproduces the cell: bench zoo --seed N --only lock/scenario.
+	Seed     uint64      `json:"seed"`
+	Observed Observation `json:"observed"`
+	// Match is true when every expected property was observed; Diffs say
+	// what differed otherwise.
+	Match bool     `json:"match"`
+	Diffs []string `json:"diffs,omitempty"`
+	// Witnesses are the checker's witnesses (every violation), Stalls its
+	// stalls.
+	Witnesses []checker.Witness `json:"witnesses"`
+	Stalls    []checker.Stall   `json:"stalls"`
+	ElapsedMs float64           `json:"elapsed_ms"`
+}
+
+// ZooReport is a zoo run: zoo.json, and the matrix of zoo.md.
+type ZooReport struct {
+	RunID     string    `json:"run_id"`
+	Seed      uint64    `json:"seed"`
+	Quick     bool      `json:"quick,omitempty"`
+	Started   time.Time `json:"started"`
+	ElapsedMs float64   `json:"elapsed_ms"`
+	Provider  string    `json:"provider,omitempty"`
+	Rows      []ZooRow  `json:"rows"`
+	// Matched, Differed and Errored count the rows: observed as
+	// expected, observed otherwise, and cells that could not run or
+	// could not be decided (mutex unknown).
+	Matched  int `json:"matched"`
+	Differed int `json:"differed"`
+	Errored  int `json:"errored"`
+}
+
+// ZooOptions configure a zoo run.
+type ZooOptions struct {
+	// Run is how cells run: provider, results dir, run id, progress.
+	Run Options
+	// Seed seeds every cell's fault timeline and workload.
+	Seed uint64
+	// Quick marks the report as a --quick run (the caller picks the
+	// entries, e.g. with QuickZoo).
+	Quick bool
+}
+
+// QuickZoo is the subset of entries `bench zoo --quick` runs: one
+// strategy per literature claim, sized to finish within a few minutes.
+func QuickZoo(entries []ZooEntry) []ZooEntry {
+	var out []ZooEntry
+	for _, e := range entries {
+		if e.Quick {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// SelectZoo keeps the entries whose ID (lock/scenario) is in ids, in table
+// order; an ID matching no entry is an error wrapping ErrBadScenario.
+func SelectZoo(entries []ZooEntry, ids []string) ([]ZooEntry, error) {
+	var out []ZooEntry
+	for _, id := range ids {
+		if !slices.ContainsFunc(entries, func(e ZooEntry) bool { return e.ID() == id }) {
+			known := make([]string, len(entries))
+			for i, e := range entries {
+				known[i] = e.ID()
+			}
+			return nil, fmt.Errorf("no zoo entry %q (known: %s): %w", id, strings.Join(known, ", "), ErrBadScenario)
+		}
+	}
+	for _, e := range entries {
+		if slices.Contains(ids, e.ID()) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// ZooCells builds one cell per entry, all with seed.
+func ZooCells(entries []ZooEntry, seed uint64) []Cell {
+	cells := make([]Cell, len(entries))
+	for i, e := range entries {
+		w := e.Workload
+		w.Seed = seed
+		cells[i] = Cell{
+			ID:   fmt.Sprintf("%02d-%s-%s-s%d", i+1, e.Lock, e.Scenario, seed),
+			Lock: e.Lock, Workload: w, Fault: e.Fault, Seed: seed, StallBound: e.StallBound,
+		}
+	}
+	return cells
+}
+
+// RunZoo runs entries, one cell each, compares every observation with its
+// expectation, and writes summary.json (the cells), zoo.json and zoo.md
+// (the matrix) into o.Run.Dir. The report is returned with every cell that
+// ran, also when ctx ended early (the error then says so).
+func RunZoo(ctx context.Context, entries []ZooEntry, o ZooOptions) (*ZooReport, error) {
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("no zoo entries to run: %w", ErrBadScenario)
+	}
+	started := time.Now()
+	cells := ZooCells(entries, o.Seed)
+	sc := Scenario{Name: "zoo", Description: "bench zoo: every known lock failure, expected against observed", Nodes: 5, Seeds: []uint64{o.Seed}}
+	for _, e := range entries {
+		if !slices.Contains(sc.Locks, e.Lock) {
+			sc.Locks = append(sc.Locks, e.Lock)
+		}
+		if !slices.Contains(sc.Faults, e.Fault) {
+			sc.Faults = append(sc.Faults, e.Fault)
+		}
+		if !slices.ContainsFunc(sc.Workloads, func(w WorkloadRef) bool { return w.Spec.Name == e.Workload.Name }) {
+			sc.Workloads = append(sc.Workloads, WorkloadRef{Spec: e.Workload})
+		}
+	}
+	sum, runErr := ExecuteCells(ctx, sc, cells, o.Run)
+	if sum == nil {
+		return nil, runErr
+	}
+	rep := &ZooReport{RunID: o.Run.RunID, Seed: o.Seed, Quick: o.Quick, Started: started, Provider: sum.Provider}
+	for i, res := range sum.Cells {
+		rep.Rows = append(rep.Rows, zooRow(entries[i], &res, o.Run.Dir))
+	}
+	for _, r := range rep.Rows {
+		switch {
+		case r.Observed.Error != "" || r.Observed.Safety == SafetyUnknown:
+			rep.Errored++
+		case r.Match:
+			rep.Matched++
+		default:
+			rep.Differed++
+		}
+	}
+	rep.ElapsedMs = float64(time.Since(started).Microseconds()) / 1000
+	if err := rep.write(o.Run.Dir); err != nil {
+		return rep, errors.Join(runErr, err)
+	}
+	return rep, runErr
+}
+
+// zooRow compares one cell with its entry. dir is the run's directory,
+// where the cell's history is.
+func zooRow(e ZooEntry, res *CellResult, dir string) ZooRow {
+	row := ZooRow{Entry: e, CellID: res.ID, Seed: res.Seed, ElapsedMs: res.ElapsedMs,
+		Witnesses: res.Witnesses, Stalls: []checker.Stall{}}
+	if row.Witnesses == nil {
+		row.Witnesses = []checker.Witness{}
+	}
+	switch {
+	case res.Error != "":
+		row.Observed = Observation{Error: res.Error}
+	case res.Check == nil:
+		row.Observed = Observation{Error: "no checker result"}
+	default:
+		var avail *float64
+		if e.Expect.Availability != "" {
+			events, err := history.ReadFile(filepath.Join(dir, res.History))
+			if err != nil {
+				row.Observed = Observation{Error: fmt.Sprintf("read history: %v", err)}
+				break
+			}
+			avail = FaultAvailability(events, res.Check.Availability, AvailabilityGrace)
+		}
+		row.Observed = observe(res.Check, avail)
+		row.Stalls = res.Check.Stalls
+	}
+	row.Diffs = e.Expect.Match(row.Observed)
+	row.Match = len(row.Diffs) == 0
+	return row
+}
+
+// FaultAvailability is the share of the fault windows' 1 s buckets that saw
+// a successful acquire, each window trimmed by grace at both ends (buckets
+// from the trimmed start; a partial last one counts). Windows no longer
+// than 2×grace are left out; nil when none is left. events are the cell's
+// history; windows are the checker's.
+func FaultAvailability(events []history.Event, windows []checker.WindowAvailability, grace time.Duration) *float64 {
+	var oks []int64
+	for i := range events {
+		if e := &events[i]; e.Type == history.OK && e.Op == history.Acquire {
+			oks = append(oks, e.Time)
+		}
+	}
+	slices.Sort(oks)
+	var buckets, hit int
+	for _, w := range windows {
+		from := int64(w.StartMs*1e6) + int64(grace)
+		to := int64(w.EndMs*1e6) - int64(grace)
+		for s := from; s < to; s += int64(time.Second) {
+			e := min(s+int64(time.Second), to)
+			buckets++
+			i, _ := slices.BinarySearch(oks, s)
+			if i < len(oks) && oks[i] < e {
+				hit++
+			}
+		}
+	}
+	if buckets == 0 {
+		return nil
+	}
+	share := float64(hit) / float64(buckets)
+	return &share
+}
+
+// ExitCode is bench zoo's exit status: 0 every observation equals its
+// expectation, 1 some observation differs, 2 none differs but a cell could
+// not run or be decided.
+func (r *ZooReport) ExitCode() int {
+	switch {
+	case r.Differed > 0:
+		return 1
+	case r.Errored > 0:
+		return 2
+	default:
+		return 0
+	}
+}
+
+// WriteText writes the matrix for a terminal or a README: one row per
+// entry (lock, scenario, expected, observed, ✓ or ✗, source), then the
+// witness of every violation, the stalls, the differences, and a total.
+func (r *ZooReport) WriteText(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "LOCK\tSCENARIO\tEXPECTED\tOBSERVED\t\tSOURCE")
+	for _, row := range r.Rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", row.Entry.Lock, row.Entry.Scenario, row.Entry.Expect, row.Observed, mark(row.Match), row.Entry.Source)
+	}
+	tw.Flush()
+	r.writeEvidence(w, "")
+	fmt.Fprintf(w, "\n%s\n", r.total())
+}
+
+// total is the closing line: how many matched, the seed and the time.
+func (r *ZooReport) total() string {
+	s := fmt.Sprintf("%d of %d observations equal their expectation", r.Matched, len(r.Rows))
+	if r.Differed > 0 {
+		s += fmt.Sprintf(", %d differ", r.Differed)
+	}
+	if r.Errored > 0 {
+		s += fmt.Sprintf(", %d could not be decided", r.Errored)
+	}
+	kind := "full"
+	if r.Quick {
+		kind = "quick"
+	}
+	return s + fmt.Sprintf(" (%s zoo, seed %d, %s)", kind, r.Seed, (time.Duration(r.ElapsedMs*1e6)).Round(time.Second))
+}
+
+// writeEvidence writes every violation's witness, the stalls and the
+// differences; prefix starts each list line (markdown: "- ").
+func (r *ZooReport) writeEvidence(w io.Writer, prefix string) {
+	var witnesses, stalls, diffs []string
+	for _, row := range r.Rows {
+		id := row.Entry.ID()
+		for _, wi := range row.Witnesses {
+			witnesses = append(witnesses, fmt.Sprintf("%s%s: %s", prefix, id, wi.Explanation))
+		}
+		for _, s := range row.Stalls {
+			stalls = append(stalls, fmt.Sprintf("%s%s: nobody acquired %s from %.0f ms to %.0f ms (%.0f ms, bound %s) while clients tried, no fault was active and nobody held it",
+				prefix, id, s.Key, s.StartMs, s.EndMs, s.EndMs-s.StartMs, row.Entry.stallBound()))
+		}
+		for _, d := range row.Diffs {
+			diffs = append(diffs, fmt.Sprintf("%s%s (cell %s, seed %d): %s", prefix, id, row.CellID, row.Seed, d))
+		}
+	}
+	for _, part := range []struct {
+		title string
+		lines []string
+	}{
+		{"witnesses (every violation):", witnesses},
+		{"stalls:", stalls},
+		{"differences from the expectation:", diffs},
+	} {
+		if len(part.lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s\n", part.title)
+		if prefix == "" {
+			for i, l := range part.lines {
+				part.lines[i] = "  " + l
+			}
+		} else {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintln(w, strings.Join(part.lines, "\n"))
+	}
+}
+
+// stallBound names the entry's stall bound.
+func (e ZooEntry) stallBound() string {
+	if e.StallBound == 0 {
+		return "the checker's default"
+	}
+	return e.StallBound.String()
+}
+
+// mark is ✓ for a match and ✗ otherwise.
+func mark(ok bool) string {
+	if ok {
+		return "✓"
+	}
+	return "✗"
+}
+
+// WriteMarkdown writes the matrix as a markdown table (zoo.md, the README
+// section), then the evidence.
+func (r *ZooReport) WriteMarkdown(w io.Writer) {
+	fmt.Fprintln(w, "| lock | scenario | expected | observed | | source |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+	for _, row := range r.Rows {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", row.Entry.Lock, row.Entry.Scenario, cell(row.Entry.Expect.String()),
+			cell(row.Observed.String()), mark(row.Match), cell(row.Entry.Source))
+	}
+	r.writeEvidence(w, "- ")
+	fmt.Fprintf(w, "\n%s\n", r.total())
+}
+
+// write saves zoo.json and zoo.md into dir.
+func (r *ZooReport) write(dir string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode zoo report: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "zoo.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write zoo report: %w", err)
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "# Detection matrix (bench zoo), run %s\n\n", r.RunID)
+	r.WriteMarkdown(&md)
+	if err := os.WriteFile(filepath.Join(dir, "zoo.md"), []byte(md.String()), 0o644); err != nil {
+		return fmt.Errorf("write zoo report: %w", err)
+	}
+	return nil
+}
+
+// ReadZooReport reads a zoo.json (for the report).
+func ReadZooReport(path string) (*ZooReport, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r ZooReport
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}

@@ -1,0 +1,293 @@
+package runner
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockbench/lockbench/chaos"
+	"github.com/lockbench/lockbench/checker"
+	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/history"
+	"github.com/lockbench/lockbench/locks"
+)
+
+// TestZooCoversTheIssue: every (strategy, scenario) pair issue 9 lists is
+// in the zoo with the verdict the literature predicts.
+func TestZooCoversTheIssue(t *testing.T) {
+	safeLive := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK}
+	unsafe := Expectation{Safety: SafetyUnsafe, Liveness: checker.LivenessOK}
+	want := []struct {
+		lock, fault string
+		expect      Expectation
+	}{
+		{"nolock", "none", unsafe},
+		{"setnx", "client-crash", Expectation{Safety: SafetySafe, Liveness: checker.LivenessStalled}},
+		{"setnx-expire", chaos.FaultCutBetween, Expectation{Safety: SafetySafe, Liveness: checker.LivenessStalled}},
+		{"set-nx-ex", "kleppmann-client-pause", unsafe},
+		{"token", "kleppmann-client-pause", unsafe},
+		{"redislock", "kleppmann-client-pause", unsafe},
+		{"fenced", "kleppmann-client-pause", Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, StaleRejected: true}},
+	}
+	for _, l := range []string{"redlock", "redsync"} {
+		want = append(want, []struct {
+			lock, fault string
+			expect      Expectation
+		}{
+			{l, "partition-minority", Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Available}},
+			{l, "partition-majority", Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Unavailable}},
+			{l, "redis-restart-no-fsync", unsafe},
+			{l, "redis-delayed-restart", safeLive},
+			{l, "kleppmann-clock-jump", unsafe},
+		}...)
+	}
+	for _, l := range []string{"token", "fenced", "redlock", "redsync", "redislock"} {
+		want = append(want, struct {
+			lock, fault string
+			expect      Expectation
+		}{l, "none", safeLive}, struct {
+			lock, fault string
+			expect      Expectation
+		}{l, "latency", safeLive})
+	}
+	zoo := Zoo()
+	for _, w := range want {
+		i := slices.IndexFunc(zoo, func(e ZooEntry) bool { return e.Lock == w.lock && e.Fault == w.fault })
+		if i < 0 {
+			t.Errorf("no zoo entry for %s under %s", w.lock, w.fault)
+			continue
+		}
+		if zoo[i].Expect != w.expect {
+			t.Errorf("%s: expects %v, the literature says %v", zoo[i].ID(), zoo[i].Expect, w.expect)
+		}
+	}
+	if len(zoo) != len(want) {
+		t.Errorf("the zoo has %d entries, the issue %d", len(zoo), len(want))
+	}
+}
+
+// TestZooEntriesAreWellFormed: every entry cites a source in one line,
+// says how it is set up, names a real strategy and preset, has a valid
+// workload that the preset can run with, and a unique ID; the quick subset
+// keeps every scenario.
+func TestZooEntriesAreWellFormed(t *testing.T) {
+	ids := map[string]bool{}
+	caps := execCapsForTest()
+	for _, e := range Zoo() {
+		t.Run(e.ID(), func(t *testing.T) {
+			if ids[e.ID()] {
+				t.Error("duplicate entry")
+			}
+			ids[e.ID()] = true
+			if e.Source == "" || strings.Contains(e.Source, "\n") {
+				t.Errorf("source %q: want one line", e.Source)
+			}
+			if e.Setup == "" || strings.Contains(e.Setup, "\n") {
+				t.Errorf("setup %q: want one line", e.Setup)
+			}
+			if _, err := locks.Lookup(e.Lock); err != nil {
+				t.Error(err)
+			}
+			sched, err := chaos.LookupPreset(e.Fault)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := e.Workload
+			if err := w.Validate(); err != nil {
+				t.Error(err)
+			}
+			req := sched.Requirements()
+			if err := sched.Validate(caps, "exec", 5, max(w.Groups, req.MinGroups), max(w.Clients, req.MinClients)); err != nil {
+				t.Error(err)
+			}
+			tl, err := sched.Timeline(1, chaos.Topology{Nodes: chaos.NodeNames(5), Groups: chaos.GroupNames(max(w.Groups, req.MinGroups)),
+				Clients: w.Clients, TTL: w.TTL, Duration: w.Duration})
+			if err != nil {
+				t.Error(err)
+			}
+			if e.Fault != "none" && len(tl) == 0 {
+				t.Error("the fault never happens within the cell")
+			}
+			switch e.Expect.Safety {
+			case SafetySafe, SafetyUnsafe:
+			default:
+				t.Errorf("safety expectation %q", e.Expect.Safety)
+			}
+			if e.Expect.Liveness == checker.LivenessStalled && e.StallBound == 0 {
+				t.Error("a stall is expected with the default stall bound (≥ 5 s): set one")
+			}
+		})
+	}
+	quick := QuickZoo(Zoo())
+	for _, e := range Zoo() {
+		if !slices.ContainsFunc(quick, func(q ZooEntry) bool { return q.Fault == e.Fault }) {
+			t.Errorf("the quick zoo has no entry for %s", e.Fault)
+		}
+	}
+	if len(quick) >= len(Zoo()) {
+		t.Errorf("the quick zoo has %d of %d entries", len(quick), len(Zoo()))
+	}
+}
+
+// execCapsForTest is every capability the exec provider offers.
+func execCapsForTest() []cluster.Capability {
+	return cluster.NewExec(cluster.ExecOptions{}).Caps()
+}
+
+func TestSelectZoo(t *testing.T) {
+	got, err := SelectZoo(Zoo(), []string{"token/no-fault", "nolock/no-fault"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID() != "nolock/no-fault" || got[1].ID() != "token/no-fault" {
+		t.Errorf("selected %v, want nolock then token in table order", got)
+	}
+	if _, err := SelectZoo(Zoo(), []string{"token/nope"}); !errors.Is(err, ErrBadScenario) || !strings.Contains(err.Error(), "token/no-fault") {
+		t.Errorf("unknown entry: %v", err)
+	}
+	cells := ZooCells(got, 7)
+	if cells[0].Seed != 7 || cells[0].Workload.Seed != 7 || cells[0].Fault != "none" || cells[0].ID != "01-nolock-no-fault-s7" {
+		t.Errorf("cell %+v", cells[0])
+	}
+}
+
+// result is a synthetic checker result.
+func result(m checker.MutexVerdict, r checker.ResourceVerdict, l checker.LivenessVerdict, rejected int) *checker.Result {
+	return &checker.Result{Mutex: m, Resource: r, Liveness: l, Counts: checker.Counts{StaleRejected: rejected}}
+}
+
+func share(x float64) *float64 { return &x }
+
+// TestExpectationMatch compares expectations with observations built from
+// synthetic checker results.
+func TestExpectationMatch(t *testing.T) {
+	safeLive := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK}
+	unsafeLive := Expectation{Safety: SafetyUnsafe, Liveness: checker.LivenessOK}
+	stalled := Expectation{Safety: SafetySafe, Liveness: checker.LivenessStalled}
+	unavailable := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Unavailable}
+	available := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Available}
+	fenced := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, StaleRejected: true}
+	const (
+		ok       = checker.MutexOK
+		violated = checker.MutexViolated
+		unknown  = checker.MutexUnknown
+		rOK      = checker.ResourceOK
+		lost     = checker.ResourceLostUpdates
+		stale    = checker.ResourceStaleWritesAccepted
+		live     = checker.LivenessOK
+		stall    = checker.LivenessStalled
+	)
+	for _, tc := range []struct {
+		name   string
+		expect Expectation
+		chk    *checker.Result
+		avail  *float64
+		match  bool
+		text   string
+	}{
+		{"safe as expected", safeLive, result(ok, rOK, live, 0), nil, true, "safe · live"},
+		{"mutex violated is unsafe", unsafeLive, result(violated, rOK, live, 0), nil, true, "unsafe (mutex violated) · live"},
+		{"lost updates are unsafe", unsafeLive, result(ok, lost, live, 0), nil, true, "unsafe (lost-updates) · live"},
+		{"stale writes accepted are unsafe", unsafeLive, result(ok, stale, live, 0), nil, true, "unsafe (stale-writes-accepted) · live"},
+		{"both", unsafeLive, result(violated, lost, live, 0), nil, true, "unsafe (mutex violated, lost-updates) · live"},
+		{"unsafe when safe was expected", safeLive, result(violated, rOK, live, 0), nil, false, "unsafe (mutex violated) · live"},
+		{"safe when unsafe was expected", unsafeLive, result(ok, rOK, live, 0), nil, false, "safe · live"},
+		{"unknown never matches", unsafeLive, result(unknown, rOK, live, 0), nil, false, "unknown · live"},
+		{"unknown never matches safe", safeLive, result(unknown, rOK, live, 0), nil, false, "unknown · live"},
+		{"stalled as expected", stalled, result(ok, rOK, stall, 0), nil, true, "safe · stalled"},
+		{"live when a stall was expected", stalled, result(ok, rOK, live, 0), nil, false, "safe · live"},
+		{"stalled when live was expected", safeLive, result(ok, rOK, stall, 0), nil, false, "safe · stalled"},
+		{"unavailable", unavailable, result(ok, rOK, live, 0), share(0), true, "safe · live · unavailable 0%"},
+		{"unavailable at the bound", unavailable, result(ok, rOK, live, 0), share(UnavailableMax), true, "safe · live · unavailable 20%"},
+		{"available when unavailable was expected", unavailable, result(ok, rOK, live, 0), share(1), false, "safe · live · available 100%"},
+		{"partly available", unavailable, result(ok, rOK, live, 0), share(0.5), false, "safe · live · partly available 50%"},
+		{"not measured", unavailable, result(ok, rOK, live, 0), nil, false, "safe · live"},
+		{"available", available, result(ok, rOK, live, 0), share(0.8), true, "safe · live · available 80%"},
+		{"unavailable when available was expected", available, result(ok, rOK, live, 0), share(0), false, "safe · live · unavailable 0%"},
+		{"stale writes rejected", fenced, result(ok, rOK, live, 3), nil, true, "safe · live · 3 stale writes rejected"},
+		{"no stale write rejected", fenced, result(ok, rOK, live, 0), nil, false, "safe · live"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := observe(tc.chk, tc.avail)
+			diffs := tc.expect.Match(o)
+			if (len(diffs) == 0) != tc.match {
+				t.Errorf("Match(%v, %v) = %q, want match %v", tc.expect, o, diffs, tc.match)
+			}
+			if got := o.String(); got != tc.text {
+				t.Errorf("observation reads %q, want %q", got, tc.text)
+			}
+		})
+	}
+	if d := safeLive.Match(Observation{Error: "boom"}); len(d) != 1 || !strings.Contains(d[0], "boom") {
+		t.Errorf("a cell that could not run: %q", d)
+	}
+}
+
+// TestFaultAvailability measures the windows trimmed by the grace: a
+// straggler acquire just inside either end of a window does not count.
+func TestFaultAvailability(t *testing.T) {
+	const s = int64(time.Second)
+	ok := func(at int64) history.Event { return history.Event{Time: at, Type: history.OK, Op: history.Acquire} }
+	windows := []checker.WindowAvailability{{Fault: "partition-majority", StartMs: 1000, EndMs: 4000}}
+	grace := 250 * time.Millisecond
+	for _, tc := range []struct {
+		name   string
+		events []history.Event
+		want   float64
+	}{
+		{"nothing inside", []history.Event{ok(s / 2), ok(5 * s)}, 0},
+		{"stragglers at both ends", []history.Event{ok(s + 10e6), ok(4*s - 10e6)}, 0},
+		{"one bucket of three", []history.Event{ok(s + 300e6)}, 1.0 / 3},
+		{"every bucket", []history.Event{ok(s + 300e6), ok(2*s + 300e6), ok(3*s + 300e6)}, 1},
+	} {
+		got := FaultAvailability(tc.events, windows, grace)
+		if got == nil || *got != tc.want {
+			t.Errorf("%s: availability %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	short := []checker.WindowAvailability{{StartMs: 1000, EndMs: 1400}}
+	if got := FaultAvailability([]history.Event{ok(s + 200e6)}, short, grace); got != nil {
+		t.Errorf("a window shorter than twice the grace measured %v", *got)
+	}
+}
+
+// TestZooReportText: the matrix marks matches and differences, lists the
+// witnesses and stalls, and the exit code follows the rows.
+func TestZooReportText(t *testing.T) {
+	zoo := Zoo()
+	rep := &ZooReport{Seed: 3, ElapsedMs: 61500}
+	w := checker.Witness{Kind: checker.KindOverlap, Explanation: "processes 1 and 2 both believed they held k"}
+	rep.Rows = []ZooRow{
+		{Entry: zoo[0], Observed: observe(result(checker.MutexViolated, checker.ResourceOK, checker.LivenessOK, 0), nil), Match: true, Witnesses: []checker.Witness{w}},
+		{Entry: zoo[1], Observed: observe(result(checker.MutexOK, checker.ResourceOK, checker.LivenessOK, 0), nil),
+			Diffs: []string{"expected liveness stalled, observed ok"}, CellID: "02-x", Seed: 3},
+	}
+	rep.Matched, rep.Differed = 1, 1
+	var b bytes.Buffer
+	rep.WriteText(&b)
+	out := b.String()
+	for _, want := range []string{"✓", "✗", w.Explanation, "expected liveness stalled", "1 of 2 observations equal their expectation, 1 differ", "seed 3", zoo[1].Source} {
+		if !strings.Contains(out, want) {
+			t.Errorf("matrix lacks %q:\n%s", want, out)
+		}
+	}
+	if rep.ExitCode() != 1 {
+		t.Errorf("exit code %d with a difference, want 1", rep.ExitCode())
+	}
+	rep.Differed, rep.Errored = 0, 1
+	if rep.ExitCode() != 2 {
+		t.Errorf("exit code %d with an undecided cell, want 2", rep.ExitCode())
+	}
+	rep.Errored = 0
+	if rep.ExitCode() != 0 {
+		t.Errorf("exit code %d, want 0", rep.ExitCode())
+	}
+	b.Reset()
+	rep.WriteMarkdown(&b)
+	if !strings.Contains(b.String(), "| lock | scenario |") || !strings.Contains(b.String(), "- "+zoo[0].ID()+": "+w.Explanation) {
+		t.Errorf("markdown:\n%s", b.String())
+	}
+}
