@@ -159,7 +159,7 @@ func Check(ctx context.Context, events []history.Event, opts Options) (*Result, 
 	r.Availability, r.BaselineAvailability = availability(d)
 
 	if opts.VisualizeDir != "" && len(failing) > 0 {
-		visualize(ctx, d, model, failing, r, opts.VisualizeDir, deadline)
+		visualize(ctx, d, model, failing, scans, r, opts.VisualizeDir, deadline)
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("checker: %w", err)
 		}

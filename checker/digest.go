@@ -287,12 +287,21 @@ func (b *builder) complete(ps *procState, e *history.Event) {
 		if e.Type == history.OK {
 			// The deadline of the latest extend ok replaces the one in
 			// force (beliefs whose deadline already passed were ended by
-			// expire before this event).
-			for _, id := range ps.active {
-				if bl := &b.d.beliefs[id]; bl.key == k {
-					bl.deadline = e.Deadline
+			// expire before this event). A new deadline that has already
+			// passed ends the belief now, not in the past: until this ok
+			// the process believed under the old one.
+			ps.active = slices.DeleteFunc(ps.active, func(id int32) bool {
+				bl := &b.d.beliefs[id]
+				if bl.key != k {
+					return false
 				}
-			}
+				bl.deadline = e.Deadline
+				if bl.deadline != 0 && bl.deadline <= t {
+					bl.end, bl.kind = t, endDeadline
+					return true
+				}
+				return false
+			})
 			return
 		}
 		ps.active = slices.DeleteFunc(ps.active, func(id int32) bool {

@@ -19,7 +19,7 @@ func drawSim(t *rapid.T) simConfig {
 	cfg := simConfig{
 		procs:          rapid.IntRange(1, 6).Draw(t, "procs"),
 		keys:           rapid.IntRange(1, 3).Draw(t, "keys"),
-		ops:            rapid.IntRange(1, 120).Draw(t, "ops"),
+		ops:            rapid.IntRange(1, 300).Draw(t, "ops"),
 		maxLat:         maxLat,
 		ttl:            maxLat * rapid.Int64Range(20, 40).Draw(t, "ttlFactor"),
 		fenced:         rapid.Bool().Draw(t, "fenced"),
@@ -30,6 +30,7 @@ func drawSim(t *rapid.T) simConfig {
 		pCrashInFlight: rapid.Float64Range(0, 0.05).Draw(t, "pCrashInFlight"),
 		pExtend:        rapid.Float64Range(0, 0.5).Draw(t, "pExtend"),
 		pWrite:         rapid.Float64Range(0, 0.9).Draw(t, "pWrite"),
+		retry:          rapid.Bool().Draw(t, "retry"),
 		seed:           rapid.Uint64().Draw(t, "seed"),
 	}
 	if deadlines {
@@ -41,7 +42,8 @@ func drawSim(t *rapid.T) simConfig {
 
 // TestPropertyCorrectLockPasses: histories of a correct lock, with random
 // crashes, lost replies, slow replies, deadlines and extends, always pass,
-// and porcupine agrees on every key.
+// and porcupine — on DESIGN's intervals and on the narrowed, segmented
+// ones — agrees on every key.
 func TestPropertyCorrectLockPasses(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := drawSim(t)
@@ -58,6 +60,9 @@ func TestPropertyCorrectLockPasses(t *testing.T) {
 		}
 		if r.Counts.StaleRejected != 0 || r.Counts.LostUpdates != 0 {
 			t.Fatalf("correct lock: counts %+v", r.Counts)
+		}
+		if msg := agreement(events); msg != "" {
+			t.Fatalf("%s\n%s", msg, dump(events))
 		}
 	})
 }
@@ -235,20 +240,34 @@ func TestPropertyScanAgreesWithSearch(t *testing.T) {
 		if err := history.Validate(events); err != nil {
 			t.Fatalf("generator made an invalid history: %v", err)
 		}
-		d := digestEvents(events, int64(MinStallBound))
-		model := newModel(d, nil)
-		for k := range d.keys {
-			s := scanKey(d, int32(k))
-			v := searchKey(d, model, int32(k), time.Now().Add(time.Minute))
-			if v == searchUnknown {
-				t.Fatalf("search timed out on %d events", len(events))
-			}
-			if s.violated() != (v == searchIllegal) {
-				t.Fatalf("key %s: scans say violated=%v (overlaps %d, fence %d), porcupine says %v\n%s",
-					d.keys[k], s.violated(), s.overlaps, s.fenceViolations, v, dump(events))
-			}
+		if msg := agreement(events); msg != "" {
+			t.Fatalf("%s\n%s", msg, dump(events))
 		}
 	})
+}
+
+// agreement runs, on every key of events, the scans and porcupine three
+// ways: on DESIGN's literal intervals, narrowed and cut into segments as
+// Check does, and cut after every operation it can be; it says where they
+// disagree, or "".
+func agreement(events []history.Event) string {
+	d := digestEvents(events, int64(MinStallBound))
+	model := newModel(d, nil)
+	deadline := time.Now().Add(time.Minute)
+	for k := range d.keys {
+		s := scanKey(d, int32(k))
+		literal := searchOps(model, keyOperations(d, int32(k), nil), deadline)
+		narrowed := searchKey(d, model, int32(k), deadline)
+		cut := searchSegments(d, model, keyOperations(d, int32(k), nil), 1, deadline)
+		if literal == searchUnknown || narrowed == searchUnknown || cut == searchUnknown {
+			return fmt.Sprintf("search timed out on %d events", len(events))
+		}
+		if s.violated() != (literal == searchIllegal) || literal != narrowed || literal != cut {
+			return fmt.Sprintf("key %s: scans say violated=%v (overlaps %d, fence %d), porcupine %v, narrowed %v, cut %v",
+				d.keys[k], s.violated(), s.overlaps, s.fenceViolations, literal, narrowed, cut)
+		}
+	}
+	return ""
 }
 
 // dump prints a history for a failure message.
@@ -263,4 +282,112 @@ func dump(events []history.Event) string {
 
 func (v searchVerdict) String() string {
 	return [...]string{"not run", "ok", "illegal", "unknown"}[v]
+}
+
+// refBelief is a belief as the reference implementation finds it.
+type refBelief struct {
+	proc    int
+	key     string
+	ok, end int64
+}
+
+// referenceBeliefs is DESIGN §5's belief definition written as plainly as
+// possible, O(n²): for each acquire ok, walk its process's later events
+// until something ends the belief. It shares no code with the digest.
+func referenceBeliefs(events []history.Event) []refBelief {
+	var out []refBelief
+	histEnd := events[len(events)-1].Time
+	for i, e := range events {
+		if e.Type != history.OK || e.Op != history.Acquire {
+			continue
+		}
+		d := e.Deadline
+		if d != 0 && d <= e.Time {
+			continue // empty: it arrived after its own deadline
+		}
+		end, ended := histEnd, false
+		for _, f := range events[i+1:] {
+			if f.Type == history.Nemesis || f.Process != e.Process {
+				continue
+			}
+			if d != 0 && d <= f.Time {
+				end, ended = d, true
+				break
+			}
+			if f.Type == history.Crash {
+				end, ended = f.Time, true
+				break
+			}
+			if f.Key != e.Key {
+				continue
+			}
+			if f.Type == history.Invoke && f.Op == history.Release {
+				end, ended = f.Time, true
+				break
+			}
+			if f.Op == history.Extend && (f.Type == history.Fail || f.Type == history.Info) {
+				end, ended = f.Time, true
+				break
+			}
+			if f.Op == history.Extend && f.Type == history.OK {
+				d = f.Deadline
+				if d != 0 && d <= f.Time {
+					end, ended = f.Time, true
+					break
+				}
+			}
+		}
+		if !ended && d != 0 && d <= histEnd {
+			end = d
+		}
+		if end > e.Time {
+			out = append(out, refBelief{e.Process, e.Key, e.Time, end})
+		}
+	}
+	return out
+}
+
+// TestPropertyBeliefsMatchReference: the digest's beliefs are exactly the
+// reference implementation's, and the overlap scan convicts a key exactly
+// when two reference beliefs on it overlap.
+func TestPropertyBeliefsMatchReference(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		events := drawMessy(t)
+		if len(events) == 0 {
+			return
+		}
+		ref := referenceBeliefs(events)
+		d := digestEvents(events, int64(MinStallBound))
+		var got []refBelief
+		for _, b := range d.beliefs {
+			if !b.empty() {
+				got = append(got, refBelief{b.proc, d.keys[b.key], b.ok, b.end})
+			}
+		}
+		order := func(x, y refBelief) int {
+			if x.ok != y.ok {
+				return int(x.ok - y.ok)
+			}
+			return x.proc - y.proc
+		}
+		slices.SortFunc(ref, order)
+		slices.SortFunc(got, order)
+		if !slices.Equal(ref, got) {
+			t.Fatalf("beliefs\n got %v\nwant %v\n%s", got, ref, dump(events))
+		}
+		for k, key := range d.keys {
+			overlap := false
+			for i := range ref {
+				for j := i + 1; j < len(ref); j++ {
+					a, b := ref[i], ref[j]
+					if a.key == key && b.key == key && max(a.ok, b.ok) < min(a.end, b.end) {
+						overlap = true
+					}
+				}
+			}
+			if s := scanKey(d, int32(k)); (s.overlaps > 0) != overlap {
+				t.Fatalf("key %s: scan overlaps %d, reference overlap %v", key, s.overlaps, overlap)
+			}
+		}
+	})
 }

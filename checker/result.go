@@ -155,6 +155,7 @@ type Counts struct {
 // window: the share of its seconds (1 s buckets from the window's start;
 // a partial last one counts) that saw at least one successful acquire.
 type WindowAvailability struct {
+	// Fault and Target are the nemesis event's fault and target.
 	Fault  string `json:"fault"`
 	Target string `json:"target"`
 	// StartMs, EndMs bound the window. A fault never stopped ends with the
@@ -174,13 +175,16 @@ type WindowAvailability struct {
 // fault was active, and no acquire succeeded — how a lock that is never
 // released (setnx after its holder crashed) shows.
 type Stall struct {
-	Key     string  `json:"key"`
+	// Key is the lock key that stalled.
+	Key string `json:"key"`
+	// StartMs and EndMs bound the stall (ms since the run started).
 	StartMs float64 `json:"start_ms"`
 	EndMs   float64 `json:"end_ms"`
 }
 
 // Visualization is one porcupine HTML file written for a failing key.
 type Visualization struct {
+	// Key is the lock key drawn; Path the HTML file.
 	Key  string `json:"key"`
 	Path string `json:"path"`
 }
@@ -188,6 +192,7 @@ type Visualization struct {
 // Result is the checker's verdict on one history. It is JSON-serialisable
 // with stable snake_case field names.
 type Result struct {
+	// Mutex, Resource and Liveness are the three verdicts.
 	Mutex    MutexVerdict    `json:"mutex"`
 	Resource ResourceVerdict `json:"resource"`
 	Liveness LivenessVerdict `json:"liveness"`

@@ -44,9 +44,41 @@ func searchKeys(d *digest, model porcupine.Model, keys []int32, deadline time.Ti
 	return out
 }
 
-// searchKey runs porcupine on key k until deadline.
+// searchKey runs porcupine on key k until deadline, with the windows
+// narrowed, ties ordered and the history cut into segments (see narrow,
+// orderTies, segments): the same verdict, found without the wrong guesses
+// and the memory that make a long hot key slow.
 func searchKey(d *digest, model porcupine.Model, k int32, deadline time.Time) searchVerdict {
-	ops := keyOperations(d, k, nil)
+	return searchSegments(d, model, keyOperations(d, k, nil), minSegment, deadline)
+}
+
+// searchSegments is searchKey on ops, cutting segments of at least least
+// operations.
+func searchSegments(d *digest, model porcupine.Model, ops []porcupine.Operation, least int, deadline time.Time) searchVerdict {
+	if !narrow(d, ops) {
+		return searchOps(model, ops, deadline)
+	}
+	orderTies(ops)
+	segs, ok := segments(ops, least)
+	if !ok {
+		return searchOps(model, ops, deadline)
+	}
+	verdict := searchOK
+	for _, seg := range segs {
+		m, init := model, seg.init
+		m.Init = func() any { return init }
+		switch searchOps(m, seg.ops, deadline) {
+		case searchIllegal:
+			return searchIllegal
+		case searchUnknown:
+			verdict = searchUnknown
+		}
+	}
+	return verdict
+}
+
+// searchOps runs porcupine on one key's ops until deadline.
+func searchOps(model porcupine.Model, ops []porcupine.Operation, deadline time.Time) searchVerdict {
 	if len(ops) == 0 {
 		return searchOK
 	}

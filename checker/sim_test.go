@@ -16,7 +16,8 @@ import (
 // lease, so every history it makes must pass.
 type simConfig struct {
 	procs, keys int
-	// ops is how many acquires to start in all.
+	// ops is how many operations (invokes) to aim for: no acquire starts
+	// once that many were invoked; cycles under way finish.
 	ops int
 	// ttl and maxLat are in ns; latencies are uniform in [1 µs, maxLat].
 	ttl, maxLat int64
@@ -34,7 +35,13 @@ type simConfig struct {
 	// comes after the deadline. pLate (deadlines only): a release is
 	// invoked after the deadline.
 	pExtend, pWrite, pSlow, pLate float64
-	seed                          uint64
+	// retry: an acquire that finds the key taken retries (after up to
+	// maxLat) until it gets it or has waited 5 × ttl, as the retry
+	// policies do inside one acquire operation.
+	retry bool
+	// nolock: the server grants every acquire (the canary strategy).
+	nolock bool
+	seed   uint64
 }
 
 // simAction is a scheduled step of one worker.
@@ -101,6 +108,9 @@ type simWorker struct {
 	readVal  int64
 	rmw      bool // in a read-modify-write: the write follows the read
 	late     bool // the next holding step releases, after the deadline
+	// lostReply: the reply will be lost (info); applied: the request
+	// reaches the server.
+	lostReply, applied bool
 }
 
 type simulator struct {
@@ -111,7 +121,7 @@ type simulator struct {
 	keys    []simKey
 	workers []simWorker
 	events  []history.Event
-	started int
+	invokes int
 	nextPID int
 	tokens  int64
 }
@@ -119,7 +129,7 @@ type simulator struct {
 // simulate runs cfg and returns its history, sorted by time.
 func simulate(cfg simConfig) []history.Event {
 	s := &simulator{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.seed, cfg.seed^0x9e3779b97f4a7c15))}
-	s.events = make([]history.Event, 0, cfg.ops*5)
+	s.events = make([]history.Event, 0, cfg.ops*2+cfg.procs*8)
 	for k := range cfg.keys {
 		name := "lock:" + strconv.Itoa(k)
 		s.keys = append(s.keys, simKey{name: name, resource: "resource:" + name})
@@ -162,7 +172,12 @@ func (s *simulator) invoke(w int, t int64, op history.Op) {
 		e.Fence = wk.fence
 	}
 	s.emit(e)
+	s.invokes++
 	wk.op, wk.inv, wk.phase = op, t, phEffect
+	// Whether the reply is lost (info), and if so whether the request was
+	// lost too, is drawn once per operation, not per retry.
+	wk.lostReply = s.p(s.cfg.pInfo)
+	wk.applied = !(wk.lostReply && s.p(s.cfg.pLost))
 	s.schedule(w, t+s.lat())
 }
 
@@ -171,12 +186,11 @@ func (s *simulator) effect(w int, t int64) {
 	wk := &s.workers[w]
 	k := &s.keys[wk.key]
 	wk.outcome = history.OK
-	lostReply := s.p(s.cfg.pInfo)
-	applied := !(lostReply && s.p(s.cfg.pLost))
+	lostReply, applied := wk.lostReply, wk.applied
 	if applied {
 		switch wk.op {
 		case history.Acquire:
-			if k.token == 0 || k.exp <= t {
+			if k.token == 0 || k.exp <= t || s.cfg.nolock {
 				s.tokens++
 				k.token, k.exp = s.tokens, t+s.cfg.ttl
 				k.counter++
@@ -185,6 +199,10 @@ func (s *simulator) effect(w int, t int64) {
 					wk.fence = k.counter
 				}
 			} else {
+				if s.cfg.retry && t-wk.inv < 5*s.cfg.ttl {
+					s.schedule(w, t+s.lat())
+					return
+				}
 				wk.outcome = history.Fail
 			}
 		case history.Extend:
@@ -217,7 +235,7 @@ func (s *simulator) effect(w int, t int64) {
 	wk.phase = phReply
 	reply := t + s.lat()
 	if wk.op == history.Acquire && s.cfg.deadlines && s.p(s.cfg.pSlow) {
-		reply = wk.inv + s.cfg.ttl + s.lat() // after its own deadline
+		reply = max(t, wk.inv+s.cfg.ttl) + s.lat() // after its own deadline
 	}
 	s.schedule(w, reply)
 }
@@ -236,10 +254,9 @@ func (s *simulator) step(w int, t int64) {
 	wk := &s.workers[w]
 	switch wk.phase {
 	case phIdle:
-		if s.started >= s.cfg.ops {
+		if s.invokes >= s.cfg.ops {
 			return
 		}
-		s.started++
 		wk.key = s.rng.IntN(s.cfg.keys)
 		s.invoke(w, t, history.Acquire)
 	case phEffect:

@@ -20,11 +20,11 @@ const (
 
 // visualize writes porcupine's HTML visualisation of each failing key into
 // dir, annotated with the fault windows that touch the key's operations
-// and with the witness. The search it needs shares the check's deadline; a
-// key it cannot finish in time is still drawn, with the partial
-// linearizations found so far. Problems are recorded in r, not returned: a
+// and with the witness. It draws DESIGN's literal intervals (no narrowing).
+// The search it needs shares the check's deadline; a key it cannot finish
+// in time is still drawn, with the partial linearizations found so far. Problems are recorded in r, not returned: a
 // visualisation is an aid, the verdict stands without it.
-func visualize(ctx context.Context, d *digest, model porcupine.Model, keys []int32, r *Result, dir string, deadline time.Time) {
+func visualize(ctx context.Context, d *digest, model porcupine.Model, keys []int32, scans []keyScan, r *Result, dir string, deadline time.Time) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		r.VisualizeErrors = append(r.VisualizeErrors, fmt.Sprintf("create %s: %v", dir, err))
 		return
@@ -36,6 +36,7 @@ func visualize(ctx context.Context, d *digest, model porcupine.Model, keys []int
 		}
 	}
 	used := make(map[string]bool)
+	replay := newModel(d, nil)
 	for _, k := range keys {
 		key := d.keys[k]
 		if ctx.Err() != nil {
@@ -46,11 +47,22 @@ func visualize(ctx context.Context, d *digest, model porcupine.Model, keys []int
 			r.VisualizeErrors = append(r.VisualizeErrors, fmt.Sprintf("%s: not drawn: the timeout was spent", key))
 			continue
 		}
-		ops := keyOperations(d, k, denseClients(d, k))
+		ids, shown := around(d, k, scans[k])
+		ops := beliefOperations(d, ids, denseClients(d, ids))
 		_, info := porcupine.CheckOperationsVerbose(model, ops, left)
-		info.AddAnnotations(annotations(d, ops, witnesses[key]))
+		if ctx.Err() != nil {
+			return
+		}
+		notes := annotations(d, ops, witnesses[key])
+		if shown != "" {
+			notes = append(notes, porcupine.Annotation{Tag: "note", Start: firstCall(ops), Description: "excerpt", Details: shown})
+		}
+		info.AddAnnotations(notes)
 		path := filepath.Join(dir, fileName(key, used))
-		if err := porcupine.VisualizePath(model, info, path); err != nil {
+		// The drawing replays the partial linearizations found, whose
+		// steps were all legal: replay them with a model that a cancelled
+		// context cannot make fail (porcupine panics on a failed replay).
+		if err := porcupine.VisualizePath(replay, info, path); err != nil {
 			r.VisualizeErrors = append(r.VisualizeErrors, fmt.Sprintf("%s: %v", key, err))
 			continue
 		}
@@ -58,11 +70,11 @@ func visualize(ctx context.Context, d *digest, model porcupine.Model, keys []int
 	}
 }
 
-// denseClients numbers the processes of key k 0, 1, … in process order:
-// one row each in the visualisation.
-func denseClients(d *digest, k int32) func(int) int {
+// denseClients numbers the processes of the beliefs ids 0, 1, … in
+// process order: one row each in the visualisation.
+func denseClients(d *digest, ids []int32) func(int) int {
 	var procs []int
-	for _, id := range d.keyBeliefs[k] {
+	for _, id := range ids {
 		procs = append(procs, d.beliefs[id].proc)
 	}
 	slices.Sort(procs)
@@ -71,6 +83,46 @@ func denseClients(d *digest, k int32) func(int) int {
 		i, _ := slices.BinarySearch(procs, p)
 		return i
 	}
+}
+
+// excerpt is how many beliefs before and after the witness's a
+// visualisation shows.
+const excerpt = 20
+
+// around picks the beliefs of key k to draw: with a witness, the two
+// beliefs it names and the excerpt beliefs on either side of each (in ok
+// order) — still no linearization, as the pair alone has none, and small
+// enough for a person and for porcupine; otherwise all of them. shown
+// describes an excerpt ("" for all).
+func around(d *digest, k int32, s keyScan) (ids []int32, shown string) {
+	all := d.keyBeliefs[k]
+	a, b := s.first, s.second
+	if s.overlaps == 0 {
+		a, b = s.fenceEarlier, s.fenceLater
+	}
+	if a < 0 || len(all) <= 4*excerpt+2 {
+		return all, ""
+	}
+	pa, pb := slices.Index(all, a), slices.Index(all, b)
+	pa, pb = min(pa, pb), max(pa, pb)
+	keep := func(i int) bool {
+		return (i >= pa-excerpt && i <= pa+excerpt) || (i >= pb-excerpt && i <= pb+excerpt)
+	}
+	for i, id := range all {
+		if keep(i) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, fmt.Sprintf("%d of the key's %d acquires: the witness's two and up to %d on either side of each", len(ids), len(all), excerpt)
+}
+
+// firstCall is the earliest call of ops (not empty).
+func firstCall(ops []porcupine.Operation) int64 {
+	t := ops[0].Call
+	for _, op := range ops {
+		t = min(t, op.Call)
+	}
+	return t
 }
 
 // annotations marks the fault windows that touch the span of ops, and the
