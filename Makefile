@@ -6,7 +6,7 @@ BIN     := bin/bench
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 
-.PHONY: all bench test build lint deps test-deps image clean
+.PHONY: all bench test build lint deps test-deps image gate clean
 
 all: build
 
@@ -35,6 +35,11 @@ bench: deps build
 test: test-deps image
 	$(GO) vet ./...
 	$(GO) test -race -timeout 12m ./...
+
+## gate: run the ci scenario in passes and compare with results/baseline/
+##       (scripts/gate.sh --refresh records a new baseline)
+gate: deps
+	@scripts/gate.sh
 
 ## lint: formatting and vet
 lint:

@@ -217,11 +217,15 @@ func (s Scenario) Expand() ([]Cell, error) {
 			return nil, bad("%v", err)
 		}
 	}
+	// Samples are the outer loop: --repeat N takes N passes over every
+	// cell, so a burst of load on the machine hits one sample of many
+	// cells rather than every sample of a few (the gate needs independent
+	// samples).
 	var cells []Cell
-	for _, fault := range s.Faults {
-		for _, spec := range specs {
-			for _, seed := range s.Seeds {
-				for sample := range s.Repeat {
+	for sample := range s.Repeat {
+		for _, fault := range s.Faults {
+			for _, spec := range specs {
+				for _, seed := range s.Seeds {
 					for _, lock := range s.Locks {
 						c := Cell{Lock: lock, Workload: spec, Fault: fault, Seed: seed, Sample: sample}
 						c.Workload.Seed = seed

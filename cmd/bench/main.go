@@ -62,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return check(ctx, args[1:], stdout, stderr)
 	case "plot":
 		return plot(args[1:], stdout, stderr)
+	case "compare":
+		return compare(args[1:], stdout, stderr)
 	case "zoo":
 		return zoo(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -69,6 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "  run         run a scenario (-s FILE | --preset NAME) and write results/<run-id>/")
 		fmt.Fprintln(stdout, "  check       check a history file for mutual exclusion: bench check HISTORY [--json] [--timeout D]")
 		fmt.Fprintln(stdout, "  plot        rebuild plots, report.html and bench.txt of a run: bench plot RUN_DIR")
+		fmt.Fprintln(stdout, "  compare     the CI gate: bench compare BASE NEW [--thresholds ..] [--markdown FILE] [--strict]")
 		fmt.Fprintln(stdout, "  calibrate   the harness against the physical limit: redis-benchmark, a bare go-redis loop, proxy cost")
 		fmt.Fprintln(stdout, "  list locks  the lock strategies, what they do and their known hazards")
 		return exitOK

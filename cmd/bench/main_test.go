@@ -231,3 +231,23 @@ func TestListFaultsWorkloadsPresets(t *testing.T) {
 		}
 	}
 }
+
+func TestCompareBaselineWithItselfPasses(t *testing.T) {
+	md := filepath.Join(t.TempDir(), "compare.md")
+	var o, e bytes.Buffer
+	if code := run([]string{"compare", "../../results/baseline", "../../results/baseline", "--markdown", md}, &o, &e); code != exitOK {
+		t.Fatalf("baseline vs itself: exit %d\n%s%s", code, o.String(), e.String())
+	}
+	if b, err := os.ReadFile(md); err != nil || len(b) == 0 {
+		t.Errorf("markdown not written: %v", err)
+	}
+	if code := run([]string{"compare", "../../results/baseline", filepath.Join(t.TempDir(), "none")}, &o, &e); code != exitBadInput {
+		t.Errorf("missing NEW: exit %d, want %d", code, exitBadInput)
+	}
+	if code := run([]string{"compare", "../../results/baseline"}, &o, &e); code != exitBadInput {
+		t.Errorf("one path: exit %d, want %d", code, exitBadInput)
+	}
+	if code := run([]string{"compare", "--thresholds", "speed=9", "a", "b"}, &o, &e); code != exitBadInput {
+		t.Errorf("bad thresholds: exit %d, want %d", code, exitBadInput)
+	}
+}
