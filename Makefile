@@ -31,10 +31,12 @@ build:
 bench: deps build
 	./$(BIN) run
 
-## test: vet and race-enabled tests against real Redis nodes
-test: test-deps image
+## test: vet, race-enabled tests against real Redis nodes, and the quick
+##       detection matrix (every known failure, expected vs observed)
+test: test-deps image build
 	$(GO) vet ./...
 	$(GO) test -race -timeout 12m ./...
+	./$(BIN) zoo --quick
 
 ## gate: run the ci scenario in passes and compare with results/baseline/
 ##       (scripts/gate.sh --refresh records a new baseline)
