@@ -18,7 +18,8 @@ const (
 	SideNetwork = "network"
 	// SideNode faults act on a node's process (kill, pause, clock).
 	SideNode = "node"
-	// SideClient faults act in a worker (pause, crash).
+	// SideClient faults act in a worker (pause, crash) or in its lock
+	// strategy (a cut between two commands).
 	SideClient = "client"
 	// SideResource faults act in the proxies in front of the protected
 	// resource.
@@ -42,6 +43,7 @@ const (
 	FaultClockFast           = "clock-fast"
 	FaultClientPause         = "client-pause"
 	FaultClientCrash         = "client-crash"
+	FaultCutBetween          = "cut-between-commands"
 	FaultDelayedWrite        = "delayed-write"
 )
 
@@ -212,6 +214,12 @@ func Catalogue() []FaultKind {
 			Name:        FaultClientCrash,
 			Description: "a worker crashes right after its next acquire, abandoning the lease, and comes back as a new process",
 			Params:      "worker (default 0, −1 = drawn with the seed)",
+			Side:        SideClient,
+		},
+		{
+			Name:        FaultCutBetween,
+			Description: "when a worker's setnx-expire acquire is between SETNX and EXPIRE, its client group is cut off node n1: EXPIRE and the release are lost and the key never expires",
+			Params:      "worker (default 0, −1 = drawn with the seed), duration = from arming until the cut heals (default 3×TTL); only setnx-expire has the two commands",
 			Side:        SideClient,
 		},
 		{

@@ -52,6 +52,7 @@ func TestCatalogueProviders(t *testing.T) {
 		FaultClockFast:           {"exec"},
 		FaultClientPause:         all,
 		FaultClientCrash:         all,
+		FaultCutBetween:          all,
 		FaultDelayedWrite:        all,
 	}
 	if got := FaultNames(); len(got) != len(want) {

@@ -72,7 +72,11 @@
 // is recorded by the worker itself when it pauses (target "process P"),
 // since only it knows when; a client crash is recorded by Run as a
 // start/stop pair at arming time (target "worker W") and by the worker as
-// its crash event. Run heals everything (HealAll) before it returns,
+// its crash event. A cut between commands is armed at its start and
+// recorded from then until its stop; the cut itself is made by the lock
+// strategy's hook (Target.BetweenCommands), which partitions the worker's
+// client group from n1 between setnx-expire's SETNX and EXPIRE, and the
+// stop heals it. Run heals everything (HealAll) before it returns,
 // whether the timeline ran out, an action failed or its context ended;
 // HealAll also repairs what happened outside the schedule (a node that
 // does not answer is resumed or started) and records the stop of every

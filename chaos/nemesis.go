@@ -52,6 +52,18 @@ type Target struct {
 	active     []activeFault // in the order they started
 	armed      []int         // workers with a pause armed
 	crashArmed bool          // a crash was armed (it cannot be disarmed)
+	cuts       []armedCut    // cut-between-commands occurrences in force
+}
+
+// armedCut is a cut-between-commands occurrence between its start (armed)
+// and its stop (healed): the hook fills in what it cut.
+type armedCut struct {
+	step, occurrence int
+	worker           int
+	taken            bool     // the hook ran for it
+	group            string   // the group cut off, once taken
+	nodes            []string // the nodes it was cut from, once taken
+	err              error    // why the cut could not be made
 }
 
 // activeFault is a fault that started and has not stopped.
@@ -216,6 +228,9 @@ func (t *Target) check(timeline []Action) error {
 			if t.Faults == nil {
 				return bad(a, "client faults need Target.Faults, shared with the workload")
 			}
+			if k.Name == FaultCutBetween && (t.Mesh == nil || len(t.Mesh.Nodes()) == 0) {
+				return bad(a, "a cut between commands needs the proxy mesh")
+			}
 		}
 	}
 	return nil
@@ -253,6 +268,8 @@ func (t *Target) do(ctx context.Context, a Action) error {
 		t.crashArmed = true
 		at := t.now()
 		return errors.Join(t.record(at, a.Fault, a.Target, PhaseStart), t.record(at, a.Fault, a.Target, PhaseStop))
+	case FaultCutBetween:
+		return t.doCut(ctx, a)
 	}
 	if a.Phase == PhaseStart {
 		at := t.now()
@@ -394,7 +411,10 @@ func HealAll(ctx context.Context, t *Target) error {
 	for _, w := range t.armed {
 		t.Faults.Pause(w, 0)
 	}
-	t.armed, t.crashArmed = nil, false
+	for _, c := range t.cuts {
+		t.Faults.TakeCutBetween(c.worker) // disarm; the mesh is clear already
+	}
+	t.armed, t.crashArmed, t.cuts = nil, false, nil
 	if c := t.Cluster; c != nil {
 		if c.Can(cluster.CapKill) || c.Can(cluster.CapPause) {
 			for _, n := range c.Nodes {

@@ -17,6 +17,7 @@ const (
 	sourceKleppmann = "Martin Kleppmann, \"How to do distributed locking\", 8 Feb 2016, https://martin.kleppmann.com/2016/02/08/how-to-do-distributed-locking.html"
 	sourceRedisIO   = "redis.io, \"Distributed Locks with Redis\", https://redis.io/docs/latest/develop/clients/patterns/distributed-locks/"
 	sourceJepsen    = "Jepsen, jepsen.nemesis (https://github.com/jepsen-io/jepsen)"
+	sourceRedisSET  = "redis.io, SET command, \"Patterns\", https://redis.io/docs/latest/commands/set/"
 )
 
 // presetStart is when a preset's first fault starts: after the clients have
@@ -160,6 +161,8 @@ func singleSource(fault string) string {
 		return sourceKleppmann + ", section \"Protecting a resource with a lock\""
 	case FaultClientCrash:
 		return sourceRedisIO + ", section \"Safety and Liveness Guarantees\" (liveness A: deadlock free when a client crashes)"
+	case FaultCutBetween:
+		return sourceRedisSET + " (one command, SET NX EX, because a failure between SETNX and EXPIRE leaves a lock that never expires)"
 	case FaultDelayedWrite:
 		return sourceKleppmann + ", section \"Protecting a resource with a lock\" (the write delayed in the network)"
 	}

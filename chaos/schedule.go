@@ -265,6 +265,8 @@ func specOf(fault string) spec {
 		return spec{fields: fWorker | fDuration, instant: true}
 	case FaultClientCrash:
 		return spec{fields: fWorker, instant: true}
+	case FaultCutBetween:
+		return spec{fields: fWorker | fDuration}
 	case FaultDelayedWrite:
 		return spec{fields: fGroups | fLatency | fDuration, family: "resource-latency"}
 	}
@@ -795,13 +797,14 @@ func (b *builder) step(seed uint64, i int, st Step, prevEnd time.Duration) (time
 			a.Target = "worker " + strconv.Itoa(worker)
 		}
 
-		// When the occurrence ends: instant faults at once, client
-		// pauses after their pause, others after Duration or at the end
-		// of the cell.
+		// When the occurrence ends: instant faults at once; client
+		// pauses and crashes are armed and have no stop of their own; a
+		// cut between commands and the others after Duration or at the
+		// end of the cell.
 		var stop time.Duration
 		hasStop := true
 		switch {
-		case r.kind.Side == SideClient:
+		case r.kind.Side == SideClient && r.kind.Name != FaultCutBetween:
 			hasStop = false
 			stop = start + max(r.Duration, 0)
 		case r.spec.instant:

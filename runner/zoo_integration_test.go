@@ -36,11 +36,17 @@ func TestZooQuickEntries(t *testing.T) {
 			t.Errorf("%s: observed %v, expected %v: %q", r.Entry.ID(), r.Observed, r.Entry.Expect, r.Diffs)
 		}
 	}
-	if r := rep.Rows[0]; len(r.Witnesses) == 0 {
-		t.Error("the canary's violation has no witness")
-	}
-	if r := rep.Rows[2]; len(r.Stalls) == 0 {
-		t.Error("setnx's stall is not reported")
+	for _, r := range rep.Rows {
+		switch r.Entry.ID() {
+		case "nolock/no-fault":
+			if len(r.Witnesses) == 0 {
+				t.Error("the canary's violation has no witness")
+			}
+		case "setnx/holder-crash":
+			if len(r.Stalls) == 0 {
+				t.Error("setnx's stall is not reported")
+			}
+		}
 	}
 	if rep.ExitCode() != 0 {
 		t.Errorf("exit code %d", rep.ExitCode())

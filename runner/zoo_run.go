@@ -295,13 +295,13 @@ func (r *ZooReport) writeEvidence(w io.Writer, prefix string) {
 		if len(part.lines) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s\n", part.title)
 		if prefix == "" {
+			fmt.Fprintf(w, "\n%s\n", part.title)
 			for i, l := range part.lines {
 				part.lines[i] = "  " + l
 			}
 		} else {
-			fmt.Fprintln(w)
+			fmt.Fprintf(w, "\n**%s**\n\n", strings.TrimSuffix(part.title, ":"))
 		}
 		fmt.Fprintln(w, strings.Join(part.lines, "\n"))
 	}
