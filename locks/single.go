@@ -99,15 +99,23 @@ func newSetNX(cfg Config) (Locker, error) {
 
 func (s *setNXLocker) Acquire(ctx context.Context, key string, _ time.Duration) (Lease, error) {
 	return retrying(ctx, s.cfg.Retry, false, func(ctx context.Context) (Lease, error) {
-		ok, err := s.client.SetNX(ctx, key, "1", 0).Result()
-		if err != nil {
-			return nil, classify(err, true)
-		}
-		if !ok {
-			return nil, fmt.Errorf("%s is held: %w", key, ErrNotObtained)
+		if err := s.setOne(ctx, key, 0); err != nil {
+			return nil, err
 		}
 		return &lease{key: key, token: "1", release: s.del, extend: noExtend}, nil
 	})
+}
+
+// setOne is the tutorials' acquire: SET key 1 NX, with EX ttl when ttl > 0.
+func (s *singleNode) setOne(ctx context.Context, key string, ttl time.Duration) error {
+	ok, err := s.client.SetNX(ctx, key, "1", ttl).Result()
+	if err != nil {
+		return classify(err, true)
+	}
+	if !ok {
+		return fmt.Errorf("%s is held: %w", key, ErrNotObtained)
+	}
+	return nil
 }
 
 // del is the tutorials' release: delete whatever is there.
@@ -129,12 +137,8 @@ func newSetNXExpire(cfg Config) (Locker, error) {
 
 func (s *setNXExpireLocker) Acquire(ctx context.Context, key string, ttl time.Duration) (Lease, error) {
 	return retrying(ctx, s.cfg.Retry, false, func(ctx context.Context) (Lease, error) {
-		ok, err := s.client.SetNX(ctx, key, "1", 0).Result()
-		if err != nil {
-			return nil, classify(err, true)
-		}
-		if !ok {
-			return nil, fmt.Errorf("%s is held: %w", key, ErrNotObtained)
+		if err := s.setOne(ctx, key, 0); err != nil {
+			return nil, err
 		}
 		if h := s.cfg.Hooks.BetweenCommands; h != nil {
 			h(ctx, key)
@@ -169,12 +173,8 @@ func newSetNXEX(cfg Config) (Locker, error) {
 
 func (s *setNXEXLocker) Acquire(ctx context.Context, key string, ttl time.Duration) (Lease, error) {
 	return retrying(ctx, s.cfg.Retry, false, func(ctx context.Context) (Lease, error) {
-		ok, err := s.client.SetNX(ctx, key, "1", ttlSeconds(ttl)).Result()
-		if err != nil {
-			return nil, classify(err, true)
-		}
-		if !ok {
-			return nil, fmt.Errorf("%s is held: %w", key, ErrNotObtained)
+		if err := s.setOne(ctx, key, ttlSeconds(ttl)); err != nil {
+			return nil, err
 		}
 		return &lease{key: key, token: "1", release: s.del, extend: s.expire}, nil
 	})
