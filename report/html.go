@@ -177,8 +177,9 @@ func verdict(s string) verdictView {
 	return verdictView{Text: s, Class: cl}
 }
 
-// us formats microseconds as the CLI's table does.
-func us(v int64) string {
+// FormatMicros formats microseconds for tables (the CLI and report.html):
+// µs below 1 ms, ms below 1 s, s above.
+func FormatMicros(v int64) string {
 	switch {
 	case v >= 1_000_000:
 		return fmt.Sprintf("%.2fs", float64(v)/1e6)
@@ -201,10 +202,10 @@ func rowOf(c *runner.CellResult, cv cellView) rowView {
 	}
 	acq, hand := c.Latency[workloads.HistAcquireOK], c.Latency[workloads.HistHandoff]
 	r.Throughput = fmt.Sprintf("%.0f", c.Throughput)
-	r.P50, r.P99, r.P999 = us(acq.P50), us(acq.P99), us(acq.P999)
+	r.P50, r.P99, r.P999 = FormatMicros(acq.P50), FormatMicros(acq.P99), FormatMicros(acq.P999)
 	r.Handoff = "-"
 	if hand.Count > 0 {
-		r.Handoff = us(hand.P50)
+		r.Handoff = FormatMicros(hand.P50)
 	}
 	return r
 }

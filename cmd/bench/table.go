@@ -5,6 +5,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/lockbench/lockbench/report"
 	"github.com/lockbench/lockbench/runner"
 	"github.com/lockbench/lockbench/workloads"
 )
@@ -22,25 +23,13 @@ func printTable(w io.Writer, sum *runner.Summary, colour bool) {
 		acq, hand := c.Latency[workloads.HistAcquireOK], c.Latency[workloads.HistHandoff]
 		handoff := "-"
 		if hand.Count > 0 {
-			handoff = us(hand.P50)
+			handoff = report.FormatMicros(hand.P50)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.Lock, c.Workload, c.Fault, c.Throughput,
-			us(acq.P50), us(acq.P99), us(acq.P999), handoff,
+			report.FormatMicros(acq.P50), report.FormatMicros(acq.P99), report.FormatMicros(acq.P999), handoff,
 			paint(string(c.Verdicts.Mutex), colour), paint(string(c.Verdicts.Resource), colour), paint(string(c.Verdicts.Liveness), colour))
 	}
 	tw.Flush()
-}
-
-// us formats microseconds for the table.
-func us(v int64) string {
-	switch {
-	case v >= 1_000_000:
-		return fmt.Sprintf("%.2fs", float64(v)/1e6)
-	case v >= 1000:
-		return fmt.Sprintf("%.1fms", float64(v)/1e3)
-	default:
-		return fmt.Sprintf("%dµs", v)
-	}
 }
 
 // paint colours a verdict: green ok, red unsafe, yellow undecided.
