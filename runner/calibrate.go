@@ -44,6 +44,9 @@ type CalibrateOptions struct {
 	// Rounds is how many times each throughput is measured; medians are
 	// reported (default 5).
 	Rounds int
+	// ClientProcs is GOMAXPROCS while the Go loops run, as in
+	// Options.ClientProcs: 0 keeps a CPU free for the node they load.
+	ClientProcs int
 	// Progress, when set, receives one line per step.
 	Progress func(string)
 }
@@ -58,6 +61,12 @@ type Latency struct {
 
 // Throughput is one path's lock cycles per second over the rounds.
 type Throughput struct {
+	Rounds []float64 `json:"rounds"`
+	Median float64   `json:"median"`
+}
+
+// Ratios are one ratio per round, in round order, and their median.
+type Ratios struct {
 	Rounds []float64 `json:"rounds"`
 	Median float64   `json:"median"`
 }
@@ -85,6 +94,8 @@ type CalibrateResult struct {
 	Proxied Latency `json:"proxied_set"`
 
 	Clients int `json:"clients"`
+	// ClientProcs is the GOMAXPROCS of the bare loop and the harness.
+	ClientProcs int `json:"client_procs"`
 	// RedisBenchmark is nil when redis-benchmark is not installed.
 	RedisBenchmark *RedisBenchmark `json:"redis_benchmark,omitempty"`
 	// Bare is a go-redis loop doing SET NX PX + the compare-and-delete
@@ -97,7 +108,11 @@ type CalibrateResult struct {
 	// Ratios of the medians.
 	HarnessVsBare           float64 `json:"harness_vs_bare"`
 	HarnessVsRedisBenchmark float64 `json:"harness_vs_redis_benchmark,omitempty"`
-	ProxyCost               float64 `json:"proxy_cost"`
+	// The same ratios within each round (paired, so that the machine's
+	// drift between rounds cancels).
+	HarnessVsBarePaired           Ratios  `json:"harness_vs_bare_paired"`
+	HarnessVsRedisBenchmarkPaired *Ratios `json:"harness_vs_redis_benchmark_paired,omitempty"`
+	ProxyCost                     float64 `json:"proxy_cost"`
 	// CheckerEventsPerSec is the checker's speed on the last harness
 	// history (read, validated and checked).
 	CheckerEventsPerSec float64 `json:"checker_events_per_sec"`
@@ -181,6 +196,8 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 	defer os.RemoveAll(tmp)
 
 	rbPath, rbErr := exec.LookPath("redis-benchmark")
+	// The Go loops load one node (the harness skips the resource).
+	procs := clientProcs(o.ClientProcs, 1)
 	var set, eval []float64
 	var lastHistory string
 	for round := 1; round <= o.Rounds; round++ {
@@ -192,27 +209,41 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 			}
 			set, eval = append(set, s), append(eval, e)
 		}
-		bare, err := bareLoop(ctx, ep, o.Clients, o.Duration)
+		lastHistory = filepath.Join(tmp, fmt.Sprintf("history-%d.jsonl", round))
+		var bare, direct, proxied float64
+		res.ClientProcs, err = withProcs(procs, func() (err error) {
+			if bare, err = bareLoop(ctx, ep, o.Clients, o.Duration); err != nil {
+				return err
+			}
+			if direct, err = harness(ctx, ep, resNode.Endpoint(), o.Clients, o.Duration, lastHistory); err != nil {
+				return err
+			}
+			viaProxy := ep
+			viaProxy.Addr = proxyAddr
+			proxied, err = harness(ctx, viaProxy, resNode.Endpoint(), o.Clients, o.Duration, filepath.Join(tmp, "history-proxied.jsonl"))
+			return err
+		})
 		if err != nil {
 			return res, err
 		}
 		res.Bare.Rounds = append(res.Bare.Rounds, bare)
-		lastHistory = filepath.Join(tmp, fmt.Sprintf("history-%d.jsonl", round))
-		direct, err := harness(ctx, ep, resNode.Endpoint(), o.Clients, o.Duration, lastHistory)
-		if err != nil {
-			return res, err
-		}
 		res.Harness.Rounds = append(res.Harness.Rounds, direct)
-		proxied := ep
-		proxied.Addr = proxyAddr
-		p, err := harness(ctx, proxied, resNode.Endpoint(), o.Clients, o.Duration, filepath.Join(tmp, "history-proxied.jsonl"))
-		if err != nil {
-			return res, err
+		res.HarnessProxied.Rounds = append(res.HarnessProxied.Rounds, proxied)
+		res.HarnessVsBarePaired.Rounds = append(res.HarnessVsBarePaired.Rounds, direct/bare)
+		if len(set) == round {
+			if res.HarnessVsRedisBenchmarkPaired == nil {
+				res.HarnessVsRedisBenchmarkPaired = &Ratios{}
+			}
+			limit := 1 / (1/set[round-1] + 1/eval[round-1])
+			res.HarnessVsRedisBenchmarkPaired.Rounds = append(res.HarnessVsRedisBenchmarkPaired.Rounds, direct/limit)
 		}
-		res.HarnessProxied.Rounds = append(res.HarnessProxied.Rounds, p)
 	}
 	for _, t := range []*Throughput{&res.Bare, &res.Harness, &res.HarnessProxied} {
 		t.Median = median(t.Rounds)
+	}
+	res.HarnessVsBarePaired.Median = median(res.HarnessVsBarePaired.Rounds)
+	if r := res.HarnessVsRedisBenchmarkPaired; r != nil {
+		r.Median = median(r.Rounds)
 	}
 	if len(set) > 0 {
 		rb := &RedisBenchmark{SetNXPX: Throughput{Rounds: set, Median: median(set)}, EvalDelete: Throughput{Rounds: eval, Median: median(eval)}}
@@ -240,6 +271,14 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 	res.CheckerEvents = len(events)
 	res.CheckerEventsPerSec = float64(len(events)) / time.Since(began).Seconds()
 	return res, nil
+}
+
+// withProcs runs f with GOMAXPROCS limited to n (see limitProcs) and
+// returns the GOMAXPROCS it ran with.
+func withProcs(n int, f func() error) (int, error) {
+	effective, restore := limitProcs(n)
+	defer restore()
+	return effective, f()
 }
 
 // setRoundTrips times sequential SETs direct and through the proxy,

@@ -36,6 +36,10 @@ type Options struct {
 	CheckTimeout time.Duration
 	// Progress, when set, hears about every cell as it starts and ends.
 	Progress func(Progress)
+	// ClientProcs is GOMAXPROCS while a cell's workload runs: 0 keeps one
+	// CPU free per node the cell loads (see clientProcs), < 0 uses every
+	// CPU, > 0 is used as given.
+	ClientProcs int
 }
 
 // Progress is one step of a run, for a progress display.
@@ -118,7 +122,9 @@ type CellResult struct {
 	History      string             `json:"history"`
 	ElapsedMs    float64            `json:"elapsed_ms"`
 	Spec         workloads.Spec     `json:"spec"`
-	hists        map[string]*hdrhistogram.Histogram
+	// ClientProcs is the GOMAXPROCS the workload ran with.
+	ClientProcs int `json:"client_procs,omitempty"`
+	hists       map[string]*hdrhistogram.Histogram
 }
 
 // Hists returns the cell's decoded histograms (for plots).
@@ -443,7 +449,17 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	chaosDone := make(chan error, 1)
 	go func() { chaosDone <- chaos.Run(chaosCtx, timeline, target) }()
 
+	loaded := 1 // the lock node; a multi-node strategy loads every node
+	if strategy.MultiNode {
+		loaded = len(nodes.locks.Nodes)
+	}
+	if !spec.SkipResource {
+		loaded++
+	}
+	var restoreProcs func()
+	res.ClientProcs, restoreProcs = limitProcs(clientProcs(o.ClientProcs, loaded))
 	wres, werr := workloads.Run(ctx, spec, env)
+	restoreProcs()
 	stopChaos()
 	cerr := <-chaosDone
 	// Whatever happened, leave the nodes as the next cell needs them.

@@ -9,6 +9,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/lockbench/lockbench/cluster"
@@ -28,6 +31,8 @@ func calibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	duration := fs.Duration("duration", 2*time.Second, "length of each throughput measurement")
 	rounds := fs.Int("rounds", 5, "rounds; medians are reported")
 	out := fs.String("out", "results", "directory for results/<run-id>/")
+	clientProcs := fs.Int("client-procs", 0, "GOMAXPROCS of the Go loops: 0 keeps a CPU free for the node they load, -1 uses every CPU")
+	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the whole calibration to this file")
 	if !parseFlags(fs, args, stderr) {
 		return exitBadInput
 	}
@@ -37,7 +42,8 @@ func calibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	opts := runner.CalibrateOptions{
 		Cluster: cluster.AutoOptions{Provider: *provider},
 		Nodes:   *nodes, Samples: *samples, Clients: *clients, Duration: *duration, Rounds: *rounds,
-		Progress: func(s string) { fmt.Fprintln(stderr, "· "+s) },
+		ClientProcs: *clientProcs,
+		Progress:    func(s string) { fmt.Fprintln(stderr, "· "+s) },
 	}
 	if *addrs != "" {
 		list, err := cluster.ParseAddrs(*addrs)
@@ -50,6 +56,13 @@ func calibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return fail(stderr, "calibrate", err)
+		}
+		defer stop()
+	}
 	res, err := runner.Calibrate(ctx, opts)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -84,7 +97,7 @@ func writeCalibration(w io.Writer, res *runner.CalibrateResult) {
 	}{{"direct", res.Direct}, {"idle proxy", res.Proxied}} {
 		fmt.Fprintf(w, "%-13s %10s %10s %10s\n", row.name, ms(row.l.P50), ms(row.l.P99), ms(row.l.Max))
 	}
-	fmt.Fprintf(w, "\nlock cycles/s at %d clients, median of %d rounds:\n", res.Clients, len(res.Harness.Rounds))
+	fmt.Fprintf(w, "\nlock cycles/s at %d clients, Go loops at GOMAXPROCS=%d of %d CPUs, median of %d rounds:\n", res.Clients, res.ClientProcs, runtime.NumCPU(), len(res.Harness.Rounds))
 	if rb := res.RedisBenchmark; rb != nil {
 		fmt.Fprintf(w, "  redis-benchmark SET NX PX %10.0f req/s, EVAL compare-and-delete %.0f req/s → limit %.0f cycles/s\n", rb.SetNXPX.Median, rb.EvalDelete.Median, rb.CycleLimit)
 	}
@@ -92,6 +105,10 @@ func writeCalibration(w io.Writer, res *runner.CalibrateResult) {
 	fmt.Fprintf(w, "  harness (token, recorded) %10.0f   = %.2f × bare loop", res.Harness.Median, res.HarnessVsBare)
 	if res.RedisBenchmark != nil {
 		fmt.Fprintf(w, ", %.2f × redis-benchmark limit", res.HarnessVsRedisBenchmark)
+	}
+	fmt.Fprintf(w, "\n  paired within each round     %s × bare loop", spread(res.HarnessVsBarePaired))
+	if r := res.HarnessVsRedisBenchmarkPaired; r != nil {
+		fmt.Fprintf(w, ", %s × redis-benchmark limit", spread(*r))
 	}
 	fmt.Fprintf(w, "\n  harness through proxies   %10.0f   proxy cost %.1f %%\n", res.HarnessProxied.Median, 100*res.ProxyCost)
 	fmt.Fprintf(w, "checker: %.0f events/s on a %d-event history\n", res.CheckerEventsPerSec, res.CheckerEvents)
@@ -108,4 +125,26 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 // Redis, unreachable addresses, a fault the provider cannot do).
 func isEnvError(err error) bool {
 	return errors.Is(err, cluster.ErrUnavailable) || errors.Is(err, cluster.ErrBadSpec) || errors.Is(err, cluster.ErrUnsupported)
+}
+
+// startCPUProfile profiles the process into path until the returned stop
+// is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// spread prints per-round ratios as "median m (min–max)".
+func spread(r runner.Ratios) string {
+	if len(r.Rounds) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("median %.2f (%.2f–%.2f)", r.Median, slices.Min(r.Rounds), slices.Max(r.Rounds))
 }

@@ -38,6 +38,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	provider := fs.String("provider", "", "auto, exec, docker or external (overrides the scenario)")
 	addrs := fs.String("redis-addrs", "", "comma-separated host:port of external nodes (lock nodes, then one for the resource)")
 	out := fs.String("out", "results", "directory that receives results/<run-id>/")
+	clientProcs := fs.Int("client-procs", 0, "GOMAXPROCS while a cell's workload runs: 0 keeps a CPU free per node the cell loads, -1 uses every CPU")
 	if !parseFlags(fs, args, stderr) {
 		return exitBadInput
 	}
@@ -97,7 +98,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "run", err)
 	}
-	opts := runner.Options{Cluster: cluster.AutoOptions{Provider: *provider}}
+	opts := runner.Options{Cluster: cluster.AutoOptions{Provider: *provider}, ClientProcs: *clientProcs}
 	if *addrs != "" {
 		list, err := cluster.ParseAddrs(*addrs)
 		if err != nil {
