@@ -46,7 +46,10 @@ func TestMutualExclusionWithoutFaults(t *testing.T) {
 	for _, name := range strategies(all) {
 		t.Run(name, func(t *testing.T) {
 			const workers, each = 6, 20
-			l := f.locker(t, name, "A", locks.Config{Retry: locks.Retry{Policy: "exponential", Base: time.Millisecond, Cap: 20 * time.Millisecond, Attempts: 1000}})
+			// NodeTimeout 1 s: this test is about exclusion, and a machine
+			// stalled past Redlock's default 100 ms per node (a full
+			// parallel -race test run on 2 CPUs) must not fail it.
+			l := f.locker(t, name, "A", locks.Config{NodeTimeout: time.Second, Retry: locks.Retry{Policy: "exponential", Base: time.Millisecond, Cap: 20 * time.Millisecond, Attempts: 1000}})
 			key := uniqueKey(t)
 			var inside, overlaps, held atomic.Int64
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
