@@ -37,8 +37,8 @@ type Options struct {
 	// Progress, when set, hears about every cell as it starts and ends.
 	Progress func(Progress)
 	// ClientProcs is GOMAXPROCS while a cell's workload runs: 0 keeps one
-	// CPU free per node the cell loads (see clientProcs), < 0 uses every
-	// CPU, > 0 is used as given.
+	// CPU free per node the cell loads when there are enough CPUs (see
+	// clientProcs), < 0 uses every CPU, > 0 is used as given.
 	ClientProcs int
 }
 

@@ -31,7 +31,7 @@ func calibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	duration := fs.Duration("duration", 2*time.Second, "length of each throughput measurement")
 	rounds := fs.Int("rounds", 5, "rounds; medians are reported")
 	out := fs.String("out", "results", "directory for results/<run-id>/")
-	clientProcs := fs.Int("client-procs", 0, "GOMAXPROCS of the Go loops: 0 keeps a CPU free for the node they load, -1 uses every CPU")
+	clientProcs := fs.Int("client-procs", 0, "GOMAXPROCS of the Go loops: 0 keeps a CPU free for the node they load if there are CPUs to spare, -1 uses every CPU")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the whole calibration to this file")
 	if !parseFlags(fs, args, stderr) {
 		return exitBadInput
