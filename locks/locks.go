@@ -114,11 +114,28 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// newClient builds the go-redis client of one node with every option set
-// explicitly: go-redis's defaults (retries, multi-second timeouts, several
-// dial attempts) would hide the faults the harness injects.
+// newClient builds the go-redis client of one node.
 func (c Config) newClient(ep cluster.Endpoint) *redis.Client {
-	return redis.NewClient(&redis.Options{
+	return redis.NewClient(c.clientOptions(ep))
+}
+
+// ClientOptions are the go-redis options every strategy's client of node
+// ep is built with (defaults applied), for a caller that wants the same
+// client without a strategy around it: bench calibrate's bare loop.
+func (c Config) ClientOptions(ep cluster.Endpoint) (*redis.Options, error) {
+	c.Nodes = []cluster.Endpoint{ep}
+	c, err := c.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return c.clientOptions(ep), nil
+}
+
+// clientOptions sets every option explicitly: go-redis's defaults
+// (retries, multi-second timeouts, several dial attempts) would hide the
+// faults the harness injects.
+func (c Config) clientOptions(ep cluster.Endpoint) *redis.Options {
+	return &redis.Options{
 		Addr:                  ep.Addr,
 		Password:              ep.Password,
 		TLSConfig:             ep.TLS,
@@ -139,7 +156,7 @@ func (c Config) newClient(ep cluster.Endpoint) *redis.Client {
 		MaintNotificationsConfig: &maintnotifications.Config{
 			Mode: maintnotifications.ModeDisabled,
 		},
-	})
+	}
 }
 
 // nodeTimeout is the per-node bound of a Redlock-family acquire.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -201,30 +202,57 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 	var set, eval []float64
 	var lastHistory string
 	for round := 1; round <= o.Rounds; round++ {
-		say("round %d of %d: redis-benchmark, bare go-redis loop, harness direct and proxied (%v each)", round, o.Rounds, o.Duration)
-		if rbErr == nil {
-			s, e, err := redisBenchmark(ctx, rbPath, ep, o.Clients)
-			if err != nil {
-				return res, err
-			}
-			set, eval = append(set, s), append(eval, e)
-		}
 		lastHistory = filepath.Join(tmp, fmt.Sprintf("history-%d.jsonl", round))
-		var bare, direct, proxied float64
-		res.ClientProcs, err = withProcs(procs, func() (err error) {
-			if bare, err = bareLoop(ctx, ep, o.Clients, o.Duration); err != nil {
+		var bare, direct, proxied, s, e float64
+		viaProxy := ep
+		viaProxy.Addr = proxyAddr
+		// Each phase is labelled, so that a --cpuprofile splits by phase
+		// (go tool pprof -tagfocus phase=harness).
+		phases := []phase{
+			{"bare", func(ctx context.Context) (err error) {
+				bare, err = bareLoop(ctx, ep, o.Clients, o.Duration)
 				return err
-			}
-			if direct, err = harness(ctx, ep, resNode.Endpoint(), o.Clients, o.Duration, lastHistory); err != nil {
+			}},
+			{"harness", func(ctx context.Context) (err error) {
+				direct, err = harness(ctx, ep, resNode.Endpoint(), o.Clients, o.Duration, lastHistory)
 				return err
+			}},
+			{"harness-proxied", func(ctx context.Context) (err error) {
+				proxied, err = harness(ctx, viaProxy, resNode.Endpoint(), o.Clients, o.Duration, filepath.Join(tmp, "history-proxied.jsonl"))
+				return err
+			}},
+		}
+		if rbErr == nil {
+			phases = append(phases, phase{"redis-benchmark", func(ctx context.Context) (err error) {
+				s, e, err = redisBenchmark(ctx, rbPath, ep, o.Clients)
+				return err
+			}})
+		}
+		// Rotate the order round by round: whatever a phase leaves behind
+		// (keys to expire, a warm or cold cache) or the machine's drift
+		// within a round then falls on every path alike.
+		rot := (round - 1) % len(phases)
+		phases = append(phases[rot:], phases[:rot]...)
+		names := make([]string, len(phases))
+		for i, p := range phases {
+			names[i] = p.name
+		}
+		say("round %d of %d: %s (%v each)", round, o.Rounds, strings.Join(names, ", "), o.Duration)
+		res.ClientProcs, err = withProcs(procs, func() error {
+			for _, p := range phases {
+				var err error
+				pprof.Do(ctx, pprof.Labels("phase", p.name), func(ctx context.Context) { err = p.run(ctx) })
+				if err != nil {
+					return err
+				}
 			}
-			viaProxy := ep
-			viaProxy.Addr = proxyAddr
-			proxied, err = harness(ctx, viaProxy, resNode.Endpoint(), o.Clients, o.Duration, filepath.Join(tmp, "history-proxied.jsonl"))
-			return err
+			return nil
 		})
 		if err != nil {
 			return res, err
+		}
+		if rbErr == nil {
+			set, eval = append(set, s), append(eval, e)
 		}
 		res.Bare.Rounds = append(res.Bare.Rounds, bare)
 		res.Harness.Rounds = append(res.Harness.Rounds, direct)
@@ -271,6 +299,12 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 	res.CheckerEvents = len(events)
 	res.CheckerEventsPerSec = float64(len(events)) / time.Since(began).Seconds()
 	return res, nil
+}
+
+// phase is one measurement of a calibration round.
+type phase struct {
+	name string
+	run  func(ctx context.Context) error
 }
 
 // withProcs runs f with GOMAXPROCS limited to n (see limitProcs) and
@@ -372,15 +406,47 @@ func redisBenchmark(ctx context.Context, path string, ep cluster.Endpoint, clien
 	if eval, err = run("EVAL", compareAndDelete, "1", "lockbench:rb:__rand_int__", "token"); err != nil {
 		return 0, 0, err
 	}
+	// Tens of thousands of its keys are left to expire: delete them now,
+	// or the node's expiry cycle would slow down whatever runs next.
+	if err := deleteKeys(ctx, ep, "lockbench:rb:*"); err != nil {
+		return 0, 0, fmt.Errorf("redis-benchmark's keys: %w", err)
+	}
 	return set, eval, nil
+}
+
+// deleteKeys unlinks every key matching pattern on the node.
+func deleteKeys(ctx context.Context, ep cluster.Endpoint, pattern string) error {
+	c := redis.NewClient(ep.ClientOptions(""))
+	defer c.Close()
+	iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+	batch := make([]string, 0, 1000)
+	for iter.Next(ctx) {
+		if batch = append(batch, iter.Val()); len(batch) == cap(batch) {
+			if err := c.Unlink(ctx, batch...).Err(); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		return c.Unlink(ctx, batch...).Err()
+	}
+	return nil
 }
 
 // bareLoop is the floor of what a Go client can do: each of clients
 // goroutines takes and releases its own key with SET NX PX and EVALSHA,
 // nothing recorded, for d. It returns cycles/s.
 func bareLoop(ctx context.Context, ep cluster.Endpoint, clients int, d time.Duration) (float64, error) {
-	opts := ep.ClientOptions("")
-	opts.PoolSize = clients
+	// The strategies' own go-redis options: the loop is the harness's
+	// client without the harness around it.
+	opts, err := locks.Config{PoolSize: clients}.ClientOptions(ep)
+	if err != nil {
+		return 0, err
+	}
 	c := redis.NewClient(opts)
 	defer c.Close()
 	script := redis.NewScript(compareAndDelete)
