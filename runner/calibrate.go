@@ -251,19 +251,16 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 		if err != nil {
 			return res, err
 		}
-		if rbErr == nil {
-			set, eval = append(set, s), append(eval, e)
-		}
 		res.Bare.Rounds = append(res.Bare.Rounds, bare)
 		res.Harness.Rounds = append(res.Harness.Rounds, direct)
 		res.HarnessProxied.Rounds = append(res.HarnessProxied.Rounds, proxied)
 		res.HarnessVsBarePaired.Rounds = append(res.HarnessVsBarePaired.Rounds, direct/bare)
-		if len(set) == round {
+		if rbErr == nil {
+			set, eval = append(set, s), append(eval, e)
 			if res.HarnessVsRedisBenchmarkPaired == nil {
 				res.HarnessVsRedisBenchmarkPaired = &Ratios{}
 			}
-			limit := 1 / (1/set[round-1] + 1/eval[round-1])
-			res.HarnessVsRedisBenchmarkPaired.Rounds = append(res.HarnessVsRedisBenchmarkPaired.Rounds, direct/limit)
+			res.HarnessVsRedisBenchmarkPaired.Rounds = append(res.HarnessVsRedisBenchmarkPaired.Rounds, direct/cycleLimit(s, e))
 		}
 	}
 	for _, t := range []*Throughput{&res.Bare, &res.Harness, &res.HarnessProxied} {
@@ -275,7 +272,7 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 	}
 	if len(set) > 0 {
 		rb := &RedisBenchmark{SetNXPX: Throughput{Rounds: set, Median: median(set)}, EvalDelete: Throughput{Rounds: eval, Median: median(eval)}}
-		rb.CycleLimit = 1 / (1/rb.SetNXPX.Median + 1/rb.EvalDelete.Median)
+		rb.CycleLimit = cycleLimit(rb.SetNXPX.Median, rb.EvalDelete.Median)
 		res.RedisBenchmark = rb
 		res.HarnessVsRedisBenchmark = res.Harness.Median / rb.CycleLimit
 	} else {
@@ -300,6 +297,10 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 	res.CheckerEventsPerSec = float64(len(events)) / time.Since(began).Seconds()
 	return res, nil
 }
+
+// cycleLimit is the lock cycles/s that set and eval requests/s allow when a
+// cycle costs one of each.
+func cycleLimit(set, eval float64) float64 { return 1 / (1/set + 1/eval) }
 
 // phase is one measurement of a calibration round.
 type phase struct {

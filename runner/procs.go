@@ -10,7 +10,7 @@ import (
 // loopback), each a single-threaded redis-server. When there are CPUs to
 // spare, the harness keeps one free per node the load reaches and takes
 // the rest, so that it does not take cycles from the server it measures:
-// on 2 CPUs against one node the bare go-redis loop ran 20-35 % faster
+// on 2 CPUs against one node a bare go-redis loop ran 22-31 % faster
 // with GOMAXPROCS=1 than with 2 (and redis-benchmark, the limit it is
 // compared with, is one thread). When the nodes already need every CPU,
 // contention cannot be avoided and a starved harness only adds its own
