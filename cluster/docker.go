@@ -23,6 +23,8 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/lockbench/lockbench/internal/cpuset"
 )
 
 // dockerCaps: a container can be killed, restarted and paused; its clock is
@@ -513,6 +515,18 @@ func (n *dockerNode) Pause(ctx context.Context) error {
 	defer cancel()
 	if _, err := n.cli.ContainerPause(ctx, n.id, mobyclient.ContainerPauseOptions{}); err != nil {
 		return fmt.Errorf("pause %s: %w", n.name, err)
+	}
+	return nil
+}
+
+// PinCPUs confines the container to cpus (its cgroup's cpuset), which
+// holds across restarts.
+func (n *dockerNode) PinCPUs(ctx context.Context, cpus []int) error {
+	ctx, cancel := context.WithTimeout(ctx, dockerAPITimeout)
+	defer cancel()
+	res := &container.Resources{CpusetCpus: cpuset.Format(cpus)}
+	if _, err := n.cli.ContainerUpdate(ctx, n.id, mobyclient.ContainerUpdateOptions{Resources: res}); err != nil {
+		return fmt.Errorf("pin %s to CPUs %s: %w", n.name, res.CpusetCpus, err)
 	}
 	return nil
 }

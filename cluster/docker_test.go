@@ -324,3 +324,23 @@ func TestDockerFailedStartLeavesNothing(t *testing.T) {
 		t.Errorf("%d containers left after a failed Start", len(left))
 	}
 }
+
+func TestDockerPinCPUs(t *testing.T) {
+	c := startDocker(t, Spec{Nodes: 1})
+	n := c.Nodes[0].(*dockerNode)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.PinCPUs(ctx, []int{0}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := dockerTestClient(t).ContainerInspect(ctx, n.id, mobyclient.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Container.HostConfig.CpusetCpus; got != "0" {
+		t.Errorf("container cpuset = %q, want \"0\"", got)
+	}
+	if err := client(t, n).Ping(ctx).Err(); err != nil {
+		t.Errorf("PING after pinning: %v", err)
+	}
+}

@@ -9,11 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lockbench/lockbench/internal/cpuset"
 )
 
 // execCaps: a child process can be killed, stopped and given a fake clock.
@@ -184,6 +187,7 @@ type execNode struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has exited
 	paused bool
+	cpus   []int // set by PinCPUs; applied again on every start
 }
 
 func (n *execNode) Name() string { return n.name }
@@ -267,7 +271,15 @@ func (n *execNode) Start(ctx context.Context) error {
 	}()
 	n.cmd, n.exited, n.paused = cmd, exited, false
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port))
+	var pinErr error
+	if n.cpus != nil {
+		pinErr = cpuset.Pin(cmd.Process.Pid, n.cpus)
+	}
 	n.mu.Unlock()
+	if pinErr != nil {
+		n.Kill(context.WithoutCancel(ctx))
+		return fmt.Errorf("node %s: %w", n.name, pinErr)
+	}
 
 	err := waitReady(ctx, addr, n.timeout, exited)
 	if err != nil {
@@ -337,6 +349,21 @@ func tailFile(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
+}
+
+// PinCPUs confines the node's process, every thread of it, to cpus; a
+// restarted process is confined again.
+func (n *execNode) PinCPUs(ctx context.Context, cpus []int) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cpus = slices.Clone(cpus)
+	if n.cmd == nil {
+		return nil // applied when it starts
+	}
+	if err := cpuset.Pin(n.cmd.Process.Pid, cpus); err != nil {
+		return fmt.Errorf("node %s: %w", n.name, err)
+	}
+	return nil
 }
 
 // Kill sends SIGKILL and waits for the process to be gone.

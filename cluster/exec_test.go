@@ -5,11 +5,13 @@ import (
 	"errors"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/lockbench/lockbench/internal/cpuset"
 	"github.com/lockbench/lockbench/internal/leakcheck"
 	"github.com/lockbench/lockbench/internal/testenv"
 	"github.com/redis/go-redis/v9"
@@ -303,4 +305,36 @@ func deadPID(t *testing.T) int {
 		t.Skip("pid reused already")
 	}
 	return p.Pid
+}
+
+func TestExecPinCPUsHoldsAcrossRestart(t *testing.T) {
+	all, err := cpuset.Allowed(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := all[len(all)-1:]
+	c := startExec(t, Spec{Nodes: 1})
+	n := c.Nodes[0].(*execNode)
+	ctx := context.Background()
+	if err := n.PinCPUs(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		n.mu.Lock()
+		pid := n.cmd.Process.Pid
+		n.mu.Unlock()
+		got, err := cpuset.Allowed(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: redis-server may run on CPUs %v, want %v", when, got, want)
+		}
+	}
+	check("pinned")
+	if err := Restart(ctx, n, 10*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	check("after a restart")
 }

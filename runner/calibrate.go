@@ -46,8 +46,12 @@ type CalibrateOptions struct {
 	// reported (default 5).
 	Rounds int
 	// ClientProcs is GOMAXPROCS while the Go loops run, as in
-	// Options.ClientProcs: 0 keeps a CPU free for the node they load.
+	// Options.ClientProcs: 0 keeps a CPU free for the node they load
+	// (every CPU but the node's when it is pinned).
 	ClientProcs int
+	// NoPin leaves the lock node and the harness where the scheduler
+	// puts them; by default they are pinned to disjoint CPUs.
+	NoPin bool
 	// Progress, when set, receives one line per step.
 	Progress func(string)
 }
@@ -97,6 +101,9 @@ type CalibrateResult struct {
 	Clients int `json:"clients"`
 	// ClientProcs is the GOMAXPROCS of the bare loop and the harness.
 	ClientProcs int `json:"client_procs"`
+	// CPUPinning says which CPUs the clients and the lock node were
+	// pinned to, or why they were not.
+	CPUPinning string `json:"cpu_pinning"`
 	// RedisBenchmark is nil when redis-benchmark is not installed.
 	RedisBenchmark *RedisBenchmark `json:"redis_benchmark,omitempty"`
 	// Bare is a go-redis loop doing SET NX PX + the compare-and-delete
@@ -199,6 +206,15 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 	rbPath, rbErr := exec.LookPath("redis-benchmark")
 	// The Go loops load one node (the harness skips the resource).
 	procs := clientProcs(o.ClientProcs, 1)
+	var clientCPUs []int
+	res.CPUPinning = "not pinned: --no-pin"
+	if !o.NoPin {
+		clientCPUs, res.CPUPinning = pinApart(ctx, lockNode)
+	}
+	if clientCPUs != nil && o.ClientProcs == 0 {
+		procs = len(clientCPUs)
+	}
+	say("CPUs: %s", res.CPUPinning)
 	var set, eval []float64
 	var lastHistory string
 	for round := 1; round <= o.Rounds; round++ {
@@ -238,7 +254,7 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 			names[i] = p.name
 		}
 		say("round %d of %d: %s (%v each)", round, o.Rounds, strings.Join(names, ", "), o.Duration)
-		res.ClientProcs, err = withProcs(procs, func() error {
+		res.ClientProcs, err = confine(procs, clientCPUs, func() error {
 			for _, p := range phases {
 				var err error
 				pprof.Do(ctx, pprof.Labels("phase", p.name), func(ctx context.Context) { err = p.run(ctx) })
@@ -306,14 +322,6 @@ func cycleLimit(set, eval float64) float64 { return 1 / (1/set + 1/eval) }
 type phase struct {
 	name string
 	run  func(ctx context.Context) error
-}
-
-// withProcs runs f with GOMAXPROCS limited to n (see limitProcs) and
-// returns the GOMAXPROCS it ran with.
-func withProcs(n int, f func() error) (int, error) {
-	effective, restore := limitProcs(n)
-	defer restore()
-	return effective, f()
 }
 
 // setRoundTrips times sequential SETs direct and through the proxy,

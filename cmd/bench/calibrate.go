@@ -32,6 +32,7 @@ func calibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	rounds := fs.Int("rounds", 5, "rounds; medians are reported")
 	out := fs.String("out", "results", "directory for results/<run-id>/")
 	clientProcs := fs.Int("client-procs", 0, "GOMAXPROCS of the Go loops: 0 keeps a CPU free for the node they load if there are CPUs to spare, -1 uses every CPU")
+	noPin := fs.Bool("no-pin", false, "leave the harness and the lock node where the scheduler puts them (by default they get disjoint CPUs)")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the whole calibration to this file")
 	if !parseFlags(fs, args, stderr) {
 		return exitBadInput
@@ -42,8 +43,8 @@ func calibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	opts := runner.CalibrateOptions{
 		Cluster: cluster.AutoOptions{Provider: *provider},
 		Nodes:   *nodes, Samples: *samples, Clients: *clients, Duration: *duration, Rounds: *rounds,
-		ClientProcs: *clientProcs,
-		Progress:    func(s string) { fmt.Fprintln(stderr, "· "+s) },
+		ClientProcs: *clientProcs, NoPin: *noPin,
+		Progress: func(s string) { fmt.Fprintln(stderr, "· "+s) },
 	}
 	if *addrs != "" {
 		list, err := cluster.ParseAddrs(*addrs)
@@ -98,6 +99,7 @@ func writeCalibration(w io.Writer, res *runner.CalibrateResult) {
 		fmt.Fprintf(w, "%-13s %10s %10s %10s\n", row.name, ms(row.l.P50), ms(row.l.P99), ms(row.l.Max))
 	}
 	fmt.Fprintf(w, "\nlock cycles/s at %d clients, Go loops at GOMAXPROCS=%d of %d CPUs, median of %d rounds:\n", res.Clients, res.ClientProcs, runtime.NumCPU(), len(res.Harness.Rounds))
+	fmt.Fprintf(w, "  (%s)\n", res.CPUPinning)
 	if rb := res.RedisBenchmark; rb != nil {
 		fmt.Fprintf(w, "  redis-benchmark SET NX PX %10.0f req/s, EVAL compare-and-delete %.0f req/s → limit %.0f cycles/s\n", rb.SetNXPX.Median, rb.EvalDelete.Median, rb.CycleLimit)
 	}
