@@ -233,8 +233,9 @@ type link struct {
 }
 
 // visualizations lists the porcupine visualisations of a cell, relative
-// to the run directory. The checker records their paths relative to where
-// the run was started, so they are found by name under the cell.
+// to the run directory. They are found by name under the cell: runs
+// recorded before the summary named them from the run directory named
+// them from where the run was started.
 func visualizations(runDir string, c *runner.CellResult) []link {
 	var out []link
 	seen := map[string]bool{}

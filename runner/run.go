@@ -485,6 +485,13 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	if err != nil {
 		return err
 	}
+	// The checker names its files as found from the working directory;
+	// the summary names them from the run directory, which can move.
+	for i := range chk.Visualizations {
+		if rel, err := filepath.Rel(o.Dir, chk.Visualizations[i].Path); err == nil {
+			chk.Visualizations[i].Path = filepath.ToSlash(rel)
+		}
+	}
 	res.Check = chk
 	res.Verdicts = Verdicts{Mutex: chk.Mutex, Resource: chk.Resource, Liveness: chk.Liveness}
 	res.Witnesses = chk.Witnesses

@@ -56,6 +56,28 @@ func TestZooQuickEntries(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// The canary's visualisation is named from the run directory.
+	sum, err := ReadSummary(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drawn := 0
+	for _, c := range sum.Cells {
+		if c.Check == nil {
+			continue
+		}
+		for _, v := range c.Check.Visualizations {
+			drawn++
+			if filepath.IsAbs(v.Path) {
+				t.Errorf("%s: visualisation path %s is not relative to the run directory", c.ID, v.Path)
+			} else if _, err := os.Stat(filepath.Join(dir, v.Path)); err != nil {
+				t.Errorf("%s: %v", c.ID, err)
+			}
+		}
+	}
+	if drawn == 0 {
+		t.Error("the canary's violation was not drawn")
+	}
 	back, err := ReadZooReport(filepath.Join(dir, "zoo.json"))
 	if err != nil || len(back.Rows) != len(entries) || back.Matched != len(entries) {
 		t.Errorf("zoo.json read back: %+v, %v", back, err)
