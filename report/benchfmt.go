@@ -21,7 +21,7 @@ const (
 
 // WriteBenchfmt writes sum in the Go benchmark format that benchstat and
 // golang.org/x/perf/benchfmt read: file configuration (goos, goarch,
-// pkg), the units' direction, then one line per cell that ran,
+// pkg, cpu when known), the units' direction, then one line per cell that ran,
 //
 //	BenchmarkLock/lock=token/workload=hot-key/fault=none-2 499 478.2 acq/s 249 p50-µs ...
 //
@@ -33,6 +33,9 @@ const (
 func WriteBenchfmt(w io.Writer, sum *runner.Summary) error {
 	m := sum.Machine
 	_, err := fmt.Fprintf(w, "goos: %s\ngoarch: %s\npkg: lockbench\n", m.OS, m.Arch)
+	if err == nil && m.CPUModel != "" {
+		_, err = fmt.Fprintf(w, "cpu: %s\n", m.CPUModel)
+	}
 	if err != nil {
 		return fmt.Errorf("benchfmt: %w", err)
 	}

@@ -215,7 +215,7 @@ func syntheticRun(t *testing.T) (string, *runner.Summary) {
 
 	sum := &runner.Summary{
 		SchemaVersion: runner.SchemaVersion, RunID: "20260101-000000-synthetic", Started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
-		ElapsedMs: 6000, Machine: runner.Machine{Hostname: "test", OS: "linux", Arch: "amd64", CPUs: 2, GoVersion: "go1.26", Redis: "7.0.15"},
+		ElapsedMs: 6000, Machine: runner.Machine{Hostname: "test", OS: "linux", Arch: "amd64", CPUs: 2, CPUModel: "AMD EPYC 9B14", GoVersion: "go1.26", Redis: "7.0.15"},
 		Provider: "exec", ProviderWhy: "synthetic", Scenario: runner.Scenario{Name: "synthetic", Description: "made by the test", Nodes: 1, Seeds: []uint64{1}, Repeat: 2},
 		Cells: cells,
 	}

@@ -106,7 +106,7 @@ func (pg *page) view() *htmlView {
 		{"started", s.Started.Format(time.RFC3339)},
 		{"elapsed", (time.Duration(s.ElapsedMs * 1e6)).Round(time.Millisecond).String()},
 		{"provider", s.Provider + " (" + s.ProviderWhy + ")"},
-		{"machine", fmt.Sprintf("%s, %s/%s, %d CPUs, %s", m.Hostname, m.OS, m.Arch, m.CPUs, m.GoVersion)},
+		{"machine", machineLine(m)},
 		{"redis", m.Redis},
 		{"lock nodes", fmt.Sprint(sc.Nodes)},
 		{"seeds", fmt.Sprint(sc.Seeds)},
@@ -398,3 +398,12 @@ the linearizability check.</p>
 </body>
 </html>
 `
+
+// machineLine describes the machine in one line for the report's header.
+func machineLine(m runner.Machine) string {
+	cpus := fmt.Sprintf("%d CPUs", m.CPUs)
+	if m.CPUModel != "" {
+		cpus += " (" + m.CPUModel + ")"
+	}
+	return fmt.Sprintf("%s, %s/%s, %s, %s", m.Hostname, m.OS, m.Arch, cpus, m.GoVersion)
+}

@@ -140,7 +140,7 @@ func checkBenchfmt(t *testing.T, path string, sum *runner.Summary) {
 			t.Errorf("bench.txt: %v", rec)
 		case *benchfmt.Result:
 			results++
-			if rec.GetConfig("pkg") != "lockbench" || rec.GetConfig("goos") != sum.Machine.OS {
+			if rec.GetConfig("pkg") != "lockbench" || rec.GetConfig("goos") != sum.Machine.OS || rec.GetConfig("cpu") != sum.Machine.CPUModel {
 				t.Errorf("result %s: config %v", rec.Name, rec.Config)
 			}
 			base, parts := rec.Name.Parts()

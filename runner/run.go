@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -70,10 +71,12 @@ type Summary struct {
 
 // Machine describes where the run happened.
 type Machine struct {
-	Hostname  string `json:"hostname"`
-	OS        string `json:"os"`
-	Arch      string `json:"arch"`
-	CPUs      int    `json:"cpus"`
+	Hostname string `json:"hostname"`
+	OS       string `json:"os"`
+	Arch     string `json:"arch"`
+	CPUs     int    `json:"cpus"`
+	// CPUModel is the processor's name, "" where it is not known.
+	CPUModel  string `json:"cpu_model,omitempty"`
 	GoVersion string `json:"go_version"`
 	Redis     string `json:"redis_version,omitempty"`
 }
@@ -188,7 +191,7 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 	host, _ := os.Hostname()
 	sum = &Summary{
 		SchemaVersion: SchemaVersion, RunID: o.RunID, Started: time.Now(),
-		Machine:  Machine{Hostname: host, OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), GoVersion: runtime.Version()},
+		Machine:  Machine{Hostname: host, OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), CPUModel: cpuModel(), GoVersion: runtime.Version()},
 		Provider: prov.Name(), ProviderWhy: why, Scenario: sc,
 	}
 	defer func() {
@@ -518,4 +521,20 @@ func fillWorkload(res *CellResult, w *workloads.Result) {
 			res.Histograms[name] = string(b)
 		}
 	}
+}
+
+// cpuModel is the processor's name from /proc/cpuinfo (Linux x86 and
+// most arm64 kernels), or "".
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(string(b)) {
+		name, value, ok := strings.Cut(line, ":")
+		if ok && strings.TrimSpace(name) == "model name" {
+			return strings.TrimSpace(value)
+		}
+	}
+	return ""
 }
