@@ -87,6 +87,14 @@ func Check(ctx context.Context, events []history.Event, opts Options) (*Result, 
 	for k := range d.keys {
 		scans[k] = scanKey(d, int32(k))
 		d.counts.Overlaps += scans[k].overlaps
+		for c, n := range scans[k].causes {
+			if n > 0 {
+				if d.counts.OverlapCauses == nil {
+					d.counts.OverlapCauses = map[string]int{}
+				}
+				d.counts.OverlapCauses[causes[c]] += n
+			}
+		}
 		d.counts.ModelOps += modelOpCount(d, int32(k))
 		if !scans[k].violated() {
 			toSearch = append(toSearch, int32(k))

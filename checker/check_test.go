@@ -113,12 +113,12 @@ func TestJSONFields(t *testing.T) {
 	if got := keys(m); !slices.Equal(got, wantTop) {
 		t.Errorf("top-level fields %v\nwant %v", got, wantTop)
 	}
-	wantCounts := []string{"acquires_ok", "beliefs", "events", "keys", "lost_updates", "model_ops", "ops", "overlaps", "resources", "stale_accepted", "stale_rejected", "unknown_keys", "violating_keys"}
+	wantCounts := []string{"acquires_ok", "beliefs", "events", "keys", "lost_updates", "model_ops", "ops", "overlap_causes", "overlaps", "resources", "stale_accepted", "stale_rejected", "unknown_keys", "violating_keys"}
 	if got := keys(m["counts"].(map[string]any)); !slices.Equal(got, wantCounts) {
 		t.Errorf("count fields %v\nwant %v", got, wantCounts)
 	}
 	w := m["witnesses"].([]any)[0].(map[string]any)
-	wantWitness := []string{"belief_ends", "count", "explanation", "faults", "intervals_ms", "key", "kind", "overlap_ms", "processes"}
+	wantWitness := []string{"belief_ends", "cause", "count", "explanation", "faults", "intervals_ms", "key", "kind", "overlap_ms", "processes"}
 	if got := keys(w); !slices.Equal(got, wantWitness) {
 		t.Errorf("witness fields %v\nwant %v", got, wantWitness)
 	}
@@ -134,10 +134,10 @@ func TestWriteText(t *testing.T) {
 		want []string
 	}{
 		{"pause-expiry-illegal", []string{
-			"mutex:    VIOLATED on 1 of 1 key",
+			"mutex:    VIOLATED on 1 of 1 key; overlaps by cause: ttl-passed 1",
 			"resource: LOST-UPDATES (1 lost update, 0 stale writes accepted, 0 stale writes rejected)",
 			"liveness: ok",
-			"1. processes 1 and 2 both believed they held lock:x from 15.0 ms to 17.0 ms; active faults: client-pause on process 1",
+			"1. processes 1 and 2 both believed they held lock:x from 15.0 ms to 17.0 ms; process 1's TTL (10.0 ms, asked at 1.0 ms) had run out at 11.0 ms: it outlived its lease; active faults: client-pause on process 1",
 			"beliefs: process 1 2.0–33.0 ms (ended by release), process 2 15.0–17.0 ms (ended by release)",
 			"2. processes 2 and 1 both wrote 1 to resource:lock:x",
 			"client-pause on process 1 from 3.0 ms to 30.0 ms: 1 of 1 s (100.0%)",

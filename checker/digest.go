@@ -55,6 +55,10 @@ type belief struct {
 	deadline int64
 	// fence is the acquire's fence; 0 = none.
 	fence int64
+	// lease is when the lease certainly still existed on the store: the
+	// acquire's (or a later extend ok's) invoke plus the TTL it asked
+	// for, as the store set its expiry no earlier; 0 = no TTL recorded.
+	lease int64
 	kind  endKind
 }
 
@@ -74,6 +78,17 @@ type faultWindow struct {
 
 // name is "fault on target", as witnesses list it.
 func (w *faultWindow) name() string { return w.fault + " on " + w.target }
+
+// release is one release operation on a lock key that may have taken
+// effect: anywhere in [inv, ret] (ret is the history's end when it ended
+// info or never completed). A release that ended fail has ret < 0: it
+// certainly took no effect. lease is the lease of the releasing process's
+// latest acquire of the key (see belief.lease; 0 = none known): until
+// then the release found the process's own lock.
+type release struct {
+	proc            int
+	inv, ret, lease int64
+}
 
 // write is one accepted write to a resource.
 type write struct {
@@ -103,6 +118,11 @@ type digest struct {
 	// those of every key.
 	acqOK    [][]int64
 	allAcqOK []int64
+	// releases are, per key, its releases in invoke order;
+	// releaseMaxRet the running maximum of their ret, made for a key
+	// when it first has an overlap (see overlapCause).
+	releases      [][]release
+	releaseMaxRet [][]int64
 	// writes are, per resource, its accepted writes in ok order.
 	writes [][]write
 	// faults are the fault windows in start order.
@@ -136,6 +156,12 @@ type procState struct {
 	key          int32
 	inv          int64
 	value, fence int64
+	// ttl is the TTL (ns) the acquire or extend in flight asked for.
+	ttl int64
+	// rel is the index of the release in flight in its key's releases.
+	rel int
+	// leases are the leases of the process's latest acquire of each key.
+	leases map[int32]int64
 	// released are the beliefs the release in flight ended.
 	released []int32
 	// active are the process's beliefs that have not ended.
@@ -187,6 +213,7 @@ func (b *builder) lockKey(name string) int32 {
 	b.d.keyBeliefs = append(b.d.keyBeliefs, nil)
 	b.d.waits = append(b.d.waits, nil)
 	b.d.acqOK = append(b.d.acqOK, nil)
+	b.d.releases = append(b.d.releases, nil)
 	return id
 }
 
@@ -217,13 +244,15 @@ func (b *builder) event(e *history.Event) {
 	switch e.Type {
 	case history.Invoke:
 		b.d.counts.Ops++
-		ps.op, ps.inv = e.Op, t
+		ps.op, ps.inv, ps.ttl = e.Op, t, e.TTLms*1e6
 		switch e.Op {
 		case history.Acquire:
 			ps.key = b.lockKey(e.Key)
 			b.streakInvoke(ps, ps.key, t)
 		case history.Release:
 			ps.key = b.lockKey(e.Key)
+			ps.rel = len(b.d.releases[ps.key])
+			b.d.releases[ps.key] = append(b.d.releases[ps.key], release{proc: e.Process, inv: t, ret: b.d.end, lease: ps.leases[ps.key]})
 			ps.released = ps.released[:0]
 			ps.active = slices.DeleteFunc(ps.active, func(id int32) bool {
 				bl := &b.d.beliefs[id]
@@ -267,6 +296,13 @@ func (b *builder) complete(ps *procState, e *history.Event) {
 		b.d.allAcqOK = append(b.d.allAcqOK, t)
 		id := int32(len(b.d.beliefs))
 		bl := belief{key: k, proc: e.Process, inv: ps.inv, ok: t, end: b.d.end, fence: e.Fence, deadline: e.Deadline}
+		if ps.ttl > 0 {
+			bl.lease = ps.inv + ps.ttl
+		}
+		if ps.leases == nil {
+			ps.leases = make(map[int32]int64)
+		}
+		ps.leases[k] = bl.lease
 		if bl.deadline != 0 && bl.deadline <= t {
 			// The ok came after its own deadline: an empty belief.
 			bl.end, bl.kind = bl.deadline, endDeadline
@@ -282,6 +318,12 @@ func (b *builder) complete(ps *procState, e *history.Event) {
 			}
 		}
 		ps.released = ps.released[:0]
+		switch r := &b.d.releases[ps.key][ps.rel]; e.Type {
+		case history.OK:
+			r.ret = t
+		case history.Fail:
+			r.ret = -1
+		}
 	case history.Extend:
 		k := ps.key
 		if e.Type == history.OK {
@@ -296,6 +338,10 @@ func (b *builder) complete(ps *procState, e *history.Event) {
 					return false
 				}
 				bl.deadline = e.Deadline
+				if ps.ttl > 0 {
+					bl.lease = max(bl.lease, ps.inv+ps.ttl)
+					ps.leases[k] = bl.lease
+				}
 				if bl.deadline != 0 && bl.deadline <= t {
 					bl.end, bl.kind = t, endDeadline
 					return true
@@ -462,6 +508,7 @@ func (b *builder) nemesis(e *history.Event) {
 // finish ends what the history left open.
 func (b *builder) finish() {
 	end := b.d.end
+	b.d.releaseMaxRet = make([][]int64, len(b.d.keys))
 	for _, ps := range b.procs {
 		b.expire(ps, end)
 		// Whatever is still believed is believed to the end (end is the

@@ -11,6 +11,8 @@ type keyScan struct {
 	// first/second the earliest overlapping pair (second started later).
 	overlaps      int
 	first, second int32
+	// causes counts the overlaps by cause (indices into causes).
+	causes [len(causes)]int
 	// fenceViolations is the number of fence-order violations (checked only
 	// when no beliefs overlap); fenceEarlier/fenceLater the earliest pair:
 	// fenceLater was granted certainly after fenceEarlier, with a fence not
@@ -54,6 +56,9 @@ func scanOverlaps(d *digest, k int32, s *keyScan) {
 				s.first, s.second = holder, id
 			}
 			s.overlaps++
+			if c, _ := overlapCause(d, &d.beliefs[holder], b); c >= 0 {
+				s.causes[c]++
+			}
 		}
 		if holder < 0 || b.end > maxEnd {
 			maxEnd, holder = b.end, id

@@ -115,6 +115,10 @@ type Witness struct {
 	// Count is how many violations of this kind the key has; the witness
 	// is the earliest.
 	Count int `json:"count"`
+	// Cause is, for an overlap, what the history shows about how the
+	// second grant came about (Cause* constants); absent when the first
+	// holder recorded no TTL.
+	Cause string `json:"cause,omitempty"`
 	// Explanation is the witness in one sentence.
 	Explanation string `json:"explanation"`
 }
@@ -135,8 +139,11 @@ type Counts struct {
 	// ModelOps is the number of operations left for the linearizability
 	// search after pruning those that cannot change the model's state.
 	ModelOps int `json:"model_ops"`
-	// Overlaps is the number of beliefs that overlap an earlier one.
-	Overlaps int `json:"overlaps"`
+	// Overlaps is the number of beliefs that overlap an earlier one;
+	// OverlapCauses counts them by cause (Cause* constants), leaving out
+	// those whose earlier holder recorded no TTL.
+	Overlaps      int            `json:"overlaps"`
+	OverlapCauses map[string]int `json:"overlap_causes,omitempty"`
 	// ViolatingKeys, UnknownKeys: keys with a mutex violation, and keys
 	// whose search timed out without a violation found.
 	ViolatingKeys int `json:"violating_keys"`

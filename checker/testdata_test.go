@@ -3,6 +3,7 @@ package checker
 import (
 	"context"
 	"errors"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,6 +22,7 @@ type wantWitness struct {
 	fences    []int64
 	faults    []string
 	ends      []string
+	cause     string
 }
 
 // TestTestdata checks every hand-written history: each rule of DESIGN §5
@@ -85,7 +87,13 @@ func TestTestdata(t *testing.T) {
 		{file: "fence-expired-on-arrival-illegal", rule: "a fence handed out with an expired lease still counts", mutex: violated,
 			witness: &wantWitness{kind: KindFenceOrder, key: "lock:x", processes: []int{1, 2}, fences: []int64{5, 3}}},
 		{file: "pause-expiry-illegal", rule: "a lease that expires while its holder still believes is a violation", mutex: violated, resource: ResourceLostUpdates,
-			witness: &wantWitness{kind: KindOverlap, key: "lock:x", processes: []int{1, 2}, overlapMs: []float64{15, 17}, faults: []string{"client-pause on process 1"}}},
+			witness: &wantWitness{kind: KindOverlap, key: "lock:x", processes: []int{1, 2}, overlapMs: []float64{15, 17}, faults: []string{"client-pause on process 1"}, cause: CauseTTLPassed}},
+		{file: "cause-stale-release-illegal", rule: "a holder outlives its TTL, then its release removes the next holder's lock", mutex: violated,
+			witness: &wantWitness{kind: KindOverlap, key: "lock:x", processes: []int{1, 2}, overlapMs: []float64{151, 200}, faults: []string{"client-pause on process 1"}, cause: CauseTTLPassed}},
+		{file: "cause-no-ttl-illegal", rule: "an acquire with TTL 0 still gives a belief", mutex: violated,
+			witness: &wantWitness{kind: KindOverlap, key: "lock:x", processes: []int{1, 2}, overlapMs: []float64{4, 5}}},
+		{file: "cause-lost-within-ttl-illegal", rule: "a lock granted again within its holder's TTL, with no release but a failed one in between", mutex: violated,
+			witness: &wantWitness{kind: KindOverlap, key: "lock:x", processes: []int{1, 2}, overlapMs: []float64{21, 30}, cause: CauseLostWithinTTL}},
 		{file: "pause-expiry-legal", rule: "the holder's deadline ends its belief; the fenced resource rejects its stale write", mutex: ok},
 		{file: "reacquire-legal", rule: "a process may acquire again after releasing", mutex: ok},
 		{file: "reacquire-illegal", rule: "acquire ok is legal only if the owner is none (the process itself holds it)", mutex: violated,
@@ -169,6 +177,9 @@ func checkWitness(t *testing.T, ws []Witness, want *wantWitness) {
 	}
 	if want.ends != nil && !slices.Equal(w.BeliefEnds, want.ends) {
 		t.Errorf("belief ends %v, want %v", w.BeliefEnds, want.ends)
+	}
+	if want.cause != "" && w.Cause != want.cause {
+		t.Errorf("cause %q, want %q (%s)", w.Cause, want.cause, w.Explanation)
 	}
 	if w.Count < 1 || w.Explanation == "" || len(w.IntervalsMs) != 2 {
 		t.Errorf("incomplete witness %+v", w)
@@ -254,7 +265,7 @@ func TestTestdataDetails(t *testing.T) {
 	})
 	t.Run("explanation", func(t *testing.T) {
 		r := read(t, "pause-expiry-illegal")
-		want := "processes 1 and 2 both believed they held lock:x from 15.0 ms to 17.0 ms; active faults: client-pause on process 1"
+		want := "processes 1 and 2 both believed they held lock:x from 15.0 ms to 17.0 ms; process 1's TTL (10.0 ms, asked at 1.0 ms) had run out at 11.0 ms: it outlived its lease; active faults: client-pause on process 1"
 		if got := r.Witnesses[0].Explanation; got != want {
 			t.Fatalf("explanation\n got %q\nwant %q", got, want)
 		}
@@ -316,3 +327,68 @@ func TestMalformed(t *testing.T) {
 
 // farFuture is a deadline no test reaches.
 func farFuture() time.Time { return time.Now().Add(time.Hour) }
+
+// TestOverlapCauses: every overlap is counted by what the history shows
+// about the second grant, and the witness says it in words.
+func TestOverlapCauses(t *testing.T) {
+	for _, tc := range []struct {
+		file    string
+		want    map[string]int
+		explain []string
+	}{
+		{"pause-expiry-illegal", map[string]int{CauseTTLPassed: 1}, []string{"had run out at 11.0 ms: it outlived its lease"}},
+		// Process 1's DEL, late after its pause, frees process 2's lock
+		// while 2 still believes: 3 gets it within 2's TTL.
+		{"cause-stale-release-illegal", map[string]int{CauseTTLPassed: 1, CauseStaleRelease: 1}, nil},
+		// A failed release took no effect, process 4 released without
+		// having held the lock (an ownership check finds nothing to
+		// free), and process 1's own release came after: nothing but the
+		// restart explains process 2's grant.
+		{"cause-lost-within-ttl-illegal", map[string]int{CauseLostWithinTTL: 1}, []string{"the store lost or never kept the lock (between the two grants: kill on n1)"}},
+		{"mutex-overlap-illegal", map[string]int{CauseLostWithinTTL: 1}, []string{"no stale release came in between: the store lost or never kept the lock"}},
+		// TTL 0, no expiry asked for: no cause can be told.
+		{"cause-no-ttl-illegal", nil, nil},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			events, err := history.ReadFile(filepath.Join("testdata", tc.file+".jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Check(context.Background(), events, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(r.Counts.OverlapCauses, tc.want) {
+				t.Errorf("overlap causes %v, want %v", r.Counts.OverlapCauses, tc.want)
+			}
+			for _, s := range tc.explain {
+				if !strings.Contains(r.Witnesses[0].Explanation, s) {
+					t.Errorf("explanation %q lacks %q", r.Witnesses[0].Explanation, s)
+				}
+			}
+		})
+	}
+}
+
+// TestStaleReleaseNamesTheRelease: the cause names the release that
+// can have removed the lock, and not the holder's own.
+func TestStaleReleaseNamesTheRelease(t *testing.T) {
+	events, err := history.ReadFile(filepath.Join("testdata", "cause-stale-release-illegal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := digestEvents(events, int64(5*time.Second))
+	beliefs := d.keyBeliefs[0]
+	if len(beliefs) != 3 {
+		t.Fatalf("%d beliefs, want 3", len(beliefs))
+	}
+	holder, later := &d.beliefs[beliefs[1]], &d.beliefs[beliefs[2]]
+	cause, by := overlapCause(d, holder, later)
+	if cause < 0 || causes[cause] != CauseStaleRelease || by == nil || by.proc != 1 {
+		t.Fatalf("cause %d by %+v, want stale-release by process 1", cause, by)
+	}
+	want := "process 1 sent a release at 200.0 ms, after its own TTL had run out (at 101.0 ms)"
+	if got := causeClause(d, holder, later, cause, by); !strings.Contains(got, want) {
+		t.Errorf("clause %q lacks %q", got, want)
+	}
+}

@@ -16,7 +16,7 @@ func WriteText(w io.Writer, r *Result) {
 
 	switch r.Mutex {
 	case MutexViolated:
-		fmt.Fprintf(&b, "mutex:    VIOLATED on %d of %d %s\n", c.ViolatingKeys, c.Keys, plural(c.Keys, "key", "keys"))
+		fmt.Fprintf(&b, "mutex:    VIOLATED on %d of %d %s%s\n", c.ViolatingKeys, c.Keys, plural(c.Keys, "key", "keys"), causeCounts(c))
 	case MutexUnknown:
 		fmt.Fprintf(&b, "mutex:    UNKNOWN: the search timed out on %s (%s); no violation found\n",
 			count(c.UnknownKeys, "key", "keys"), strings.Join(r.UnknownKeys, ", "))
@@ -142,4 +142,19 @@ func plural(n int, one, many string) string {
 // count is "n word(s)".
 func count(n int, one, many string) string {
 	return strconv.Itoa(n) + " " + plural(n, one, many)
+}
+
+// causeCounts is ", overlaps by cause: ttl-passed 3, stale-release 1",
+// or "" when no overlap has a cause.
+func causeCounts(c *Counts) string {
+	var parts []string
+	for _, name := range causes {
+		if n := c.OverlapCauses[name]; n > 0 {
+			parts = append(parts, name+" "+strconv.Itoa(n))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; overlaps by cause: " + strings.Join(parts, ", ")
 }

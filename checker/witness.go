@@ -48,11 +48,16 @@ func overlapWitness(d *digest, k int32, s *keyScan) Witness {
 	}
 	if a.proc == b.proc {
 		w.Explanation = fmt.Sprintf("process %d acquired %s again at %s ms while it still believed it held it (until %s ms)",
-			a.proc, w.Key, msText(b.ok), msText(a.end)) + faultClause(w.Faults)
+			a.proc, w.Key, msText(b.ok), msText(a.end))
 	} else {
 		w.Explanation = fmt.Sprintf("processes %d and %d both believed they held %s from %s ms to %s ms",
-			a.proc, b.proc, w.Key, msText(from), msText(to)) + faultClause(w.Faults)
+			a.proc, b.proc, w.Key, msText(from), msText(to))
 	}
+	cause, by := overlapCause(d, a, b)
+	if cause >= 0 {
+		w.Cause = causes[cause]
+	}
+	w.Explanation += causeClause(d, a, b, cause, by) + faultClause(w.Faults)
 	return w
 }
 

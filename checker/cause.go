@@ -1,0 +1,105 @@
+package checker
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Overlap causes: what the history shows about how a process was granted
+// a lock that another still believed it held (Witness.Cause,
+// Counts.OverlapCauses). Each is a fact of the history, tested in this
+// order; the reading after the colon assumes a store that keeps a key
+// until it expires or is deleted.
+const (
+	// CauseTTLPassed: the grant came after the holder's TTL had run out:
+	// the holder outlived its lease (a pause, slow work, no validity
+	// check).
+	CauseTTLPassed = "ttl-passed"
+	// CauseStaleRelease: the grant came within the holder's TTL, and in
+	// between another process sent a release of the key after its own
+	// TTL had run out: if releases do not check ownership (a plain DEL),
+	// that release removed the holder's lock. (A release that checks
+	// ownership removes nothing; the history does not say which kind the
+	// lock has.)
+	CauseStaleRelease = "stale-release"
+	// CauseLostWithinTTL: the grant came within the holder's TTL and no
+	// stale release came in between: the store lost the lock or never
+	// kept it (a restart without persistence, a failover, a clock jump on
+	// the node, or no lock at all).
+	CauseLostWithinTTL = "lost-within-ttl"
+)
+
+// causes are the cause names in the order keyScan counts them.
+var causes = [...]string{CauseTTLPassed, CauseStaleRelease, CauseLostWithinTTL}
+
+// overlapCause says why belief b was granted while a, granted earlier,
+// still believed: an index into causes, or -1 when a recorded no TTL. For
+// CauseStaleRelease it also returns the stale release. It is called from
+// one goroutine: it makes the key's releaseMaxRet on first use.
+func overlapCause(d *digest, a, b *belief) (int, *release) {
+	if a.lease == 0 {
+		return -1, nil
+	}
+	if b.ok >= a.lease {
+		return 0, nil
+	}
+	// a's acquire took effect no earlier than a.inv, b's no later than
+	// b.ok: a release that removed a's key took effect in between. It
+	// counts only if it was sent after its own process's lease had run
+	// out (before, it found that process's own lock): a late release
+	// sent in time, or one whose outcome is unknown, is not blamed.
+	rs, maxRet := d.releases[a.key], d.releaseMaxRet[a.key]
+	if len(maxRet) != len(rs) {
+		maxRet = runningMaxRet(rs)
+		d.releaseMaxRet[a.key] = maxRet
+	}
+	i, _ := slices.BinarySearchFunc(rs, b.ok+1, func(r release, t int64) int { return cmp.Compare(r.inv, t) })
+	for j := i - 1; j >= 0 && maxRet[j] >= a.inv; j-- {
+		r := &rs[j]
+		if r.proc != a.proc && r.lease > 0 && r.inv >= r.lease && max(r.inv, a.inv) <= min(r.ret, b.ok) {
+			return 1, r
+		}
+	}
+	return 2, nil
+}
+
+// runningMaxRet is the running maximum of the releases' ret in invoke
+// order: a scan back through them can stop where it falls below the time
+// it looks for.
+func runningMaxRet(rs []release) []int64 {
+	m := make([]int64, len(rs))
+	hi := int64(-1)
+	for i := range rs {
+		hi = max(hi, rs[i].ret)
+		m[i] = hi
+	}
+	return m
+}
+
+// causeClause ends an overlap witness's sentence with its cause.
+func causeClause(d *digest, a, b *belief, cause int, by *release) string {
+	ttl := msText(a.lease - a.inv)
+	switch cause {
+	case 0:
+		return fmt.Sprintf("; process %d's TTL (%s ms, asked at %s ms) had run out at %s ms: it outlived its lease",
+			a.proc, ttl, msText(a.inv), msText(a.lease))
+	case 1:
+		return fmt.Sprintf("; process %d's TTL (%s ms, asked at %s ms) had not run out, but process %d sent a release at %s ms, after its own TTL had run out (at %s ms): a release that does not check ownership (a plain DEL) frees another's lock%s",
+			a.proc, ttl, msText(a.inv), by.proc, msText(by.inv), msText(by.lease), faultsBetween(d, a, b))
+	case 2:
+		return fmt.Sprintf("; process %d's TTL (%s ms, asked at %s ms) had not run out and no stale release came in between: the store lost or never kept the lock%s",
+			a.proc, ttl, msText(a.inv), faultsBetween(d, a, b))
+	}
+	return ""
+}
+
+// faultsBetween names the faults between a's acquire and b's grant, where
+// the store can have lost a's lock: " (between the two grants: …)".
+func faultsBetween(d *digest, a, b *belief) string {
+	if f := faultsDuring(d, a.inv, b.ok); len(f) > 0 {
+		return " (between the two grants: " + strings.Join(f, ", ") + ")"
+	}
+	return ""
+}
