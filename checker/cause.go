@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -18,11 +19,11 @@ const (
 	// check).
 	CauseTTLPassed = "ttl-passed"
 	// CauseStaleRelease: the grant came within the holder's TTL, and in
-	// between another process sent a release of the key after its own
-	// TTL had run out: if releases do not check ownership (a plain DEL),
-	// that release removed the holder's lock. (A release that checks
-	// ownership removes nothing; the history does not say which kind the
-	// lock has.)
+	// between another process sent a release of the key when its own lock
+	// was gone (its TTL had run out, or the key had been granted to
+	// someone else since): a release that does not check ownership (a
+	// plain DEL) removes the holder's lock. Never the cause when
+	// Options.Releases is ReleasesCheckOwner.
 	CauseStaleRelease = "stale-release"
 	// CauseLostWithinTTL: the grant came within the holder's TTL and no
 	// stale release came in between: the store lost the lock or never
@@ -46,10 +47,14 @@ func overlapCause(d *digest, a, b *belief) (int, *release) {
 		return 0, nil
 	}
 	// a's acquire took effect no earlier than a.inv, b's no later than
-	// b.ok: a release that removed a's key took effect in between. It
-	// counts only if it was sent after its own process's lease had run
-	// out (before, it found that process's own lock): a late release
-	// sent in time, or one whose outcome is unknown, is not blamed.
+	// b.ok: a release that removed a's key took effect in between (none
+	// can, when releases check ownership). It
+	// counts only if it was sent when its own process's lock was gone
+	// (else it found that lock): a late release sent in time, or one
+	// whose outcome is unknown, is not blamed.
+	if d.releasesKind == ReleasesCheckOwner {
+		return 2, nil
+	}
 	rs, maxRet := d.releases[a.key], d.releaseMaxRet[a.key]
 	if len(maxRet) != len(rs) {
 		maxRet = runningMaxRet(rs)
@@ -58,7 +63,7 @@ func overlapCause(d *digest, a, b *belief) (int, *release) {
 	i, _ := slices.BinarySearchFunc(rs, b.ok+1, func(r release, t int64) int { return cmp.Compare(r.inv, t) })
 	for j := i - 1; j >= 0 && maxRet[j] >= a.inv; j-- {
 		r := &rs[j]
-		if r.proc != a.proc && r.lease > 0 && r.inv >= r.lease && max(r.inv, a.inv) <= min(r.ret, b.ok) {
+		if r.proc != a.proc && r.lease > 0 && (r.inv >= r.lease || r.superseded) && max(r.inv, a.inv) <= min(r.ret, b.ok) {
 			return 1, r
 		}
 	}
@@ -86,8 +91,16 @@ func causeClause(d *digest, a, b *belief, cause int, by *release) string {
 		return fmt.Sprintf("; process %d's TTL (%s ms, asked at %s ms) had run out at %s ms: it outlived its lease",
 			a.proc, ttl, msText(a.inv), msText(a.lease))
 	case 1:
-		return fmt.Sprintf("; process %d's TTL (%s ms, asked at %s ms) had not run out, but process %d sent a release at %s ms, after its own TTL had run out (at %s ms): a release that does not check ownership (a plain DEL) frees another's lock%s",
-			a.proc, ttl, msText(a.inv), by.proc, msText(by.inv), msText(by.lease), faultsBetween(d, a, b))
+		gone := "the key had been granted to another since its own acquire"
+		if by.inv >= by.lease {
+			gone = "its own TTL had run out at " + msText(by.lease) + " ms"
+		}
+		reading := "a release that does not check ownership (a plain DEL) frees another's lock"
+		if d.releasesKind == ReleasesPlainDelete {
+			reading = "this lock's release is a plain DEL, so it freed process " + strconv.Itoa(a.proc) + "'s lock"
+		}
+		return fmt.Sprintf("; process %d's TTL (%s ms, asked at %s ms) had not run out, but process %d sent a release at %s ms when its own lock was gone (%s): %s%s",
+			a.proc, ttl, msText(a.inv), by.proc, msText(by.inv), gone, reading, faultsBetween(d, a, b))
 	case 2:
 		return fmt.Sprintf("; process %d's TTL (%s ms, asked at %s ms) had not run out and no stale release came in between: the store lost or never kept the lock%s",
 			a.proc, ttl, msText(a.inv), faultsBetween(d, a, b))

@@ -30,7 +30,25 @@ type Options struct {
 	// fault windows and the witness), one file per key. It is created if
 	// needed.
 	VisualizeDir string
+	// Releases says what a release of the lock does, when the caller
+	// knows (it decides whether an overlap can be blamed on a stale
+	// release, see CauseStaleRelease).
+	Releases Releases
 }
+
+// Releases is what a release of the lock under check does.
+type Releases uint8
+
+const (
+	// ReleasesUnknown: not said (a history from elsewhere); a stale
+	// release is named as a possible cause.
+	ReleasesUnknown Releases = iota
+	// ReleasesCheckOwner: a release deletes only the releaser's own lock
+	// (compare-and-delete), so it never frees another's.
+	ReleasesCheckOwner
+	// ReleasesPlainDelete: a release deletes whatever lock is there (DEL).
+	ReleasesPlainDelete
+)
 
 // ErrOptions is wrapped by the error Check returns for invalid Options.
 var ErrOptions = errors.New("checker: invalid options")
@@ -71,6 +89,7 @@ func Check(ctx context.Context, events []history.Event, opts Options) (*Result, 
 	}
 
 	d := digestEvents(events, int64(bound))
+	d.releasesKind = opts.Releases
 	r := &Result{
 		Mutex:        MutexOK,
 		Resource:     ResourceOK,

@@ -84,10 +84,12 @@ func (w *faultWindow) name() string { return w.fault + " on " + w.target }
 // info or never completed). A release that ended fail has ret < 0: it
 // certainly took no effect. lease is the lease of the releasing process's
 // latest acquire of the key (see belief.lease; 0 = none known): until
-// then the release found the process's own lock.
+// then the release found the process's own lock, unless superseded:
+// another process was granted the key after it.
 type release struct {
 	proc            int
 	inv, ret, lease int64
+	superseded      bool
 }
 
 // write is one accepted write to a resource.
@@ -118,6 +120,10 @@ type digest struct {
 	// those of every key.
 	acqOK    [][]int64
 	allAcqOK []int64
+	// releasesKind is what a release does (Options.Releases).
+	releasesKind Releases
+	// lastGrant is, per key, the process of its latest acquire ok.
+	lastGrant []int
 	// releases are, per key, its releases in invoke order;
 	// releaseMaxRet the running maximum of their ret, made for a key
 	// when it first has an overlap (see overlapCause).
@@ -214,6 +220,7 @@ func (b *builder) lockKey(name string) int32 {
 	b.d.waits = append(b.d.waits, nil)
 	b.d.acqOK = append(b.d.acqOK, nil)
 	b.d.releases = append(b.d.releases, nil)
+	b.d.lastGrant = append(b.d.lastGrant, -1)
 	return id
 }
 
@@ -252,7 +259,9 @@ func (b *builder) event(e *history.Event) {
 		case history.Release:
 			ps.key = b.lockKey(e.Key)
 			ps.rel = len(b.d.releases[ps.key])
-			b.d.releases[ps.key] = append(b.d.releases[ps.key], release{proc: e.Process, inv: t, ret: b.d.end, lease: ps.leases[ps.key]})
+			b.d.releases[ps.key] = append(b.d.releases[ps.key], release{
+				proc: e.Process, inv: t, ret: b.d.end, lease: ps.leases[ps.key], superseded: b.d.lastGrant[ps.key] != e.Process,
+			})
 			ps.released = ps.released[:0]
 			ps.active = slices.DeleteFunc(ps.active, func(id int32) bool {
 				bl := &b.d.beliefs[id]
@@ -293,6 +302,7 @@ func (b *builder) complete(ps *procState, e *history.Event) {
 		b.d.counts.AcquiresOK++
 		b.streakDone(ps, k, t)
 		b.d.acqOK[k] = append(b.d.acqOK[k], t)
+		b.d.lastGrant[k] = e.Process
 		b.d.allAcqOK = append(b.d.allAcqOK, t)
 		id := int32(len(b.d.beliefs))
 		bl := belief{key: k, proc: e.Process, inv: ps.inv, ok: t, end: b.d.end, fence: e.Fence, deadline: e.Deadline}

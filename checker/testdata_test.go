@@ -387,8 +387,42 @@ func TestStaleReleaseNamesTheRelease(t *testing.T) {
 	if cause < 0 || causes[cause] != CauseStaleRelease || by == nil || by.proc != 1 {
 		t.Fatalf("cause %d by %+v, want stale-release by process 1", cause, by)
 	}
-	want := "process 1 sent a release at 200.0 ms, after its own TTL had run out (at 101.0 ms)"
+	want := "process 1 sent a release at 200.0 ms when its own lock was gone (its own TTL had run out at 101.0 ms)"
 	if got := causeClause(d, holder, later, cause, by); !strings.Contains(got, want) {
+		t.Errorf("clause %q lacks %q", got, want)
+	}
+}
+
+// TestReleasesDecideStaleRelease: what the caller knows of the lock's
+// release decides whether a stale release can be the cause.
+func TestReleasesDecideStaleRelease(t *testing.T) {
+	events, err := history.ReadFile(filepath.Join("testdata", "cause-stale-release-illegal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		releases Releases
+		want     map[string]int
+	}{
+		{ReleasesUnknown, map[string]int{CauseTTLPassed: 1, CauseStaleRelease: 1}},
+		{ReleasesPlainDelete, map[string]int{CauseTTLPassed: 1, CauseStaleRelease: 1}},
+		// A compare-and-delete frees nobody else's lock: the store lost it.
+		{ReleasesCheckOwner, map[string]int{CauseTTLPassed: 1, CauseLostWithinTTL: 1}},
+	} {
+		r, err := Check(context.Background(), events, Options{Releases: tc.releases})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(r.Counts.OverlapCauses, tc.want) {
+			t.Errorf("releases %d: causes %v, want %v", tc.releases, r.Counts.OverlapCauses, tc.want)
+		}
+	}
+	d := digestEvents(events, int64(5*time.Second))
+	d.releasesKind = ReleasesPlainDelete
+	ids := d.keyBeliefs[0]
+	holder, later := &d.beliefs[ids[1]], &d.beliefs[ids[2]]
+	cause, by := overlapCause(d, holder, later)
+	if got, want := causeClause(d, holder, later, cause, by), "this lock's release is a plain DEL, so it freed process 2's lock"; !strings.Contains(got, want) {
 		t.Errorf("clause %q lacks %q", got, want)
 	}
 }

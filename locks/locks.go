@@ -216,6 +216,9 @@ type Strategy struct {
 	SeedFaithful bool
 	// Canary is true for nolock: never in defaults, must always be caught.
 	Canary bool
+	// PlainRelease is true when a release is a DEL that does not check
+	// ownership: sent late, it frees another holder's lock.
+	PlainRelease bool
 	// New builds a locker.
 	New func(Config) (Locker, error)
 }
@@ -224,11 +227,11 @@ type Strategy struct {
 func Builtin() []Strategy {
 	single := "nodes[0]; ttl; retry policy; command timeout"
 	return []Strategy{
-		{Name: "setnx", SeedFaithful: true, Params: "nodes[0]; retry policy (the TTL is ignored: no expiry)",
+		{Name: "setnx", SeedFaithful: true, PlainRelease: true, Params: "nodes[0]; retry policy (the TTL is ignored: no expiry)",
 			Description: "SETNX key 1, release DEL; no TTL: a holder that dies deadlocks the key forever", New: newSetNX},
-		{Name: "setnx-expire", SeedFaithful: true, Params: single,
+		{Name: "setnx-expire", SeedFaithful: true, PlainRelease: true, Params: single,
 			Description: "SETNX then EXPIRE as two commands, release DEL; a crash between them leaves a key with no TTL", New: newSetNXExpire},
-		{Name: "set-nx-ex", SeedFaithful: true, Params: single + " (rounded up to whole seconds)",
+		{Name: "set-nx-ex", SeedFaithful: true, PlainRelease: true, Params: single + " (rounded up to whole seconds)",
 			Description: "SET key 1 NX EX ttl, release DEL; a DEL after expiry deletes the next holder's lock", New: newSetNXEX},
 		{Name: "token", Params: single,
 			Description: "SET key random NX PX ttl, Lua compare-and-delete/-pexpire; unsafe if the holder pauses past its lease", New: newTokenLocker},

@@ -484,7 +484,13 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	if err != nil {
 		return err
 	}
-	chk, err := checker.Check(ctx, events, checker.Options{Timeout: o.CheckTimeout, StallBound: cell.StallBound, VisualizeDir: filepath.Join(dir, "visualizations")})
+	releases := checker.ReleasesCheckOwner // nolock's release frees nothing either
+	if strategy.PlainRelease {
+		releases = checker.ReleasesPlainDelete
+	}
+	chk, err := checker.Check(ctx, events, checker.Options{
+		Timeout: o.CheckTimeout, StallBound: cell.StallBound, VisualizeDir: filepath.Join(dir, "visualizations"), Releases: releases,
+	})
 	if err != nil {
 		return err
 	}

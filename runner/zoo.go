@@ -62,6 +62,10 @@ type Expectation struct {
 	// StaleRejected: the resource must have rejected at least one stale
 	// write (fencing at work).
 	StaleRejected bool `json:"stale_rejected,omitempty"`
+	// Cause, when set, is an overlap cause (checker.Cause*) that at least
+	// one overlap must have: the failure happened the way the literature
+	// says, not only somehow.
+	Cause string `json:"cause,omitempty"`
 }
 
 // String is the expectation as the matrix prints it: "unsafe · live",
@@ -74,7 +78,22 @@ func (e Expectation) String() string {
 	if e.StaleRejected {
 		parts = append(parts, "stale writes rejected")
 	}
+	if e.Cause != "" {
+		parts = append(parts, "overlap by "+e.Cause)
+	}
 	return strings.Join(parts, " · ")
+}
+
+// causeText is "ttl-passed 3, stale-release 1" in the checker's order of
+// causes, or "".
+func causeText(causes map[string]int) string {
+	var parts []string
+	for _, c := range []string{checker.CauseTTLPassed, checker.CauseStaleRelease, checker.CauseLostWithinTTL} {
+		if n := causes[c]; n > 0 {
+			parts = append(parts, c+" "+strconv.Itoa(n))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // livenessWord is "live" for ok, else the verdict.
@@ -100,6 +119,8 @@ type Observation struct {
 	Availability *float64 `json:"availability,omitempty"`
 	// StaleRejected is the number of writes the resource rejected.
 	StaleRejected int `json:"stale_rejected"`
+	// Causes counts the overlaps by cause (checker.Counts.OverlapCauses).
+	Causes map[string]int `json:"overlap_causes,omitempty"`
 	// Error is why the cell could not run.
 	Error string `json:"error,omitempty"`
 }
@@ -108,7 +129,7 @@ type Observation struct {
 // measured availability (nil when not measured).
 func observe(chk *checker.Result, avail *float64) Observation {
 	o := Observation{Mutex: chk.Mutex, Resource: chk.Resource, Liveness: chk.Liveness,
-		Availability: avail, StaleRejected: chk.Counts.StaleRejected}
+		Availability: avail, StaleRejected: chk.Counts.StaleRejected, Causes: chk.Counts.OverlapCauses}
 	switch {
 	case chk.Mutex == checker.MutexViolated || chk.Resource != checker.ResourceOK:
 		o.Safety = SafetyUnsafe
@@ -130,7 +151,11 @@ func (o Observation) String() string {
 	if o.Safety == SafetyUnsafe {
 		var why []string
 		if o.Mutex == checker.MutexViolated {
-			why = append(why, "mutex violated")
+			mutex := "mutex violated"
+			if c := causeText(o.Causes); c != "" {
+				mutex += " [" + c + "]"
+			}
+			why = append(why, mutex)
 		}
 		if o.Resource != checker.ResourceOK {
 			why = append(why, string(o.Resource))
@@ -185,6 +210,13 @@ func (e Expectation) Match(o Observation) []string {
 	}
 	if e.StaleRejected && o.StaleRejected == 0 {
 		diffs = append(diffs, "expected stale writes rejected by the resource, observed none")
+	}
+	if e.Cause != "" && o.Causes[e.Cause] == 0 {
+		observed := causeText(o.Causes)
+		if observed == "" {
+			observed = "none"
+		}
+		diffs = append(diffs, fmt.Sprintf("expected an overlap by %s, observed overlaps by cause: %s", e.Cause, observed))
 	}
 	return diffs
 }
@@ -287,9 +319,10 @@ func Zoo() []ZooEntry {
 		{Lock: "setnx-expire", Scenario: "cut-between-commands", Fault: "cut-between-commands", Workload: turns(300*ms, 5*time.Second), StallBound: time.Second, Expect: stalled, Quick: true,
 			Source: zooRedisSET + " (a failure between them leaves a lock that never expires)",
 			Setup:  "worker 0's group is cut off n1 between SETNX and EXPIRE (armed at 1 s, healed at 1.9 s); stall bound 1 s"},
-		{Lock: "set-nx-ex", Scenario: "holder-outlives-ttl", Fault: "kleppmann-client-pause", Workload: turns(time.Second, 5*time.Second), Expect: unsafeLive, Quick: true,
+		{Lock: "set-nx-ex", Scenario: "holder-outlives-ttl", Fault: "kleppmann-client-pause", Workload: zooSpec("zoo-turns-long", 3, 1, time.Second, 300*ms, 10*ms, 7*time.Second), Quick: true,
+			Expect: Expectation{Safety: SafetyUnsafe, Liveness: checker.LivenessOK, Cause: checker.CauseStaleRelease},
 			Source: zooRedisIO + ", \"Correct Implementation with a Single Instance\": a holder blocked past the expiry later removes a lock another client acquired",
-			Setup:  "a worker pauses 3 s (3×TTL) inside its critical section; its naive lease has no validity, so it trusts the lock until its DEL"},
+			Setup:  "a worker pauses 3 s (3×TTL) inside its critical section; its naive lease has no validity, so it trusts the lock until its DEL, which lands while the next holder works its 300 ms and frees the lock to the third"},
 		{Lock: "token", Scenario: "client-pause", Fault: "kleppmann-client-pause", Workload: turns(300*ms, 3*time.Second), Expect: unsafeLive, Quick: true,
 			Source: zooKleppmann + ", \"Protecting a resource with a lock\": a GC pause past the lease lets a stale holder write",
 			Setup:  "a worker pauses 900 ms (3×TTL) between reading and writing the resource, after its validity check"},

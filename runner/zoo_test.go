@@ -27,7 +27,8 @@ func TestZooCoversTheIssue(t *testing.T) {
 		{"nolock", "none", unsafe},
 		{"setnx", "client-crash", Expectation{Safety: SafetySafe, Liveness: checker.LivenessStalled}},
 		{"setnx-expire", chaos.FaultCutBetween, Expectation{Safety: SafetySafe, Liveness: checker.LivenessStalled}},
-		{"set-nx-ex", "kleppmann-client-pause", unsafe},
+		// its DEL frees someone else's lock: a stale release must show
+		{"set-nx-ex", "kleppmann-client-pause", Expectation{Safety: SafetyUnsafe, Liveness: checker.LivenessOK, Cause: checker.CauseStaleRelease}},
 		{"token", "kleppmann-client-pause", unsafe},
 		{"redislock", "kleppmann-client-pause", unsafe},
 		{"fenced", "kleppmann-client-pause", Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, StaleRejected: true}},
@@ -170,6 +171,11 @@ func TestExpectationMatch(t *testing.T) {
 	unavailable := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Unavailable}
 	available := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Available}
 	fenced := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, StaleRejected: true}
+	byStaleRelease := Expectation{Safety: SafetyUnsafe, Liveness: checker.LivenessOK, Cause: checker.CauseStaleRelease}
+	withCauses := func(r *checker.Result, causes map[string]int) *checker.Result {
+		r.Counts.OverlapCauses = causes
+		return r
+	}
 	const (
 		ok       = checker.MutexOK
 		violated = checker.MutexViolated
@@ -209,6 +215,10 @@ func TestExpectationMatch(t *testing.T) {
 		{"unavailable when available was expected", available, result(ok, rOK, live, 0), share(0), false, "safe · live · unavailable 0%"},
 		{"stale writes rejected", fenced, result(ok, rOK, live, 3), nil, true, "safe · live · 3 stale writes rejected"},
 		{"no stale write rejected", fenced, result(ok, rOK, live, 0), nil, false, "safe · live"},
+		{"the expected cause", byStaleRelease, withCauses(result(violated, lost, live, 0), map[string]int{checker.CauseTTLPassed: 2, checker.CauseStaleRelease: 1}), nil, true,
+			"unsafe (mutex violated [ttl-passed 2, stale-release 1], lost-updates) · live"},
+		{"unsafe by another cause", byStaleRelease, withCauses(result(violated, rOK, live, 0), map[string]int{checker.CauseTTLPassed: 2}), nil, false,
+			"unsafe (mutex violated [ttl-passed 2]) · live"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := observe(tc.chk, tc.avail)

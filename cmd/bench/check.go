@@ -17,6 +17,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	timeout := fs.Duration("timeout", checker.DefaultTimeout, "bound on the linearizability search")
 	visualize := fs.String("visualize", "", "directory for porcupine HTML of each violating key")
+	releases := fs.String("releases", "unknown", "what a release of the lock does: owner (compare-and-delete), plain (DEL) or unknown; decides whether an overlap can be blamed on a stale release")
 	if !parseFlags(fs, args, stderr) {
 		return exitBadInput
 	}
@@ -26,6 +27,12 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *timeout <= 0 {
 		fmt.Fprintln(stderr, "bench check: --timeout must be positive")
+		return exitBadInput
+	}
+	kinds := map[string]checker.Releases{"unknown": checker.ReleasesUnknown, "owner": checker.ReleasesCheckOwner, "plain": checker.ReleasesPlainDelete}
+	releaseKind, ok := kinds[*releases]
+	if !ok {
+		fmt.Fprintf(stderr, "bench check: --releases %q: use unknown, owner (compare-and-delete) or plain (DEL)\n", *releases)
 		return exitBadInput
 	}
 	path := fs.Arg(0)
@@ -42,7 +49,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if stats.Truncated {
 		fmt.Fprintf(stderr, "bench check: %s: last line is incomplete (the recorder was killed); checking the %d complete events\n", path, len(events))
 	}
-	res, err := checker.Check(ctx, events, checker.Options{Timeout: *timeout, VisualizeDir: *visualize})
+	res, err := checker.Check(ctx, events, checker.Options{Timeout: *timeout, VisualizeDir: *visualize, Releases: releaseKind})
 	if err != nil {
 		var ie *history.InputError
 		if errors.As(err, &ie) || errors.Is(err, history.ErrMalformed) {

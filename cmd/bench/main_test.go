@@ -107,6 +107,7 @@ func TestBadInputIsOneLineAndExit3(t *testing.T) {
 		{"unknown provider", []string{"calibrate", "--provider", "kubernetes"}},
 		{"unreachable redis", []string{"calibrate", "--provider", "external", "--redis-addrs", "127.0.0.1:1"}},
 		{"unknown registry", []string{"list", "bananas"}},
+		{"unknown release kind", []string{"check", "--releases", "bogus", "history.jsonl"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
