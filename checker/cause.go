@@ -32,8 +32,27 @@ const (
 	CauseLostWithinTTL = "lost-within-ttl"
 )
 
-// causes are the cause names in the order keyScan counts them.
-var causes = [...]string{CauseTTLPassed, CauseStaleRelease, CauseLostWithinTTL}
+// The causes' indices, as keyScan counts them.
+const (
+	causeTTLPassed = iota
+	causeStaleRelease
+	causeLostWithinTTL
+)
+
+// causes are the cause names by index.
+var causes = [...]string{causeTTLPassed: CauseTTLPassed, causeStaleRelease: CauseStaleRelease, causeLostWithinTTL: CauseLostWithinTTL}
+
+// CauseText is counts by cause as "ttl-passed 3, stale-release 1", in
+// the order the causes are tested; "" when there are none.
+func CauseText(counts map[string]int) string {
+	var parts []string
+	for _, name := range causes {
+		if n := counts[name]; n > 0 {
+			parts = append(parts, name+" "+strconv.Itoa(n))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
 
 // overlapCause says why belief b was granted while a, granted earlier,
 // still believed: an index into causes, or -1 when a recorded no TTL. For
@@ -44,16 +63,16 @@ func overlapCause(d *digest, a, b *belief) (int, *release) {
 		return -1, nil
 	}
 	if b.ok >= a.lease {
-		return 0, nil
+		return causeTTLPassed, nil
 	}
 	// a's acquire took effect no earlier than a.inv, b's no later than
 	// b.ok: a release that removed a's key took effect in between (none
-	// can, when releases check ownership). It
-	// counts only if it was sent when its own process's lock was gone
-	// (else it found that lock): a late release sent in time, or one
-	// whose outcome is unknown, is not blamed.
+	// can, when releases check ownership). It counts only if it was sent
+	// when its own process's lock was gone (else it found that lock): a
+	// late release sent in time, or one whose outcome is unknown, is not
+	// blamed.
 	if d.releasesKind == ReleasesCheckOwner {
-		return 2, nil
+		return causeLostWithinTTL, nil
 	}
 	rs, maxRet := d.releases[a.key], d.releaseMaxRet[a.key]
 	if len(maxRet) != len(rs) {
@@ -64,10 +83,10 @@ func overlapCause(d *digest, a, b *belief) (int, *release) {
 	for j := i - 1; j >= 0 && maxRet[j] >= a.inv; j-- {
 		r := &rs[j]
 		if r.proc != a.proc && r.lease > 0 && (r.inv >= r.lease || r.superseded) && max(r.inv, a.inv) <= min(r.ret, b.ok) {
-			return 1, r
+			return causeStaleRelease, r
 		}
 	}
-	return 2, nil
+	return causeLostWithinTTL, nil
 }
 
 // runningMaxRet is the running maximum of the releases' ret in invoke
@@ -87,10 +106,10 @@ func runningMaxRet(rs []release) []int64 {
 func causeClause(d *digest, a, b *belief, cause int, by *release) string {
 	ttl := msText(a.lease - a.inv)
 	switch cause {
-	case 0:
+	case causeTTLPassed:
 		return fmt.Sprintf("; process %d's TTL (%s ms, asked at %s ms) had run out at %s ms: it outlived its lease",
 			a.proc, ttl, msText(a.inv), msText(a.lease))
-	case 1:
+	case causeStaleRelease:
 		gone := "the key had been granted to another since its own acquire"
 		if by.inv >= by.lease {
 			gone = "its own TTL had run out at " + msText(by.lease) + " ms"
@@ -101,7 +120,7 @@ func causeClause(d *digest, a, b *belief, cause int, by *release) string {
 		}
 		return fmt.Sprintf("; process %d's TTL (%s ms, asked at %s ms) had not run out, but process %d sent a release at %s ms when its own lock was gone (%s): %s%s",
 			a.proc, ttl, msText(a.inv), by.proc, msText(by.inv), gone, reading, faultsBetween(d, a, b))
-	case 2:
+	case causeLostWithinTTL:
 		return fmt.Sprintf("; process %d's TTL (%s ms, asked at %s ms) had not run out and no stale release came in between: the store lost or never kept the lock%s",
 			a.proc, ttl, msText(a.inv), faultsBetween(d, a, b))
 	}

@@ -350,11 +350,7 @@ func TestOverlapCauses(t *testing.T) {
 		{"cause-no-ttl-illegal", nil, nil},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			events, err := history.ReadFile(filepath.Join("testdata", tc.file+".jsonl"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := Check(context.Background(), events, Options{})
+			r, err := Check(context.Background(), readTestdata(t, tc.file), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -373,10 +369,7 @@ func TestOverlapCauses(t *testing.T) {
 // TestStaleReleaseNamesTheRelease: the cause names the release that
 // can have removed the lock, and not the holder's own.
 func TestStaleReleaseNamesTheRelease(t *testing.T) {
-	events, err := history.ReadFile(filepath.Join("testdata", "cause-stale-release-illegal.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	events := readTestdata(t, "cause-stale-release-illegal")
 	d := digestEvents(events, int64(5*time.Second))
 	beliefs := d.keyBeliefs[0]
 	if len(beliefs) != 3 {
@@ -396,10 +389,7 @@ func TestStaleReleaseNamesTheRelease(t *testing.T) {
 // TestReleasesDecideStaleRelease: what the caller knows of the lock's
 // release decides whether a stale release can be the cause.
 func TestReleasesDecideStaleRelease(t *testing.T) {
-	events, err := history.ReadFile(filepath.Join("testdata", "cause-stale-release-illegal.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	events := readTestdata(t, "cause-stale-release-illegal")
 	for _, tc := range []struct {
 		releases Releases
 		want     map[string]int

@@ -144,17 +144,11 @@ func count(n int, one, many string) string {
 	return strconv.Itoa(n) + " " + plural(n, one, many)
 }
 
-// causeCounts is ", overlaps by cause: ttl-passed 3, stale-release 1",
+// causeCounts is "; overlaps by cause: ttl-passed 3, stale-release 1",
 // or "" when no overlap has a cause.
 func causeCounts(c *Counts) string {
-	var parts []string
-	for _, name := range causes {
-		if n := c.OverlapCauses[name]; n > 0 {
-			parts = append(parts, name+" "+strconv.Itoa(n))
-		}
+	if text := CauseText(c.OverlapCauses); text != "" {
+		return "; overlaps by cause: " + text
 	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "; overlaps by cause: " + strings.Join(parts, ", ")
+	return ""
 }

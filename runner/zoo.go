@@ -84,18 +84,6 @@ func (e Expectation) String() string {
 	return strings.Join(parts, " · ")
 }
 
-// causeText is "ttl-passed 3, stale-release 1" in the checker's order of
-// causes, or "".
-func causeText(causes map[string]int) string {
-	var parts []string
-	for _, c := range []string{checker.CauseTTLPassed, checker.CauseStaleRelease, checker.CauseLostWithinTTL} {
-		if n := causes[c]; n > 0 {
-			parts = append(parts, c+" "+strconv.Itoa(n))
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
 // livenessWord is "live" for ok, else the verdict.
 func livenessWord(v checker.LivenessVerdict) string {
 	if v == checker.LivenessOK {
@@ -152,7 +140,7 @@ func (o Observation) String() string {
 		var why []string
 		if o.Mutex == checker.MutexViolated {
 			mutex := "mutex violated"
-			if c := causeText(o.Causes); c != "" {
+			if c := checker.CauseText(o.Causes); c != "" {
 				mutex += " [" + c + "]"
 			}
 			why = append(why, mutex)
@@ -212,7 +200,7 @@ func (e Expectation) Match(o Observation) []string {
 		diffs = append(diffs, "expected stale writes rejected by the resource, observed none")
 	}
 	if e.Cause != "" && o.Causes[e.Cause] == 0 {
-		observed := causeText(o.Causes)
+		observed := checker.CauseText(o.Causes)
 		if observed == "" {
 			observed = "none"
 		}
