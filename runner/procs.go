@@ -59,7 +59,7 @@ type cpuPinner interface {
 // others, for the harness, with a line that says what was done. Client
 // and server then never share a CPU. On 2 CPUs, unpinned, single rounds
 // of bench calibrate's Go loops were up to 35 % apart and the harness fell
-// to 0.75 × redis-benchmark; pinned, 0.97-1.10 × in eleven runs out of eleven
+// to 0.75 × redis-benchmark; pinned, 0.95-1.10 × in fifteen runs of fifteen
 // (pinning the node alone did not help). It pins nothing, and returns
 // nil, when there is one CPU or the node cannot be pinned: the line then
 // says why.
