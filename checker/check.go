@@ -180,9 +180,15 @@ func Check(ctx context.Context, events []history.Event, opts Options) (*Result, 
 	if r.Stalls == nil {
 		r.Stalls = []Stall{}
 	}
+	free, longest := faultFree(d)
+	r.FaultFreeMs, r.LongestFaultFreeMs = nsToMs(free), nsToMs(longest)
 	if len(r.Stalls) > 0 {
 		r.Liveness = LivenessStalled
+	} else if v, note := judgeLiveness(longest, int64(bound)); v != "" {
+		r.Liveness, r.LivenessNote = v, note
 	}
+	r.ProgressCounts = d.progress.counts(free)
+	r.Progress, r.ProgressNote = judgeProgress(r.ProgressCounts)
 	r.Availability, r.BaselineAvailability = availability(d)
 
 	if opts.VisualizeDir != "" && len(failing) > 0 {

@@ -109,7 +109,7 @@ func TestJSONFields(t *testing.T) {
 		slices.Sort(ks)
 		return ks
 	}
-	wantTop := []string{"availability", "check_duration_ms", "counts", "duration_ms", "liveness", "mutex", "resource", "stall_bound_ms", "stalls", "witnesses"}
+	wantTop := []string{"availability", "check_duration_ms", "counts", "duration_ms", "fault_free_ms", "liveness", "liveness_note", "longest_fault_free_ms", "mutex", "progress", "progress_counts", "progress_note", "resource", "stall_bound_ms", "stalls", "witnesses"}
 	if got := keys(m); !slices.Equal(got, wantTop) {
 		t.Errorf("top-level fields %v\nwant %v", got, wantTop)
 	}
@@ -122,8 +122,8 @@ func TestJSONFields(t *testing.T) {
 	if got := keys(w); !slices.Equal(got, wantWitness) {
 		t.Errorf("witness fields %v\nwant %v", got, wantWitness)
 	}
-	if m["mutex"] != "violated" || m["resource"] != "lost-updates" || m["liveness"] != "ok" {
-		t.Errorf("verdicts %v %v %v", m["mutex"], m["resource"], m["liveness"])
+	if m["mutex"] != "violated" || m["resource"] != "lost-updates" || m["liveness"] != "n/a" || m["progress"] != "ok" {
+		t.Errorf("verdicts %v %v %v %v", m["mutex"], m["resource"], m["liveness"], m["progress"])
 	}
 }
 
@@ -136,7 +136,8 @@ func TestWriteText(t *testing.T) {
 		{"pause-expiry-illegal", []string{
 			"mutex:    VIOLATED on 1 of 1 key; overlaps by cause: ttl-passed 1",
 			"resource: LOST-UPDATES (1 lost update, 0 stale writes accepted, 0 stale writes rejected)",
-			"liveness: ok",
+			"liveness: n/a (not assessed: the longest fault-free stretch (4.0 ms) is not longer than the stall bound (5000.0 ms)",
+			"progress: ok (1 of 1 acquires outside faults succeeded)",
 			"1. processes 1 and 2 both believed they held lock:x from 15.0 ms to 17.0 ms; process 1's TTL (10.0 ms, asked at 1.0 ms) had run out at 11.0 ms: it outlived its lease; active faults: client-pause on process 1",
 			"beliefs: process 1 2.0–33.0 ms (ended by release), process 2 15.0–17.0 ms (ended by release)",
 			"2. processes 2 and 1 both wrote 1 to resource:lock:x",

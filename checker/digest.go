@@ -134,7 +134,9 @@ type digest struct {
 	writes [][]write
 	// faults are the fault windows in start order.
 	faults []faultWindow
-	counts Counts
+	// progress tallies the acquire attempts in and out of fault windows.
+	progress progressTally
+	counts   Counts
 }
 
 // streak is a process's run of attempts to acquire one key: from the
@@ -165,6 +167,9 @@ type procState struct {
 	value, fence int64
 	// ttl is the TTL (ns) the acquire or extend in flight asked for.
 	ttl int64
+	// inFault: a fault window was open when the acquire in flight was
+	// invoked (see progressTally); pending: an acquire is in flight.
+	inFault, pending bool
 	// rel is the index of the release in flight in its key's releases.
 	rel int
 	// lastKey and lastLease are the key and lease of the process's latest
@@ -272,6 +277,7 @@ func (b *builder) event(e *history.Event) {
 		case history.Acquire:
 			ps.key = b.lockKey(e.Key)
 			b.streakInvoke(ps, ps.key, t)
+			ps.inFault, ps.pending = b.d.progress.invoke(), true
 		case history.Release:
 			ps.key = b.lockKey(e.Key)
 			ps.rel = len(b.d.releases[ps.key])
@@ -299,6 +305,10 @@ func (b *builder) event(e *history.Event) {
 	case history.OK, history.Fail, history.Info:
 		b.complete(ps, e)
 	case history.Crash:
+		if ps.pending { // an acquire cut short by the crash: unknown
+			b.d.progress.outcome(ps.inFault, history.Info)
+			ps.pending = false
+		}
 		ps.active = b.endAll(ps.active, t, endCrash)
 		b.closeStreaks(ps, t)
 	}
@@ -311,6 +321,8 @@ func (b *builder) complete(ps *procState, e *history.Event) {
 	switch ps.op {
 	case history.Acquire:
 		k := ps.key
+		b.d.progress.outcome(ps.inFault, e.Type)
+		ps.pending = false
 		if e.Type != history.OK {
 			b.streakFailed(ps, k, t)
 			return
@@ -517,6 +529,7 @@ func (b *builder) wait(k int32, s, e int64) {
 func (b *builder) nemesis(e *history.Event) {
 	id := [2]string{e.Fault, e.Target}
 	if e.Phase == "start" {
+		b.d.progress.openFaults++
 		b.openFault[id] = append(b.openFault[id], len(b.d.faults))
 		b.d.faults = append(b.d.faults, faultWindow{fault: e.Fault, target: e.Target, start: e.Time, end: b.d.end, open: true})
 		return
@@ -525,6 +538,7 @@ func (b *builder) nemesis(e *history.Event) {
 		w := &b.d.faults[open[0]]
 		w.end, w.open = e.Time, false
 		b.openFault[id] = open[1:]
+		b.d.progress.openFaults--
 		return
 	}
 	b.d.faults = append(b.d.faults, faultWindow{fault: e.Fault, target: e.Target, start: 0, end: e.Time})
@@ -535,6 +549,9 @@ func (b *builder) finish() {
 	end := b.d.end
 	b.d.releaseMaxRet = make([][]int64, len(b.d.keys))
 	for _, ps := range b.procs {
+		if ps.pending {
+			b.d.progress.outcome(ps.inFault, 0)
+		}
 		b.expire(ps, end)
 		// Whatever is still believed is believed to the end (end is the
 		// default end of every belief).

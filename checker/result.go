@@ -51,6 +51,10 @@ const (
 	// for longer than the stall bound while nobody held it and no fault
 	// was active (see [Stall]).
 	LivenessStalled LivenessVerdict = "stalled"
+	// LivenessNA: not assessed — no fault-free stretch of the history was
+	// longer than the stall bound, so no stall could have been seen
+	// (Result.LivenessNote says so with the figures).
+	LivenessNA LivenessVerdict = "n/a"
 )
 
 // Witness kinds.
@@ -199,10 +203,18 @@ type Visualization struct {
 // Result is the checker's verdict on one history. It is JSON-serialisable
 // with stable snake_case field names.
 type Result struct {
-	// Mutex, Resource and Liveness are the three verdicts.
+	// Mutex, Resource, Liveness and Progress are the verdicts.
 	Mutex    MutexVerdict    `json:"mutex"`
 	Resource ResourceVerdict `json:"resource"`
 	Liveness LivenessVerdict `json:"liveness"`
+	Progress ProgressVerdict `json:"progress"`
+	// LivenessNote and ProgressNote say, in one sentence, why liveness
+	// and progress read as they do.
+	LivenessNote string `json:"liveness_note,omitempty"`
+	ProgressNote string `json:"progress_note,omitempty"`
+	// ProgressCounts are the acquire attempts the progress verdict was
+	// judged on.
+	ProgressCounts ProgressCounts `json:"progress_counts"`
 	// Witnesses: for every key with a mutex violation the earliest one,
 	// then for every resource with a lost update or stale write accepted
 	// the earliest one.
@@ -221,6 +233,10 @@ type Result struct {
 	StallBoundMs float64 `json:"stall_bound_ms"`
 	// DurationMs is the run's length: the last event's time.
 	DurationMs float64 `json:"duration_ms"`
+	// FaultFreeMs is the time no fault window covered; LongestFaultFreeMs
+	// its longest stretch, which decides whether liveness was assessed.
+	FaultFreeMs        float64 `json:"fault_free_ms"`
+	LongestFaultFreeMs float64 `json:"longest_fault_free_ms"`
 	// Visualizations are the HTML files written (Options.VisualizeDir).
 	Visualizations []Visualization `json:"visualizations,omitempty"`
 	// VisualizeErrors says which visualisations could not be made.

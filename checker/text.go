@@ -35,8 +35,16 @@ func WriteText(w io.Writer, r *Result) {
 	switch r.Liveness {
 	case LivenessStalled:
 		fmt.Fprintf(&b, "liveness: STALLED (%s longer than %s ms)\n", count(len(r.Stalls), "stall", "stalls"), fmtMs(r.StallBoundMs))
+	case LivenessNA:
+		fmt.Fprintf(&b, "liveness: n/a (%s)\n", r.LivenessNote)
 	default:
-		fmt.Fprintf(&b, "liveness: ok (no stall longer than %s ms)\n", fmtMs(r.StallBoundMs))
+		fmt.Fprintf(&b, "liveness: ok (no stall longer than %s ms in %s ms without faults)\n", fmtMs(r.StallBoundMs), fmtMs(r.FaultFreeMs))
+	}
+	switch r.Progress {
+	case ProgressOK:
+		fmt.Fprintf(&b, "progress: ok (%s)\n", r.ProgressNote)
+	default:
+		fmt.Fprintf(&b, "progress: %s (%s)\n", strings.ToUpper(string(r.Progress)), r.ProgressNote)
 	}
 
 	if len(r.Witnesses) > 0 {
