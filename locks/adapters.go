@@ -55,7 +55,7 @@ func (l *redsyncLocker) Acquire(ctx context.Context, key string, ttl time.Durati
 		// two are compared under the same bound. The library's drift
 		// (0.01) stands.
 		m := l.rs.NewMutex(key, redsync.WithExpiry(ttl), redsync.WithTries(1),
-			redsync.WithTimeoutFactor(float64(l.cfg.nodeTimeout(ttl))/float64(ttl)),
+			redsync.WithTimeoutFactor(float64(l.cfg.NodeTimeoutFor(ttl))/float64(ttl)),
 			redsync.WithGenValueFunc(func() (string, error) { return token, nil }))
 		if err := m.LockContext(ctx); err != nil {
 			return nil, classifyRedsync(err)

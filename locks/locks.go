@@ -87,7 +87,7 @@ type Config struct {
 	// Timeout bounds every command (dial, read, write). Default 1 s.
 	Timeout time.Duration
 	// NodeTimeout bounds each node's SET in a Redlock acquire; it must be
-	// well below the TTL. Default: TTL/50 clamped to [10 ms, 100 ms].
+	// well below the TTL. Default: DefaultNodeTimeout, at most TTL/4.
 	NodeTimeout time.Duration
 	// PoolSize is the connection pool size per node (one per client that
 	// shares the locker). Default 10.
@@ -146,7 +146,11 @@ func (c Config) clientOptions(ep cluster.Endpoint) *redis.Options {
 		MaxRetries:            -1,
 		DialerRetries:         1,
 		PoolSize:              c.PoolSize,
-		MinIdleConns:          0,
+		// Keep the pool full and every connection proven (see conn.go):
+		// a connection lost to a timeout is replaced outside the budget
+		// of the command that lost it.
+		MinIdleConns:          c.PoolSize,
+		Dialer:                dialReady(c.Timeout, ep.TLS),
 		PoolTimeout:           c.Timeout,
 		DisableIdentity:       true,
 		// RESP2: with RESP3 go-redis peeks every connection for push
@@ -159,12 +163,22 @@ func (c Config) clientOptions(ep cluster.Endpoint) *redis.Options {
 	}
 }
 
-// nodeTimeout is the per-node bound of a Redlock-family acquire.
-func (c Config) nodeTimeout(ttl time.Duration) time.Duration {
+// DefaultNodeTimeout is the per-node timeout of Redlock-family acquires
+// when none is set: the top of redis.io's range ("if the auto-release time
+// is 10 seconds, the timeout could be in the ~ 5-50 milliseconds range"),
+// which a loaded 2-CPU machine and the docker provider's extra hop meet.
+// The old default, TTL/50 (10 ms at a 500 ms TTL), was below the
+// scheduling delay of a busy machine: every acquire timed out.
+const DefaultNodeTimeout = 50 * time.Millisecond
+
+// NodeTimeoutFor is the per-node bound of a Redlock-family acquire of ttl:
+// Config.NodeTimeout when set, else DefaultNodeTimeout but at most TTL/4,
+// so that a short lease keeps most of its validity.
+func (c Config) NodeTimeoutFor(ttl time.Duration) time.Duration {
 	if c.NodeTimeout > 0 {
 		return c.NodeTimeout
 	}
-	return min(max(ttl/50, 10*time.Millisecond), 100*time.Millisecond)
+	return min(DefaultNodeTimeout, ttl/4)
 }
 
 // drift is the clock-drift allowance of the Redlock paper, applied by every

@@ -209,9 +209,10 @@ type CompareOptions struct {
 	// Strict makes "could not decide" (insufficient samples, cells missing
 	// from NEW) exit 2 instead of passing with a warning.
 	Strict bool
-	// IgnoreLiveness keeps a liveness verdict that went from ok to stalled
-	// from failing the comparison (it is still listed). Mutual exclusion
-	// and resource verdicts always fail.
+	// IgnoreLiveness keeps a liveness verdict that went from ok to stalled,
+	// or a progress verdict from ok to degraded or none, from failing the
+	// comparison (it is still listed). Mutual exclusion and resource
+	// verdicts always fail.
 	IgnoreLiveness bool
 }
 
@@ -649,6 +650,7 @@ func safetyChanges(base, nw []*runner.CellResult, o CompareOptions) []SafetyChan
 		{"mutex", string(checker.MutexOK), func(v runner.Verdicts) string { return string(v.Mutex) }, true},
 		{"resource", string(checker.ResourceOK), func(v runner.Verdicts) string { return string(v.Resource) }, true},
 		{"liveness", string(checker.LivenessOK), func(v runner.Verdicts) string { return string(v.Liveness) }, false},
+		{"progress", string(checker.ProgressOK), func(v runner.Verdicts) string { return string(v.Progress) }, false},
 	}
 	var out []SafetyChange
 	for _, p := range props {
@@ -667,7 +669,7 @@ func safetyChanges(base, nw []*runner.CellResult, o CompareOptions) []SafetyChan
 		case bBad > 0:
 			sc.Note = "fixed"
 		case !sc.Fails:
-			sc.Note = "liveness is not gated (IgnoreLiveness)"
+			sc.Note = p.name + " is not gated (IgnoreLiveness)"
 		default:
 			sc.Note = "ok in every BASE sample: fails whatever the numbers say"
 		}
@@ -677,17 +679,16 @@ func safetyChanges(base, nw []*runner.CellResult, o CompareOptions) []SafetyChan
 }
 
 // worstVerdict returns "ok" and 0 when every sample is ok, else the most
-// frequent not-ok verdict and how many samples were not ok.
+// frequent not-ok verdict and how many samples were not ok. A verdict not
+// assessed (n/a) or not recorded (a summary from before it existed) is
+// neither.
 func worstVerdict(cells []*runner.CellResult, ok string, get func(runner.Verdicts) string) (string, int) {
 	counts := map[string]int{}
 	bad := 0
 	for _, c := range cells {
 		v := get(c.Verdicts)
-		if v == ok {
+		if v == ok || v == "" || v == string(checker.LivenessNA) {
 			continue
-		}
-		if v == "" {
-			v = "none"
 		}
 		counts[v]++
 		bad++

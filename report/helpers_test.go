@@ -294,7 +294,7 @@ func checkReportDir(t *testing.T, dir string, sum *runner.Summary) {
 				t.Errorf("report.html lacks the witness %q of %s", s, c.ID)
 			}
 		}
-		if unsafe(&c) && !strings.Contains(page, `id="unsafe-`+c.ID+`"`) {
+		if c.Verdicts.Unsafe() && !strings.Contains(page, `id="unsafe-`+c.ID+`"`) {
 			t.Errorf("report.html has no violation section for the unsafe cell %s", c.ID)
 		}
 	}

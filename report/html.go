@@ -66,17 +66,22 @@ type (
 		Data       template.URL
 		PNG, SVG   string
 	}
-	verdictView struct{ Text, Class string }
+	verdictView struct{ Text, Class, Title string }
 	rowView     struct {
 		Anchor, ID, Lock, Workload, Fault, Sample string
 		Throughput, P50, P99, P999, Handoff       string
-		Mutex, Resource, Liveness                 verdictView
-		Class, Error                              string
+		// NumClass and NumTitle mark figures that are not the lock's
+		// (a starved harness).
+		NumClass, NumTitle                  string
+		Mutex, Resource, Liveness, Progress verdictView
+		Harness                             verdictView
+		Class, Error                        string
 	}
 	witnessView struct{ Kind, Text string }
 	cellView    struct {
 		Anchor, ID, Title, Class, ClassText string
-		Mutex, Resource, Liveness           verdictView
+		Mutex, Resource, Liveness, Progress verdictView
+		Harness                             verdictView
 		Witnesses                           []witnessView
 		Links                               []link
 		Images                              []imgView
@@ -117,12 +122,12 @@ func (pg *page) view() *htmlView {
 	if sc.Repeat > 1 {
 		v.Meta = append(v.Meta, keyValue{"samples per cell", fmt.Sprint(sc.Repeat)})
 	}
-	counts := map[class]int{}
+	counts := map[runner.Class]int{}
 	for i := range s.Cells {
-		counts[classify(&s.Cells[i])]++
+		counts[s.Cells[i].Class()]++
 	}
 	v.Headline = append(v.Headline, badge{fmt.Sprintf("%d cells", len(s.Cells)), ""})
-	for _, cl := range []class{classUnsafe, classUnknown, classStalled, classError, classSafe} {
+	for _, cl := range runner.Classes() {
 		if counts[cl] > 0 {
 			v.Headline = append(v.Headline, badge{fmt.Sprintf("%d %s", counts[cl], cl), "v-" + cl.String()})
 		}
@@ -139,7 +144,7 @@ func (pg *page) view() *htmlView {
 		cv := pg.cellView(cp)
 		v.Rows = append(v.Rows, rowOf(c, cv))
 		v.Cells = append(v.Cells, cv)
-		if classify(c) == classUnsafe {
+		if c.Class() == runner.ClassUnsafe {
 			v.Unsafe = append(v.Unsafe, cv)
 		}
 		if cp.note != "" {
@@ -158,23 +163,39 @@ func imgOf(p plotImage, alt string) imgView {
 	}
 }
 
-func verdict(s string) verdictView {
+// verdict colours one verdict; note, when set, is its hover text.
+func verdict(s, note string) verdictView {
 	cl := "v-safe"
 	switch s {
 	case "ok":
-	case "", "-":
-		cl = ""
+	case "", "-", string(checker.LivenessNA):
+		cl = "" // not assessed: neither good nor bad
 	case string(checker.MutexUnknown):
 		cl = "v-undecided"
 	case string(checker.LivenessStalled):
 		cl = "v-stalled"
+	case string(checker.ProgressDegraded):
+		cl = "v-degraded"
+	case string(checker.ProgressNone):
+		cl = "v-no-progress"
 	default:
 		cl = "v-unsafe"
 	}
 	if s == "" {
 		s = "-"
 	}
-	return verdictView{Text: s, Class: cl}
+	return verdictView{Text: s, Class: cl, Title: note}
+}
+
+// harnessVerdict is "ok", "overloaded" or "-" (not measured).
+func harnessVerdict(c *runner.CellResult) verdictView {
+	switch {
+	case c.Harness == nil:
+		return verdictView{Text: "-"}
+	case c.Harness.Overloaded:
+		return verdictView{Text: "overloaded", Class: "v-harness-overloaded", Title: c.Harness.Note}
+	}
+	return verdictView{Text: "ok", Class: "v-safe", Title: fmt.Sprintf("p99 scheduling delay %.0f µs, timer lag %.0f µs, budget %.0f µs", c.Harness.SchedP99Us, c.Harness.LagP99Us, c.Harness.BudgetUs)}
 }
 
 // FormatMicros formats microseconds for tables (the CLI and report.html):
@@ -195,7 +216,12 @@ func anchor(c *runner.CellResult) string { return "cell-" + c.ID }
 func rowOf(c *runner.CellResult, cv cellView) rowView {
 	r := rowView{Anchor: cv.Anchor, ID: c.ID, Lock: c.Lock, Workload: c.Workload, Fault: c.Fault,
 		Sample: fmt.Sprintf("seed %d #%d", c.Seed, c.Sample), Class: cv.Class,
-		Mutex: cv.Mutex, Resource: cv.Resource, Liveness: cv.Liveness, Error: c.Error}
+		Mutex: cv.Mutex, Resource: cv.Resource, Liveness: cv.Liveness, Progress: cv.Progress, Harness: cv.Harness, Error: c.Error}
+	if c.Harness != nil && c.Harness.Overloaded {
+		r.NumClass, r.NumTitle = "num starved", c.Harness.Note
+	} else {
+		r.NumClass = "num"
+	}
 	if c.Error != "" {
 		r.Throughput, r.P50, r.P99, r.P999, r.Handoff = "-", "-", "-", "-", "-"
 		return r
@@ -212,13 +238,15 @@ func rowOf(c *runner.CellResult, cv cellView) rowView {
 
 func (pg *page) cellView(cp *cellPage) cellView {
 	c := cp.cell
-	cl := classify(c)
+	cl := c.Class()
 	cv := cellView{
 		Anchor: anchor(c), ID: c.ID, Class: "v-" + cl.String(), ClassText: cl.String(),
 		Title:    fmt.Sprintf("%s under %s, %s", c.Lock, c.Fault, c.Workload),
-		Mutex:    verdict(string(c.Verdicts.Mutex)),
-		Resource: verdict(string(c.Verdicts.Resource)),
-		Liveness: verdict(string(c.Verdicts.Liveness)),
+		Mutex:    verdict(string(c.Verdicts.Mutex), ""),
+		Resource: verdict(string(c.Verdicts.Resource), ""),
+		Liveness: verdict(string(c.Verdicts.Liveness), c.Notes.Liveness),
+		Progress: verdict(string(c.Verdicts.Progress), c.Notes.Progress),
+		Harness:  harnessVerdict(c),
 		Note:     cp.note, Error: c.Error,
 	}
 	for _, w := range c.Witnesses {
@@ -317,6 +345,7 @@ table.verdicts th, table.verdicts td { border: 1px solid #ddd; padding: .2rem .4
 table.verdicts th { background: #f0f0f0; position: sticky; top: 0; }
 table.verdicts td.cellid { white-space: normal; word-break: break-all; font-size: .8rem; }
 table.verdicts td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.verdicts td.starved { color: #999; text-decoration: line-through; }
 table.verdicts tr:nth-child(even) td { background-color: #fafafa; }
 td.v-safe, span.v-safe { background: #d9f2d9 !important; color: #1d5e1d; }
 td.v-unsafe, span.v-unsafe { background: #f8d0d0 !important; color: #8b0000; font-weight: 700; }
@@ -348,7 +377,12 @@ in the cell's history and the checker decides from that history alone. <strong>m
 clients believed they held the same lock at the same time (from their acquire's success until they released it, their lease's
 deadline passed, or they crashed); <strong>resource</strong> is not <em>ok</em> when the protected counter lost an update or
 accepted a write with a stale fencing token; <strong>liveness</strong> is <em>stalled</em> when clients kept trying but nobody
-got a free lock for longer than the stall bound with no fault active. A red cell is unsafe: do not adopt that strategy for
+got a free lock for longer than the stall bound with no fault active, and <em>n/a</em> when no fault-free stretch of the cell was
+longer than the bound, so no stall could have been seen; <strong>progress</strong> is <em>none</em> when no acquire succeeded
+outside the fault windows (nothing was shown safe, whatever the other verdicts say) and <em>degraded</em> when timeouts
+outnumbered successes or far fewer acquires succeeded than the same lock managed without faults; <strong>harness</strong> is
+<em>overloaded</em> when the harness itself waited to be scheduled for a quarter of the lock's time budget or more: that cell's
+figures (struck through) measure the machine, not the lock. A red cell is unsafe: do not adopt that strategy for
 that situation. Throughput is successful acquires per second; latencies are acquire latencies from the intended start to the
 lease in hand (p50, p99, p99.9). In the latency spectra the x axis stretches the tail (90 %, 99 %, 99.9 %, 99.99 %), so a line
 that rises late is a strategy whose slow requests are rare; grey bands in the time plots are fault windows. Every violation
@@ -367,15 +401,16 @@ the linearizability check.</p>
 
 <h2 id="verdicts">Verdicts</h2>
 <table class="verdicts" id="verdict-table">
-<thead><tr><th>lock</th><th>workload</th><th>fault</th>{{if .MultiCells}}<th>sample</th>{{end}}<th>acq/s</th><th>acquire p50</th><th>p99</th><th>p99.9</th><th>handoff p50</th><th>mutex</th><th>resource</th><th>liveness</th><th>cell</th></tr></thead>
+<thead><tr><th>lock</th><th>workload</th><th>fault</th>{{if .MultiCells}}<th>sample</th>{{end}}<th>acq/s</th><th>acquire p50</th><th>p99</th><th>p99.9</th><th>handoff p50</th><th>mutex</th><th>resource</th><th>liveness</th><th>progress</th><th>harness</th><th>cell</th></tr></thead>
 <tbody>{{range .Rows}}
-<tr id="row-{{.ID}}"><td>{{.Lock}}</td><td>{{.Workload}}</td><td>{{.Fault}}</td>{{if $.MultiCells}}<td>{{.Sample}}</td>{{end}}<td class="num">{{.Throughput}}</td><td class="num">{{.P50}}</td><td class="num">{{.P99}}</td><td class="num">{{.P999}}</td><td class="num">{{.Handoff}}</td>{{if .Error}}<td class="v-error" colspan="3" title="{{.Error}}">error</td>{{else}}<td class="{{.Mutex.Class}}">{{.Mutex.Text}}</td><td class="{{.Resource.Class}}">{{.Resource.Text}}</td><td class="{{.Liveness.Class}}">{{.Liveness.Text}}</td>{{end}}<td class="cellid"><a href="#{{.Anchor}}">{{.ID}}</a></td></tr>{{end}}
+<tr id="row-{{.ID}}"><td>{{.Lock}}</td><td>{{.Workload}}</td><td>{{.Fault}}</td>{{if $.MultiCells}}<td>{{.Sample}}</td>{{end}}<td class="{{.NumClass}}" title="{{.NumTitle}}">{{.Throughput}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.P50}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.P99}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.P999}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.Handoff}}</td>{{if .Error}}<td class="v-error" colspan="5" title="{{.Error}}">error</td>{{else}}<td class="{{.Mutex.Class}}">{{.Mutex.Text}}</td><td class="{{.Resource.Class}}">{{.Resource.Text}}</td><td class="{{.Liveness.Class}}" title="{{.Liveness.Title}}">{{.Liveness.Text}}</td><td class="{{.Progress.Class}}" title="{{.Progress.Title}}">{{.Progress.Text}}</td><td class="{{.Harness.Class}}" title="{{.Harness.Title}}">{{.Harness.Text}}</td>{{end}}<td class="cellid"><a href="#{{.Anchor}}">{{.ID}}</a></td></tr>{{end}}
 </tbody></table>
 
 <h2 id="violations">Violations</h2>
 {{range .Unsafe}}<div class="unsafe-cell" id="unsafe-{{.ID}}">
 <h3>{{.Title}} <small>(<a href="#{{.Anchor}}">{{.ID}}</a>)</small></h3>
-<p>mutex <span class="{{.Mutex.Class}}">{{.Mutex.Text}}</span> · resource <span class="{{.Resource.Class}}">{{.Resource.Text}}</span> · liveness <span class="{{.Liveness.Class}}">{{.Liveness.Text}}</span></p>
+<p>mutex <span class="{{.Mutex.Class}}">{{.Mutex.Text}}</span> · resource <span class="{{.Resource.Class}}">{{.Resource.Text}}</span> · liveness <span class="{{.Liveness.Class}}">{{.Liveness.Text}}</span> · progress <span class="{{.Progress.Class}}">{{.Progress.Text}}</span> · harness <span class="{{.Harness.Class}}">{{.Harness.Text}}</span></p>
+{{if .Progress.Title}}<p class="note">progress: {{.Progress.Title}}</p>{{end}}{{if .Liveness.Title}}<p class="note">liveness: {{.Liveness.Title}}</p>{{end}}{{if eq .Harness.Text "overloaded"}}<p class="note">{{.Harness.Title}}</p>{{end}}
 <ul class="witnesses">{{range .Witnesses}}<li><span class="kind">{{.Kind}}</span> {{.Text}}</li>{{end}}</ul>
 <p class="links">{{range .Links}}<a href="{{.Href}}">{{.Label}}</a>{{end}}</p>
 {{if .Timeline.PNG}}<figure><img class="plot" src="{{.Timeline.Data}}" alt="{{.Timeline.Alt}}"><figcaption>lock holders around the first witness · <a href="{{.Timeline.SVG}}">SVG</a></figcaption></figure>{{end}}
@@ -386,7 +421,8 @@ the linearizability check.</p>
 <summary>{{.ID}} — {{.Title}} <span class="{{.Class}}">{{.ClassText}}</span></summary>
 {{if .Error}}<p class="note">The cell could not run: {{.Error}}</p>{{end}}
 {{if .Note}}<p class="note">{{.Note}}</p>{{end}}
-<p>mutex <span class="{{.Mutex.Class}}">{{.Mutex.Text}}</span> · resource <span class="{{.Resource.Class}}">{{.Resource.Text}}</span> · liveness <span class="{{.Liveness.Class}}">{{.Liveness.Text}}</span></p>
+<p>mutex <span class="{{.Mutex.Class}}">{{.Mutex.Text}}</span> · resource <span class="{{.Resource.Class}}">{{.Resource.Text}}</span> · liveness <span class="{{.Liveness.Class}}">{{.Liveness.Text}}</span> · progress <span class="{{.Progress.Class}}">{{.Progress.Text}}</span> · harness <span class="{{.Harness.Class}}">{{.Harness.Text}}</span></p>
+{{if .Progress.Title}}<p class="note">progress: {{.Progress.Title}}</p>{{end}}{{if .Liveness.Title}}<p class="note">liveness: {{.Liveness.Title}}</p>{{end}}{{if eq .Harness.Text "overloaded"}}<p class="note">{{.Harness.Title}}</p>{{end}}
 {{if .Witnesses}}<ul class="witnesses">{{range .Witnesses}}<li><span class="kind">{{.Kind}}</span> {{.Text}}</li>{{end}}</ul>{{end}}
 <ul class="facts">{{range .Facts}}<li>{{.}}</li>{{end}}</ul>
 <p class="links">{{range .Links}}<a href="{{.Href}}">{{.Label}}</a>{{end}}</p>

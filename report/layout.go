@@ -6,7 +6,6 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/runner"
 	"github.com/lockbench/lockbench/workloads"
 )
@@ -55,51 +54,30 @@ func newLayout(sum *runner.Summary) *layout {
 // lockIndex is the lock's position, for its colour.
 func (l *layout) lockIndex(lock string) int { return slices.Index(l.locks, lock) }
 
-// class is a cell's verdict for colouring, in increasing severity.
-type class int
-
-const (
-	classSafe class = iota
-	classStalled
-	classUnknown
-	classError
-	classUnsafe
-)
-
-func (c class) String() string {
-	return [...]string{"safe", "stalled", "undecided", "error", "unsafe"}[c]
-}
-
-func (c class) color() hexColor {
-	return [...]hexColor{colSafe, colStalled, colUnknown, colError, colUnsafe}[c]
-}
-
-// classify says how a cell's verdicts read.
-func classify(c *runner.CellResult) class {
-	switch {
-	case unsafe(c):
-		return classUnsafe
-	case c.Error != "":
-		return classError
-	case c.Verdicts.Mutex == checker.MutexUnknown:
-		return classUnknown
-	case c.Verdicts.Liveness == checker.LivenessStalled:
-		return classStalled
+// classColor is the colour of a cell class (runner.Class).
+func classColor(c runner.Class) hexColor {
+	switch c {
+	case runner.ClassSafe:
+		return colSafe
+	case runner.ClassDegraded, runner.ClassOverloaded:
+		return colDegraded
+	case runner.ClassStalled:
+		return colStalled
+	case runner.ClassNoProgress:
+		return colNoProgress
+	case runner.ClassUndecided:
+		return colUnknown
+	case runner.ClassError:
+		return colError
 	}
-	return classSafe
-}
-
-// unsafe reports a safety violation: mutual exclusion or the resource.
-func unsafe(c *runner.CellResult) bool {
-	return c.Verdicts.Mutex == checker.MutexViolated ||
-		(c.Verdicts.Resource != "" && c.Verdicts.Resource != checker.ResourceOK)
+	return colUnsafe
 }
 
 // worst is the most severe class of cells.
-func worst(cells []*runner.CellResult) class {
-	w := classSafe
+func worst(cells []*runner.CellResult) runner.Class {
+	w := runner.ClassSafe
 	for _, c := range cells {
-		w = max(w, classify(c))
+		w = max(w, c.Class())
 	}
 	return w
 }

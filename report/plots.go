@@ -188,19 +188,23 @@ func paletted(src imagepkg.Image) imagepkg.Image {
 
 // Colours.
 const (
-	colSafe     hexColor = 0x4c72b0ff
-	colUnsafe   hexColor = 0xd62728ff
-	colUnknown  hexColor = 0xff9f1cff
-	colStalled  hexColor = 0x9467bdff
-	colError    hexColor = 0x999999ff
-	colOK       hexColor = 0x1f77b4ff
-	colFail     hexColor = 0xff7f0eff
-	colInfo     hexColor = 0xd62728ff
-	colFault    hexColor = 0x80808040
-	colBelief   hexColor = 0x9ec5e8ff
-	colOverlap  hexColor = 0xd6272870
-	colWitness  hexColor = 0xd62728ff
-	colWitnessF hexColor = 0xf4a5a5ff
+	colSafe    hexColor = 0x4c72b0ff
+	colUnsafe  hexColor = 0xd62728ff
+	colUnknown hexColor = 0xff9f1cff
+	colStalled hexColor = 0x9467bdff
+	colError   hexColor = 0x999999ff
+	// colNoProgress and colDegraded: a cell that granted nothing, or
+	// whose figures are not the lock's; never the safe colour.
+	colNoProgress hexColor = 0x8c564bff
+	colDegraded   hexColor = 0xbcbd22ff
+	colOK         hexColor = 0x1f77b4ff
+	colFail       hexColor = 0xff7f0eff
+	colInfo       hexColor = 0xd62728ff
+	colFault      hexColor = 0x80808040
+	colBelief     hexColor = 0x9ec5e8ff
+	colOverlap    hexColor = 0xd6272870
+	colWitness    hexColor = 0xd62728ff
+	colWitnessF   hexColor = 0xf4a5a5ff
 )
 
 // lockPalette colours the locks, in the order they appear in the run.

@@ -105,7 +105,7 @@ func TestWriteAfterRealRun(t *testing.T) {
 	checkBenchfmt(t, filepath.Join(dir, BenchFile), sum)
 	unsafeCells := 0
 	for i := range sum.Cells {
-		if unsafe(&sum.Cells[i]) {
+		if sum.Cells[i].Verdicts.Unsafe() {
 			unsafeCells++
 		}
 	}

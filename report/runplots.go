@@ -3,10 +3,13 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/lockbench/lockbench/runner"
 )
 
 // spectrumMaxX is 1/(1−p) at the spectrum's right end: 99.99 %.
@@ -71,7 +74,7 @@ func spectrumFigure(l *layout, g groupKey) (figure, bool, error) {
 			continue
 		}
 		name := fmt.Sprintf("%s (n=%d)", lock, h.TotalCount())
-		if c := worst(cells); c != classSafe {
+		if c := worst(cells); c != runner.ClassSafe {
 			name += " — " + c.String()
 		}
 		items = append(items, legendItem{name, line})
@@ -97,7 +100,7 @@ func spectrumFigure(l *layout, g groupKey) (figure, bool, error) {
 type verdictBars struct {
 	values  []float64
 	samples [][]float64
-	classes []class
+	classes []runner.Class
 }
 
 // Plot implements plot.Plotter.
@@ -111,14 +114,18 @@ func (b verdictBars) Plot(c draw.Canvas, p *plot.Plot) {
 		x0, x1 := trX(float64(i)-0.38), trX(float64(i)+0.38)
 		y1 := trY(v)
 		cl := b.classes[i]
-		rect(c, x0, y0, x1, y1, cl.color(), nil)
-		if cl == classUnsafe {
+		rect(c, x0, y0, x1, y1, classColor(cl), nil)
+		switch cl {
+		case runner.ClassUnsafe:
 			hatch(c, x0, y0, x1, y1)
 			c.FillText(sty, vg.Point{X: (x0 + x1) / 2, Y: y1 + vg.Points(1)}, "UNSAFE")
-		} else if cl == classError {
+		case runner.ClassSafe, runner.ClassDegraded, runner.ClassStalled:
+		default:
+			// A bar that is not the lock's own figure says why above it:
+			// "no-progress" over a bar of height 0 instead of a safe one.
 			s := sty
-			s.Color = colError
-			c.FillText(s, vg.Point{X: (x0 + x1) / 2, Y: y1 + vg.Points(1)}, "error")
+			s.Color = classColor(cl)
+			c.FillText(s, vg.Point{X: (x0 + x1) / 2, Y: y1 + vg.Points(1)}, cl.String())
 		}
 		if len(b.samples[i]) > 1 {
 			for _, s := range b.samples[i] {
@@ -160,7 +167,7 @@ func hatch(c draw.Canvas, x0, y0, x1, y1 vg.Length) {
 // each with a bar of throughput per lock coloured by verdict.
 func comparisonFigure(l *layout) figure {
 	rows, cols := len(l.faults), len(l.workloads)
-	present := map[class]bool{}
+	present := map[runner.Class]bool{}
 	plots := make([][]*plot.Plot, rows)
 	for r, fault := range l.faults {
 		plots[r] = make([]*plot.Plot, cols)
@@ -181,7 +188,7 @@ func comparisonFigure(l *layout) figure {
 				b.samples = append(b.samples, ss)
 				cl := worst(cells)
 				if len(cells) == 0 {
-					cl = classError
+					cl = runner.ClassError
 				}
 				b.classes = append(b.classes, cl)
 				present[cl] = true
@@ -215,7 +222,7 @@ func comparisonFigure(l *layout) figure {
 }
 
 // drawVerdictLegend writes the colour key of the verdicts along c.
-func drawVerdictLegend(c draw.Canvas, p *plot.Plot, present map[class]bool) {
+func drawVerdictLegend(c draw.Canvas, p *plot.Plot, present map[runner.Class]bool) {
 	sty := smallText(p, 9, hexColor(0x000000ff))
 	sty.YAlign = draw.YCenter
 	x := c.Min.X + vg.Points(8)
@@ -224,19 +231,19 @@ func drawVerdictLegend(c draw.Canvas, p *plot.Plot, present map[class]bool) {
 	title := "acquires/s per lock; colour = verdict:"
 	c.FillText(sty, vg.Point{X: x, Y: y}, title)
 	x += sty.Width(title) + vg.Points(10)
-	for _, cl := range []class{classSafe, classUnsafe, classUnknown, classStalled, classError} {
-		if !present[cl] && cl != classSafe && cl != classUnsafe {
+	for _, cl := range slices.Backward(runner.Classes()) {
+		if !present[cl] && cl != runner.ClassSafe && cl != runner.ClassUnsafe {
 			continue
 		}
-		rect(c, x, y-sz/2, x+sz, y+sz/2, cl.color(), nil)
-		if cl == classUnsafe {
+		rect(c, x, y-sz/2, x+sz, y+sz/2, classColor(cl), nil)
+		if cl == runner.ClassUnsafe {
 			hatch(c, x, y-sz/2, x+sz, y+sz/2)
 		}
 		x += sz + vg.Points(3)
-		label := map[class]string{
-			classSafe: "safe", classUnsafe: "unsafe (mutex or resource)", classUnknown: "undecided",
-			classStalled: "stalled", classError: "error",
-		}[cl]
+		label := cl.String()
+		if cl == runner.ClassUnsafe {
+			label = "unsafe (mutex or resource)"
+		}
 		c.FillText(sty, vg.Point{X: x, Y: y}, label)
 		x += sty.Width(label) + vg.Points(12)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/history"
+	"github.com/lockbench/lockbench/internal/health"
 	"github.com/lockbench/lockbench/locks"
 	"github.com/lockbench/lockbench/workloads"
 )
@@ -81,11 +82,19 @@ type Machine struct {
 	Redis     string `json:"redis_version,omitempty"`
 }
 
-// Verdicts are the checker's three verdicts of a cell.
+// Verdicts are a cell's verdicts: the checker's, with progress lowered
+// where the run knows more than the history (see judgeProgress).
 type Verdicts struct {
 	Mutex    checker.MutexVerdict    `json:"mutex"`
 	Resource checker.ResourceVerdict `json:"resource"`
 	Liveness checker.LivenessVerdict `json:"liveness"`
+	Progress checker.ProgressVerdict `json:"progress"`
+}
+
+// Notes say in a sentence why progress and liveness read as they do.
+type Notes struct {
+	Progress string `json:"progress,omitempty"`
+	Liveness string `json:"liveness,omitempty"`
 }
 
 // Percentiles of one histogram, in microseconds.
@@ -107,8 +116,12 @@ type CellResult struct {
 	Seed     uint64 `json:"seed"`
 	Sample   int    `json:"sample"`
 	// Error is set when the cell could not run; the rest is then partial.
-	Error     string            `json:"error,omitempty"`
-	Verdicts  Verdicts          `json:"verdicts"`
+	Error    string   `json:"error,omitempty"`
+	Verdicts Verdicts `json:"verdicts"`
+	Notes    Notes    `json:"notes"`
+	// Flags mark what makes the cell's numbers not the lock's:
+	// FlagHarnessOverloaded.
+	Flags     []string          `json:"flags,omitempty"`
 	Witnesses []checker.Witness `json:"witnesses"`
 	// Check is the checker's full result.
 	Check      *checker.Result        `json:"check,omitempty"`
@@ -127,7 +140,9 @@ type CellResult struct {
 	Spec         workloads.Spec     `json:"spec"`
 	// ClientProcs is the GOMAXPROCS the workload ran with.
 	ClientProcs int `json:"client_procs,omitempty"`
-	hists       map[string]*hdrhistogram.Histogram
+	// Harness is how well the harness itself ran during the load.
+	Harness *Harness `json:"harness,omitempty"`
+	hists   map[string]*hdrhistogram.Histogram
 }
 
 // Hists returns the cell's decoded histograms (for plots).
@@ -195,6 +210,7 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 		Provider: prov.Name(), ProviderWhy: why, Scenario: sc,
 	}
 	defer func() {
+		judgeProgress(sum.Cells)
 		sum.ElapsedMs = float64(time.Since(sum.Started).Microseconds()) / 1000
 		sum.Interrupted = ctx.Err() != nil
 		if werr := WriteSummary(filepath.Join(o.Dir, "summary.json"), sum); werr != nil && err == nil {
@@ -387,13 +403,18 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	// target is set below, before the workload starts; the hooks run only
 	// inside the workload's acquires.
 	var target *chaos.Target
+	var budget time.Duration // the strategy's shortest time budget
 	for _, g := range groups {
 		eps := make([]cluster.Endpoint, len(nodes.locks.Nodes))
 		for i, n := range nodes.locks.Nodes {
 			eps[i] = n.Endpoint()
 			eps[i].Addr = mesh.Addr(g, n.Name())
 		}
-		cfg := locks.Config{Nodes: eps, Timeout: commandTimeout(spec.TTL), PoolSize: perGroup + 1, Retry: spec.Retry}
+		cfg := locks.Config{Nodes: eps, Timeout: commandTimeout(spec.TTL), NodeTimeout: cell.NodeTimeout, PoolSize: perGroup + 1, Retry: spec.Retry}
+		budget = cfg.Timeout
+		if strategy.MultiNode {
+			budget = cfg.NodeTimeoutFor(spec.TTL)
+		}
 		if req.ClientFaults {
 			// cut-between-commands: the schedule arms a worker, the
 			// strategy's hook between SETNX and EXPIRE makes the cut.
@@ -415,6 +436,16 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 		rc := redis.NewClient(opts)
 		defer rc.Close()
 		env.Resources = append(env.Resources, workloads.NewResource(rc))
+	}
+
+	// Every connection is made and proven before the cell's clock starts:
+	// dialling is not the lock's work (see locks.Warmer).
+	for _, l := range env.Lockers {
+		if w, ok := l.(locks.Warmer); ok {
+			if err := w.Warm(ctx); err != nil {
+				return err
+			}
+		}
 	}
 
 	histPath := filepath.Join(dir, "history.jsonl")
@@ -461,7 +492,13 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	}
 	var restoreProcs func()
 	res.ClientProcs, restoreProcs = limitProcs(clientProcs(o.ClientProcs, loaded))
+	probe := health.Start(probeInterval)
 	wres, werr := workloads.Run(ctx, spec, env)
+	harness := judgeHarness(probe.Stop(), budget)
+	res.Harness = &harness
+	if harness.Overloaded {
+		res.Flags = append(res.Flags, FlagHarnessOverloaded)
+	}
 	restoreProcs()
 	stopChaos()
 	cerr := <-chaosDone
@@ -502,7 +539,8 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 		}
 	}
 	res.Check = chk
-	res.Verdicts = Verdicts{Mutex: chk.Mutex, Resource: chk.Resource, Liveness: chk.Liveness}
+	res.Verdicts = Verdicts{Mutex: chk.Mutex, Resource: chk.Resource, Liveness: chk.Liveness, Progress: chk.Progress}
+	res.Notes = Notes{Progress: chk.ProgressNote, Liveness: chk.LivenessNote}
 	res.Witnesses = chk.Witnesses
 	return nil
 }

@@ -43,6 +43,13 @@ type Scenario struct {
 	Duration time.Duration `yaml:"duration" json:"duration_ns,omitempty"`
 	Clients  int           `yaml:"clients" json:"clients,omitempty"`
 	TTL      time.Duration `yaml:"ttl" json:"ttl_ns,omitempty"`
+	// NodeTimeout is the per-node timeout of Redlock-family acquires
+	// (0 = locks.DefaultNodeTimeout, at most TTL/4).
+	NodeTimeout time.Duration `yaml:"node_timeout" json:"node_timeout_ns,omitempty"`
+	// StallBound is the checker's stall bound for every cell (0 = the
+	// checker's default, max(3 × TTL, 5 s)); liveness is assessed only in
+	// cells with a fault-free stretch longer than it.
+	StallBound time.Duration `yaml:"stall_bound" json:"stall_bound_ns,omitempty"`
 }
 
 // WorkloadRef is a workload in a scenario: a preset name, or a mapping
@@ -165,6 +172,8 @@ type Cell struct {
 	Sample   int            `json:"sample"`
 	// StallBound is the checker's stall bound (0 = its default).
 	StallBound time.Duration `json:"stall_bound_ns,omitempty"`
+	// NodeTimeout is the Redlock-family per-node timeout (0 = default).
+	NodeTimeout time.Duration `json:"node_timeout_ns,omitempty"`
 }
 
 // Expand validates the scenario and lists its cells, every lock's cells of
@@ -177,8 +186,8 @@ func (s Scenario) Expand() ([]Cell, error) {
 	if s.Nodes < 1 {
 		return nil, bad("nodes must be at least 1, got %d", s.Nodes)
 	}
-	if s.Duration < 0 || s.TTL < 0 || s.Clients < 0 || s.Repeat < 0 {
-		return nil, bad("duration, ttl, clients and repeat must not be negative")
+	if s.Duration < 0 || s.TTL < 0 || s.Clients < 0 || s.Repeat < 0 || s.NodeTimeout < 0 || s.StallBound < 0 {
+		return nil, bad("duration, ttl, clients, repeat, node_timeout and stall_bound must not be negative")
 	}
 	if len(s.Locks) == 0 || len(s.Workloads) == 0 {
 		return nil, bad("give at least one lock and one workload")
@@ -210,6 +219,9 @@ func (s Scenario) Expand() ([]Cell, error) {
 		if err := spec.Validate(); err != nil {
 			return nil, bad("%v", err)
 		}
+		if s.NodeTimeout >= spec.TTL {
+			return nil, bad("node_timeout %v must be below the TTL %v of workload %q (redis.io: small compared to the auto-release time)", s.NodeTimeout, spec.TTL, spec.Name)
+		}
 		specs[i] = spec
 	}
 	for _, f := range s.Faults {
@@ -227,7 +239,7 @@ func (s Scenario) Expand() ([]Cell, error) {
 			for _, spec := range specs {
 				for _, seed := range s.Seeds {
 					for _, lock := range s.Locks {
-						c := Cell{Lock: lock, Workload: spec, Fault: fault, Seed: seed, Sample: sample}
+						c := Cell{Lock: lock, Workload: spec, Fault: fault, Seed: seed, Sample: sample, StallBound: s.StallBound, NodeTimeout: s.NodeTimeout}
 						c.Workload.Seed = seed
 						c.ID = fmt.Sprintf("%03d-%s-%s-%s-s%d", len(cells)+1, lock, spec.Name, fault, seed)
 						if s.Repeat > 1 {

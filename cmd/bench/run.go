@@ -32,6 +32,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	clients := fs.Int("clients", 0, "clients per cell (overrides the scenario)")
 	duration := fs.Duration("duration", 0, "length of each cell (overrides the scenario)")
 	ttl := fs.Duration("ttl", 0, "lock TTL (overrides the scenario)")
+	nodeTimeout := fs.Duration("node-timeout", 0, "per-node timeout of Redlock-family acquires (default 50ms, at most TTL/4; overrides the scenario)")
+	stallBound := fs.Duration("stall-bound", 0, "how long no acquire may succeed, with clients trying and no fault, before liveness is stalled (overrides the scenario)")
 	seed := fs.Int64("seed", -1, "seed for schedules and faults (overrides the scenario)")
 	repeat := fs.Int("repeat", 0, "independent samples per cell")
 	nodes := fs.Int("nodes", 0, "lock nodes (overrides the scenario)")
@@ -82,6 +84,12 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *ttl != 0 {
 		sc.TTL = *ttl
 	}
+	if *nodeTimeout != 0 {
+		sc.NodeTimeout = *nodeTimeout
+	}
+	if *stallBound != 0 {
+		sc.StallBound = *stallBound
+	}
 	if *seed >= 0 {
 		sc.Seeds = []uint64{uint64(*seed)}
 	}
@@ -91,8 +99,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *nodes != 0 {
 		sc.Nodes = *nodes
 	}
-	if *clients < 0 || *duration < 0 || *ttl < 0 || *repeat < 0 || *nodes < 0 {
-		return fail(stderr, "run", fmt.Errorf("--clients, --duration, --ttl, --repeat and --nodes must not be negative: %w", errBadInput))
+	if *clients < 0 || *duration < 0 || *ttl < 0 || *repeat < 0 || *nodes < 0 || *nodeTimeout < 0 || *stallBound < 0 {
+		return fail(stderr, "run", fmt.Errorf("--clients, --duration, --ttl, --repeat, --nodes, --node-timeout and --stall-bound must not be negative: %w", errBadInput))
 	}
 	cells, err := sc.Expand()
 	if err != nil {

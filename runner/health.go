@@ -1,0 +1,62 @@
+package runner
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/lockbench/lockbench/internal/health"
+)
+
+// probeInterval is how often the harness-health probe wakes while a cell's
+// load runs: often enough to see a stall of a few ms, rare enough to cost
+// nothing measurable (200 wakeups/s).
+const probeInterval = 5 * time.Millisecond
+
+// starvedShare is the share of the strategy's shortest time budget that
+// the harness's own scheduling delay (99th percentile) may take before the
+// cell is flagged: from a quarter on, one operation in a hundred lost a
+// quarter of its budget before it even ran, and timeouts measure the
+// harness, not the lock.
+const starvedShare = 4
+
+// FlagHarnessOverloaded marks a cell whose harness was starved.
+const FlagHarnessOverloaded = "harness-overloaded"
+
+// Harness is how well the harness itself ran during a cell's load.
+type Harness struct {
+	health.Sample
+	// BudgetUs is the shortest time budget the strategy works to: the
+	// per-node timeout of a Redlock-family strategy, else the command
+	// timeout.
+	BudgetUs float64 `json:"budget_us"`
+	// Overloaded: the harness's scheduling delay or timer lag (99th
+	// percentile) reached a quarter of BudgetUs.
+	Overloaded bool `json:"overloaded"`
+	// Note says so in a sentence when Overloaded.
+	Note string `json:"note,omitempty"`
+}
+
+// judgeHarness decides whether a cell's harness was starved.
+func judgeHarness(s health.Sample, budget time.Duration) Harness {
+	h := Harness{Sample: s, BudgetUs: float64(budget.Microseconds())}
+	worst := max(s.SchedP99Us, s.LagP99Us)
+	if budget <= 0 || worst*starvedShare < h.BudgetUs {
+		return h
+	}
+	h.Overloaded = true
+	busy := ""
+	if s.MachineBusyCores >= 0 {
+		busy = fmt.Sprintf("; the machine was busy %.2f of %d CPUs, the harness used %.2f", s.MachineBusyCores, s.CPUs, s.ProcessCores)
+	}
+	h.Note = fmt.Sprintf("harness starved: its p99 scheduling delay %s and timer lag %s against a %s budget per command%s; these numbers measure the machine, not the lock",
+		fmtUs(s.SchedP99Us), fmtUs(s.LagP99Us), fmtUs(h.BudgetUs), busy)
+	return h
+}
+
+// fmtUs prints µs as µs or ms.
+func fmtUs(us float64) string {
+	if us >= 1000 {
+		return fmt.Sprintf("%.1f ms", us/1000)
+	}
+	return fmt.Sprintf("%.0f µs", us)
+}
