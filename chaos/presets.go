@@ -124,13 +124,15 @@ func Presets() []Schedule {
 	return out
 }
 
-// restartSteps are the restart scenarios: the asymmetric partition for the
-// whole cell, the shared node and n1 restarted again and again.
+// restartSteps are the restart scenarios: the asymmetric partition from
+// the preset start to the end of the cell, the shared node and n1 restarted
+// again and again from half a second later. The first second is free of
+// faults, so that liveness can be assessed there.
 func restartSteps(fault string) []Step {
 	return []Step{
-		{Fault: FaultPartitionAsymmetric, At: presetStart / 2, Duration: UntilEnd},
-		{Fault: fault, At: presetStart, Targets: []string{SharedNodes}, Repeat: -1},
-		{Fault: fault, At: presetStart + presetStart/2, Targets: []string{"n1"}, Repeat: -1},
+		{Fault: FaultPartitionAsymmetric, At: presetStart, Duration: UntilEnd},
+		{Fault: fault, At: presetStart + presetStart/2, Targets: []string{SharedNodes}, Repeat: -1},
+		{Fault: fault, At: 2 * presetStart, Targets: []string{"n1"}, Repeat: -1},
 	}
 }
 

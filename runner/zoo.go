@@ -53,9 +53,11 @@ const (
 type Expectation struct {
 	// Safety is SafetySafe or SafetyUnsafe.
 	Safety string `json:"safety"`
-	// Liveness is ok, or stalled (a lock nobody can take while no fault
-	// is active).
-	Liveness checker.LivenessVerdict `json:"liveness"`
+	// Liveness, when set, is ok or stalled (a lock nobody can take while
+	// no fault is active); empty when the literature predicts nothing
+	// about it. A predicted liveness must be assessed to match: n/a never
+	// matches ok.
+	Liveness checker.LivenessVerdict `json:"liveness,omitempty"`
 	// Availability, when set, is Available or Unavailable: measured over
 	// the cell's fault windows (see AvailabilityGrace).
 	Availability string `json:"availability,omitempty"`
@@ -68,10 +70,13 @@ type Expectation struct {
 	Cause string `json:"cause,omitempty"`
 }
 
-// String is the expectation as the matrix prints it: "unsafe · live",
-// "safe · stalled", "safe · live · unavailable".
+// String is the expectation as the matrix prints it: "unsafe",
+// "safe · stalled", "safe · unavailable".
 func (e Expectation) String() string {
-	parts := []string{e.Safety, livenessWord(e.Liveness)}
+	parts := []string{e.Safety}
+	if e.Liveness != "" {
+		parts = append(parts, livenessWord(e.Liveness))
+	}
 	if e.Availability != "" {
 		parts = append(parts, e.Availability)
 	}
@@ -84,10 +89,14 @@ func (e Expectation) String() string {
 	return strings.Join(parts, " · ")
 }
 
-// livenessWord is "live" for ok, else the verdict.
+// livenessWord is "live" for ok, "liveness n/a" when not assessed, else
+// the verdict.
 func livenessWord(v checker.LivenessVerdict) string {
-	if v == checker.LivenessOK {
+	switch v {
+	case checker.LivenessOK:
 		return "live"
+	case checker.LivenessNA:
+		return "liveness n/a"
 	}
 	return string(v)
 }
@@ -101,6 +110,9 @@ type Observation struct {
 	Mutex    checker.MutexVerdict    `json:"mutex,omitempty"`
 	Resource checker.ResourceVerdict `json:"resource,omitempty"`
 	Liveness checker.LivenessVerdict `json:"liveness,omitempty"`
+	// Progress is the checker's progress verdict: a safe cell that
+	// granted nothing showed nothing.
+	Progress checker.ProgressVerdict `json:"progress,omitempty"`
 	// Availability is the share of the fault windows' seconds (trimmed by
 	// AvailabilityGrace at both ends) with a successful acquire; nil when
 	// not measured (no expectation about it, or no window long enough).
@@ -116,7 +128,7 @@ type Observation struct {
 // observe turns a checker result into an observation; avail is the
 // measured availability (nil when not measured).
 func observe(chk *checker.Result, avail *float64) Observation {
-	o := Observation{Mutex: chk.Mutex, Resource: chk.Resource, Liveness: chk.Liveness,
+	o := Observation{Mutex: chk.Mutex, Resource: chk.Resource, Liveness: chk.Liveness, Progress: chk.Progress,
 		Availability: avail, StaleRejected: chk.Counts.StaleRejected, Causes: chk.Counts.OverlapCauses}
 	switch {
 	case chk.Mutex == checker.MutexViolated || chk.Resource != checker.ResourceOK:
@@ -151,6 +163,9 @@ func (o Observation) String() string {
 		safety += " (" + strings.Join(why, ", ") + ")"
 	}
 	parts := []string{safety, livenessWord(o.Liveness)}
+	if o.Progress != "" && o.Progress != checker.ProgressOK {
+		parts = append(parts, "progress "+string(o.Progress))
+	}
 	if o.Availability != nil {
 		word := "partly available"
 		switch {
@@ -179,7 +194,10 @@ func (e Expectation) Match(o Observation) []string {
 	if o.Safety != e.Safety {
 		diffs = append(diffs, fmt.Sprintf("expected %s, observed %s", e.Safety, o.Safety))
 	}
-	if o.Liveness != e.Liveness {
+	if e.Safety == SafetySafe && o.Progress == checker.ProgressNone {
+		diffs = append(diffs, "no acquire succeeded outside faults: nothing was shown safe")
+	}
+	if e.Liveness != "" && o.Liveness != e.Liveness {
 		diffs = append(diffs, fmt.Sprintf("expected liveness %s, observed %s", e.Liveness, o.Liveness))
 	}
 	switch e.Availability {
@@ -293,12 +311,12 @@ func Zoo() []ZooEntry {
 	kleppmann := func(d time.Duration) workloads.Spec {
 		return zooSpec("zoo-kleppmann", 4, 2, time.Second, 800*ms, 0, d)
 	}
-	safeLive := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK}
-	unsafeLive := Expectation{Safety: SafetyUnsafe, Liveness: checker.LivenessOK}
+	safe := Expectation{Safety: SafetySafe}
+	unsafe := Expectation{Safety: SafetyUnsafe}
 	stalled := Expectation{Safety: SafetySafe, Liveness: checker.LivenessStalled}
 
 	out := []ZooEntry{
-		{Lock: "nolock", Scenario: "no-fault", Fault: "none", Workload: contended(2 * time.Second), Expect: unsafeLive, Quick: true,
+		{Lock: "nolock", Scenario: "no-fault", Fault: "none", Workload: contended(2 * time.Second), Expect: unsafe, Quick: true,
 			Source: zooDesign + ": nolock grants every request, the canary the checker must always catch",
 			Setup:  "eight clients on one key, no fault"},
 		{Lock: "setnx", Scenario: "holder-crash", Fault: "client-crash", Workload: turns(300*ms, 4*time.Second), StallBound: time.Second, Expect: stalled, Quick: true,
@@ -308,57 +326,57 @@ func Zoo() []ZooEntry {
 			Source: zooRedisSET + " (a failure between them leaves a lock that never expires)",
 			Setup:  "worker 0's group is cut off n1 between SETNX and EXPIRE (armed at 1 s, healed at 1.9 s); stall bound 1 s"},
 		{Lock: "set-nx-ex", Scenario: "holder-outlives-ttl", Fault: "kleppmann-client-pause", Workload: zooSpec("zoo-turns-long", 3, 1, time.Second, 300*ms, 10*ms, 7*time.Second), Quick: true,
-			Expect: Expectation{Safety: SafetyUnsafe, Liveness: checker.LivenessOK, Cause: checker.CauseStaleRelease},
+			Expect: Expectation{Safety: SafetyUnsafe, Cause: checker.CauseStaleRelease},
 			Source: zooRedisIO + ", \"Correct Implementation with a Single Instance\": a holder blocked past the expiry later removes a lock another client acquired",
 			Setup:  "a worker pauses 3 s (3×TTL) inside its critical section; its naive lease has no validity, so it trusts the lock until its DEL, which lands while the next holder works its 300 ms and frees the lock to the third"},
-		{Lock: "token", Scenario: "client-pause", Fault: "kleppmann-client-pause", Workload: turns(300*ms, 3*time.Second), Expect: unsafeLive, Quick: true,
+		{Lock: "token", Scenario: "client-pause", Fault: "kleppmann-client-pause", Workload: turns(300*ms, 3*time.Second), Expect: unsafe, Quick: true,
 			Source: zooKleppmann + ", \"Protecting a resource with a lock\": a GC pause past the lease lets a stale holder write",
 			Setup:  "a worker pauses 900 ms (3×TTL) between reading and writing the resource, after its validity check"},
-		{Lock: "redislock", Scenario: "client-pause", Fault: "kleppmann-client-pause", Workload: turns(300*ms, 3*time.Second), Expect: unsafeLive,
+		{Lock: "redislock", Scenario: "client-pause", Fault: "kleppmann-client-pause", Workload: turns(300*ms, 3*time.Second), Expect: unsafe,
 			Source: zooKleppmann + ", \"Protecting a resource with a lock\" (bsm/redislock is a token lock)",
 			Setup:  "a worker pauses 900 ms (3×TTL) between reading and writing the resource, after its validity check"},
 		{Lock: "fenced", Scenario: "client-pause", Fault: "kleppmann-client-pause", Workload: turns(300*ms, 3*time.Second), Quick: true,
-			Expect: Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, StaleRejected: true},
+			Expect: Expectation{Safety: SafetySafe, StaleRejected: true},
 			Source: zooKleppmann + ", \"Making the lock safe with fencing\": the resource rejects the paused holder's stale write",
 			Setup:  "the same pause; the resource checks fencing tokens"},
 		{Lock: "redlock", Scenario: "partition-minority", Fault: "partition-minority", Workload: contended(5 * time.Second), Quick: true,
-			Expect: Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Available},
+			Expect: Expectation{Safety: SafetySafe, Availability: Available},
 			Source: zooRedisIO + ", \"Safety and Liveness Guarantees\": locks can be acquired while a majority of nodes is up",
 			Setup:  "n1, n2 cut off from every client for 3 s (3×TTL)"},
 		{Lock: "redsync", Scenario: "partition-minority", Fault: "partition-minority", Workload: contended(5 * time.Second),
-			Expect: Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Available},
+			Expect: Expectation{Safety: SafetySafe, Availability: Available},
 			Source: zooRedisIO + ", \"Safety and Liveness Guarantees\" (redsync implements Redlock)",
 			Setup:  "n1, n2 cut off from every client for 3 s (3×TTL)"},
 		{Lock: "redlock", Scenario: "partition-majority", Fault: "partition-majority", Workload: contended(5 * time.Second), Quick: true,
-			Expect: Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Unavailable},
+			Expect: Expectation{Safety: SafetySafe, Availability: Unavailable},
 			Source: zooRedisIO + ", \"Safety and Liveness Guarantees\": without a majority no lock is granted, and locks are granted again once it heals",
 			Setup:  "n1, n2, n3 cut off from every client for 3 s (3×TTL)"},
 		{Lock: "redsync", Scenario: "partition-majority", Fault: "partition-majority", Workload: contended(5 * time.Second),
-			Expect: Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Unavailable},
+			Expect: Expectation{Safety: SafetySafe, Availability: Unavailable},
 			Source: zooRedisIO + ", \"Safety and Liveness Guarantees\" (redsync implements Redlock)",
 			Setup:  "n1, n2, n3 cut off from every client for 3 s (3×TTL)"},
-		{Lock: "redlock", Scenario: "restart-no-fsync", Fault: "redis-restart-no-fsync", Workload: kleppmann(14 * time.Second), Expect: unsafeLive, Quick: true,
+		{Lock: "redlock", Scenario: "restart-no-fsync", Fault: "redis-restart-no-fsync", Workload: kleppmann(14 * time.Second), Expect: unsafe, Quick: true,
 			Source: zooRedisIO + ", \"Performance, Crash Recovery and fsync\": a node restarted without persistence forgets a lock and grants it again",
-			Setup:  "asymmetric partition (A: n1–n3, B: n3–n5); n3 killed and restarted empty every 2 s from 1 s (7 times; n1 too, from 1.5 s) while holders work 800 ms of their 1 s TTL"},
-		{Lock: "redsync", Scenario: "restart-no-fsync", Fault: "redis-restart-no-fsync", Workload: kleppmann(14 * time.Second), Expect: unsafeLive,
+			Setup:  "asymmetric partition (A: n1–n3, B: n3–n5); n3 killed and restarted empty every 2 s from 1.5 s (7 times; n1 too, from 2 s) while holders work 800 ms of their 1 s TTL"},
+		{Lock: "redsync", Scenario: "restart-no-fsync", Fault: "redis-restart-no-fsync", Workload: kleppmann(14 * time.Second), Expect: unsafe,
 			Source: zooRedisIO + ", \"Performance, Crash Recovery and fsync\" (redsync implements Redlock)",
-			Setup:  "asymmetric partition (A: n1–n3, B: n3–n5); n3 killed and restarted empty every 2 s from 1 s (7 times; n1 too, from 1.5 s) while holders work 800 ms of their 1 s TTL"},
-		{Lock: "redlock", Scenario: "delayed-restart", Fault: "redis-delayed-restart", Workload: kleppmann(8 * time.Second), Expect: safeLive, Quick: true,
+			Setup:  "asymmetric partition (A: n1–n3, B: n3–n5); n3 killed and restarted empty every 2 s from 1.5 s (7 times; n1 too, from 2 s) while holders work 800 ms of their 1 s TTL"},
+		{Lock: "redlock", Scenario: "delayed-restart", Fault: "redis-delayed-restart", Workload: kleppmann(8 * time.Second), Expect: safe, Quick: true,
 			Source: zooRedisIO + ", \"Performance, Crash Recovery and fsync\": a node kept down longer than the TTL before it rejoins keeps Redlock safe",
-			Setup:  "as restart-no-fsync, but each killed node (n3 at 1 and 5 s, n1 at 1.5 and 5.5 s) stays down 2 s (2×TTL) before it restarts empty"},
-		{Lock: "redsync", Scenario: "delayed-restart", Fault: "redis-delayed-restart", Workload: kleppmann(8 * time.Second), Expect: safeLive,
+			Setup:  "as restart-no-fsync, but each killed node (n3 at 1.5 and 5.5 s, n1 at 2 and 6 s) stays down 2 s (2×TTL) before it restarts empty"},
+		{Lock: "redsync", Scenario: "delayed-restart", Fault: "redis-delayed-restart", Workload: kleppmann(8 * time.Second), Expect: safe,
 			Source: zooRedisIO + ", \"Performance, Crash Recovery and fsync\" (redsync implements Redlock)",
-			Setup:  "as restart-no-fsync, but each killed node (n3 at 1 and 5 s, n1 at 1.5 and 5.5 s) stays down 2 s (2×TTL) before it restarts empty"},
+			Setup:  "as restart-no-fsync, but each killed node (n3 at 1.5 and 5.5 s, n1 at 2 and 6 s) stays down 2 s (2×TTL) before it restarts empty"},
 	}
 	correct := []string{"token", "fenced", "redlock", "redsync", "redislock"}
 	for _, l := range correct {
-		out = append(out, ZooEntry{Lock: l, Scenario: "no-fault", Fault: "none", Workload: contended(2 * time.Second), Expect: safeLive,
+		out = append(out, ZooEntry{Lock: l, Scenario: "no-fault", Fault: "none", Workload: contended(2 * time.Second), Expect: safe,
 			Quick:  l == "token" || l == "redlock",
 			Source: zooDesign + " and " + zooRedisIO + ", \"Safety property: mutual exclusion\"",
 			Setup:  "eight clients on one key, no fault"})
 	}
 	for _, l := range correct {
-		out = append(out, ZooEntry{Lock: l, Scenario: "latency", Fault: "latency", Workload: contended(5 * time.Second), Expect: safeLive,
+		out = append(out, ZooEntry{Lock: l, Scenario: "latency", Fault: "latency", Workload: contended(5 * time.Second), Expect: safe,
 			Quick:  l == "fenced" || l == "redsync",
 			Source: zooRedisIO + ", \"Safety arguments\": validity is counted from before the request, so delays below the TTL cannot break exclusion",
 			Setup:  "100 ms (TTL/10) added each way between every client and every node for 3 s"})
@@ -366,7 +384,7 @@ func Zoo() []ZooEntry {
 	// The clock jump needs nodes started with the clock shim: last, so
 	// the nodes restart once.
 	for _, l := range []string{"redlock", "redsync"} {
-		out = append(out, ZooEntry{Lock: l, Scenario: "clock-jump", Fault: "kleppmann-clock-jump", Workload: kleppmann(11 * time.Second), Expect: unsafeLive,
+		out = append(out, ZooEntry{Lock: l, Scenario: "clock-jump", Fault: "kleppmann-clock-jump", Workload: kleppmann(11 * time.Second), Expect: unsafe,
 			Quick:  l == "redlock",
 			Source: zooKleppmann + ", \"Breaking Redlock with bad timings\": a clock jump on the shared node expires the holder's key there",
 			Setup:  "asymmetric partition (A: n1–n3, B: n3–n5); n3's clock jumps 2 s (2×TTL) forward at 1, 4, 7, 10 s (back 2 s later) while holders work 800 ms of their 1 s TTL"})

@@ -18,8 +18,8 @@ import (
 // TestZooCoversTheIssue: every (strategy, scenario) pair issue 9 lists is
 // in the zoo with the verdict the literature predicts.
 func TestZooCoversTheIssue(t *testing.T) {
-	safeLive := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK}
-	unsafe := Expectation{Safety: SafetyUnsafe, Liveness: checker.LivenessOK}
+	safeLive := Expectation{Safety: SafetySafe}
+	unsafe := Expectation{Safety: SafetyUnsafe}
 	want := []struct {
 		lock, fault string
 		expect      Expectation
@@ -28,18 +28,18 @@ func TestZooCoversTheIssue(t *testing.T) {
 		{"setnx", "client-crash", Expectation{Safety: SafetySafe, Liveness: checker.LivenessStalled}},
 		{"setnx-expire", chaos.FaultCutBetween, Expectation{Safety: SafetySafe, Liveness: checker.LivenessStalled}},
 		// its DEL frees someone else's lock: a stale release must show
-		{"set-nx-ex", "kleppmann-client-pause", Expectation{Safety: SafetyUnsafe, Liveness: checker.LivenessOK, Cause: checker.CauseStaleRelease}},
+		{"set-nx-ex", "kleppmann-client-pause", Expectation{Safety: SafetyUnsafe, Cause: checker.CauseStaleRelease}},
 		{"token", "kleppmann-client-pause", unsafe},
 		{"redislock", "kleppmann-client-pause", unsafe},
-		{"fenced", "kleppmann-client-pause", Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, StaleRejected: true}},
+		{"fenced", "kleppmann-client-pause", Expectation{Safety: SafetySafe, StaleRejected: true}},
 	}
 	for _, l := range []string{"redlock", "redsync"} {
 		want = append(want, []struct {
 			lock, fault string
 			expect      Expectation
 		}{
-			{l, "partition-minority", Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Available}},
-			{l, "partition-majority", Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Unavailable}},
+			{l, "partition-minority", Expectation{Safety: SafetySafe, Availability: Available}},
+			{l, "partition-majority", Expectation{Safety: SafetySafe, Availability: Unavailable}},
 			{l, "redis-restart-no-fsync", unsafe},
 			{l, "redis-delayed-restart", safeLive},
 			{l, "kleppmann-clock-jump", unsafe},
@@ -165,13 +165,18 @@ func share(x float64) *float64 { return &x }
 // TestExpectationMatch compares expectations with observations built from
 // synthetic checker results.
 func TestExpectationMatch(t *testing.T) {
-	safeLive := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK}
-	unsafeLive := Expectation{Safety: SafetyUnsafe, Liveness: checker.LivenessOK}
+	safeLive := Expectation{Safety: SafetySafe}
+	unsafeLive := Expectation{Safety: SafetyUnsafe}
+	mustLive := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK}
 	stalled := Expectation{Safety: SafetySafe, Liveness: checker.LivenessStalled}
-	unavailable := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Unavailable}
-	available := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, Availability: Available}
-	fenced := Expectation{Safety: SafetySafe, Liveness: checker.LivenessOK, StaleRejected: true}
-	byStaleRelease := Expectation{Safety: SafetyUnsafe, Liveness: checker.LivenessOK, Cause: checker.CauseStaleRelease}
+	withProgress := func(r *checker.Result, p checker.ProgressVerdict) *checker.Result {
+		r.Progress = p
+		return r
+	}
+	unavailable := Expectation{Safety: SafetySafe, Availability: Unavailable}
+	available := Expectation{Safety: SafetySafe, Availability: Available}
+	fenced := Expectation{Safety: SafetySafe, StaleRejected: true}
+	byStaleRelease := Expectation{Safety: SafetyUnsafe, Cause: checker.CauseStaleRelease}
 	withCauses := func(r *checker.Result, causes map[string]int) *checker.Result {
 		r.Counts.OverlapCauses = causes
 		return r
@@ -205,7 +210,11 @@ func TestExpectationMatch(t *testing.T) {
 		{"unknown never matches safe", safeLive, result(unknown, rOK, live, 0), nil, false, "unknown · live"},
 		{"stalled as expected", stalled, result(ok, rOK, stall, 0), nil, true, "safe · stalled"},
 		{"live when a stall was expected", stalled, result(ok, rOK, live, 0), nil, false, "safe · live"},
-		{"stalled when live was expected", safeLive, result(ok, rOK, stall, 0), nil, false, "safe · stalled"},
+		{"stalled when nothing was predicted", safeLive, result(ok, rOK, stall, 0), nil, true, "safe · stalled"},
+		{"stalled when live was expected", mustLive, result(ok, rOK, stall, 0), nil, false, "safe · stalled"},
+		{"not assessed when live was expected", mustLive, result(ok, rOK, checker.LivenessNA, 0), nil, false, "safe · liveness n/a"},
+		{"no progress is not safe", safeLive, withProgress(result(ok, rOK, checker.LivenessNA, 0), checker.ProgressNone), nil, false, "safe · liveness n/a · progress none"},
+		{"degraded progress still shows safety", safeLive, withProgress(result(ok, rOK, live, 0), checker.ProgressDegraded), nil, true, "safe · live · progress degraded"},
 		{"unavailable", unavailable, result(ok, rOK, live, 0), share(0), true, "safe · live · unavailable 0%"},
 		{"unavailable at the bound", unavailable, result(ok, rOK, live, 0), share(UnavailableMax), true, "safe · live · unavailable 20%"},
 		{"available when unavailable was expected", unavailable, result(ok, rOK, live, 0), share(1), false, "safe · live · available 100%"},
