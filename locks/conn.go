@@ -113,8 +113,9 @@ type oneByteReader struct{ c net.Conn }
 func (o oneByteReader) Read(p []byte) (int, error) { return o.c.Read(p[:min(len(p), 1)]) }
 
 // warmClients fills each client's pool with n proven connections: n
-// concurrent PINGs hold n distinct connections at once. It gives up after
-// timeout per node, naming the node that failed.
+// concurrent PINGs hold n distinct connections at once. A round that
+// fails (a dial or a PING timed out on a busy machine) is tried again
+// until timeout per node; then the node that failed is named.
 func warmClients(ctx context.Context, n int, timeout time.Duration, clients ...*redis.Client) error {
 	errs := make([]error, len(clients))
 	var wg sync.WaitGroup
@@ -122,19 +123,33 @@ func warmClients(ctx context.Context, n int, timeout time.Duration, clients ...*
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			pings := make([]error, n)
-			var pw sync.WaitGroup
-			for j := range n {
-				pw.Go(func() { pings[j] = c.Ping(ctx).Err() })
-			}
-			pw.Wait()
-			if err := errors.Join(pings...); err != nil {
-				errs[i] = fmt.Errorf("warm-up of %s: %w", c.Options().Addr, err)
+			for {
+				err := pingAll(ctx, c, n)
+				if err == nil {
+					return
+				}
+				select {
+				case <-ctx.Done():
+					errs[i] = fmt.Errorf("warm-up of %s: %w", c.Options().Addr, err)
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
 			}
 		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// pingAll sends n PINGs at once through c and returns their errors.
+func pingAll(ctx context.Context, c *redis.Client, n int) error {
+	pings := make([]error, n)
+	var wg sync.WaitGroup
+	for j := range n {
+		wg.Go(func() { pings[j] = c.Ping(ctx).Err() })
+	}
+	wg.Wait()
+	return errors.Join(pings...)
 }
 
 // warmTimeout bounds a warm-up per node: generous, since no lock is timed

@@ -34,11 +34,18 @@ type Harness struct {
 	Overloaded bool `json:"overloaded"`
 	// Note says so in a sentence when Overloaded.
 	Note string `json:"note,omitempty"`
+	// WarmupError is why the connections could not all be made and proven
+	// before the cell's clock started; empty when they were.
+	WarmupError string `json:"warmup_error,omitempty"`
 }
 
-// judgeHarness decides whether a cell's harness was starved.
-func judgeHarness(s health.Sample, budget time.Duration) Harness {
+// judgeHarness decides whether a cell's harness was starved; warmErr is
+// the warm-up's failure, if any.
+func judgeHarness(s health.Sample, budget time.Duration, warmErr error) Harness {
 	h := Harness{Sample: s, BudgetUs: float64(budget.Microseconds())}
+	if warmErr != nil {
+		h.WarmupError = oneLine(warmErr)
+	}
 	worst := max(s.SchedP99Us, s.LagP99Us)
 	if budget <= 0 || worst*starvedShare < h.BudgetUs {
 		return h
@@ -48,8 +55,12 @@ func judgeHarness(s health.Sample, budget time.Duration) Harness {
 	if s.MachineBusyCores >= 0 {
 		busy = fmt.Sprintf("; the machine was busy %.2f of %d CPUs, the harness used %.2f", s.MachineBusyCores, s.CPUs, s.ProcessCores)
 	}
-	h.Note = fmt.Sprintf("harness starved: its p99 scheduling delay %s and timer lag %s against a %s budget per command%s; these numbers measure the machine, not the lock",
-		fmtUs(s.SchedP99Us), fmtUs(s.LagP99Us), fmtUs(h.BudgetUs), busy)
+	warm := ""
+	if h.WarmupError != "" {
+		warm = "; connections could not all be made before the cell started"
+	}
+	h.Note = fmt.Sprintf("harness starved: its p99 scheduling delay %s and timer lag %s against a %s budget per command%s%s; these numbers measure the machine, not the lock",
+		fmtUs(s.SchedP99Us), fmtUs(s.LagP99Us), fmtUs(h.BudgetUs), busy, warm)
 	return h
 }
 

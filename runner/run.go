@@ -439,13 +439,18 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	}
 
 	// Every connection is made and proven before the cell's clock starts:
-	// dialling is not the lock's work (see locks.Warmer).
+	// dialling is not the lock's work (see locks.Warmer). A warm-up that
+	// cannot finish (a machine too busy for a round trip within the
+	// command timeout) does not stop the cell: the cell then measures what
+	// it can, and its harness health says the warm-up failed.
+	var warmErr error
 	for _, l := range env.Lockers {
 		if w, ok := l.(locks.Warmer); ok {
-			if err := w.Warm(ctx); err != nil {
-				return err
-			}
+			warmErr = errors.Join(warmErr, w.Warm(ctx))
 		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 
 	histPath := filepath.Join(dir, "history.jsonl")
@@ -494,7 +499,7 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	res.ClientProcs, restoreProcs = limitProcs(clientProcs(o.ClientProcs, loaded))
 	probe := health.Start(probeInterval)
 	wres, werr := workloads.Run(ctx, spec, env)
-	harness := judgeHarness(probe.Stop(), budget)
+	harness := judgeHarness(probe.Stop(), budget, warmErr)
 	res.Harness = &harness
 	if harness.Overloaded {
 		res.Flags = append(res.Flags, FlagHarnessOverloaded)
