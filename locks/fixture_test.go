@@ -70,8 +70,25 @@ func (f *fixture) direct() []cluster.Endpoint {
 	return out
 }
 
-// locker builds strategy name for group g with cfg (Nodes filled in).
+// locker builds strategy name for group g with cfg (Nodes filled in) and
+// warms its connections, as the runner does before a cell's clock starts:
+// a test then measures the lock, not the dialling. Build lockers before
+// cutting the nodes they use.
 func (f *fixture) locker(tb testing.TB, name, g string, cfg locks.Config) locks.Locker {
+	tb.Helper()
+	l := f.coldLocker(tb, name, g, cfg)
+	if w, ok := l.(locks.Warmer); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := w.Warm(ctx); err != nil {
+			tb.Fatalf("warm %s: %v", name, err)
+		}
+	}
+	return l
+}
+
+// coldLocker is locker without the warm-up: for nodes that are down.
+func (f *fixture) coldLocker(tb testing.TB, name, g string, cfg locks.Config) locks.Locker {
 	tb.Helper()
 	s, err := locks.Lookup(name)
 	if err != nil {

@@ -149,10 +149,10 @@ func (c Config) clientOptions(ep cluster.Endpoint) *redis.Options {
 		// Keep the pool full and every connection proven (see conn.go):
 		// a connection lost to a timeout is replaced outside the budget
 		// of the command that lost it.
-		MinIdleConns:          c.PoolSize,
-		Dialer:                dialReady(c.Timeout, ep.TLS),
-		PoolTimeout:           c.Timeout,
-		DisableIdentity:       true,
+		MinIdleConns:    c.PoolSize,
+		Dialer:          dialReady(c.Timeout, ep.TLS),
+		PoolTimeout:     c.Timeout,
+		DisableIdentity: true,
 		// RESP2: with RESP3 go-redis peeks every connection for push
 		// notifications before each command, one more syscall per command
 		// (13 % of the harness's CPU profile); locks need no pushes.

@@ -53,7 +53,9 @@ func (r *redlockLocker) Close() error {
 }
 
 // nodeTimeout is the per-node bound of step 2.
-func (r *redlockLocker) nodeTimeout(ttl time.Duration) time.Duration { return r.cfg.NodeTimeoutFor(ttl) }
+func (r *redlockLocker) nodeTimeout(ttl time.Duration) time.Duration {
+	return r.cfg.NodeTimeoutFor(ttl)
+}
 
 // nodeResult is one node's answer to one step.
 type nodeResult struct {

@@ -19,13 +19,13 @@ func TestRedlockMinorityCutStillAcquires(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/cut-%d", name, cut), func(t *testing.T) {
 				f := newFixture(t, 5)
 				ctx := context.Background()
+				// Both redlock and redsync use NodeTimeout per node.
+				l := f.locker(t, name, "A", locks.Config{Timeout: nodeTimeout, NodeTimeout: nodeTimeout})
 				for i := range cut {
 					if err := f.mesh.Partition(ctx, "A", f.c.Nodes[i].Name()); err != nil {
 						t.Fatal(err)
 					}
 				}
-				// Both redlock and redsync use NodeTimeout per node.
-				l := f.locker(t, name, "A", locks.Config{Timeout: nodeTimeout, NodeTimeout: nodeTimeout})
 				start := time.Now()
 				lease, err := l.Acquire(ctx, uniqueKey(t), time.Second)
 				elapsed := time.Since(start)
