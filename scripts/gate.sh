@@ -122,9 +122,10 @@ fi
 
 if $refresh; then
 	[ "$failed" -eq 0 ] || $force || die "not refreshing the baseline from runs whose cells did not all run (--force to do it anyway)"
-	# A baseline with a violation or an undecided verdict would switch
-	# that cell's safety gate off: ok in BASE is what makes it fail later.
-	bad=$(cat "$new"/*/summary.json | grep -E '"(mutex|resource|liveness)": "' | grep -vc '"ok"' || true)
+	# A baseline with a violation, an undecided verdict or no progress
+	# would switch that cell's gate off: ok in BASE is what makes it fail
+	# later. Liveness not assessed (n/a) is neither.
+	bad=$(cat "$new"/*/summary.json | grep -E '"(mutex|resource|liveness|progress)": "' | grep -v '"ok"' | grep -vc '"n/a"' || true)
 	if [ "$bad" -gt 0 ] && ! $force; then
 		die "the runs have $bad verdicts that are not ok; not recording them as the baseline (--force to do it anyway)"
 	fi
