@@ -384,13 +384,15 @@ func (n *dockerNode) create(ctx context.Context, image string, persist Persisten
 	port := network.MustParsePort(dockerRedisPort)
 	for attempt := 0; ; attempt++ {
 		hostPort := strconv.Itoa(n.port)
-		// Create and start run on a context an interrupt does not cancel:
-		// a create request abandoned half-way can leave a container the
-		// daemon made but whose id the node never learnt, and nothing would
-		// remove it. Only the wait for PONG stops when ctx ends
-		// (dockerReady.stop); by then the id is known and Close removes it.
-		runCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.timeout+2*dockerAPITimeout)
-		ctr, err := tcredis.Run(runCtx, image,
+		// The container is created on a context an interrupt does not
+		// cancel: a create request abandoned half-way can leave a
+		// container the daemon made but whose id the node never learnt,
+		// and nothing would remove it. Starting it and waiting for PONG
+		// stop as soon as ctx ends; the id is known by then, and Close
+		// removes the container.
+		createCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*dockerAPITimeout)
+		ctr, err := tcredis.Run(createCtx, image,
+			testcontainers.WithNoStart(),
 			testcontainers.WithName(name),
 			testcontainers.WithCmd(args...),
 			testcontainers.WithLabels(labels),
@@ -403,12 +405,15 @@ func (n *dockerNode) create(ctx context.Context, image string, persist Persisten
 			// The module's wait strategy execs /bin/sh in the container (the
 			// local image has none) and dials the host testcontainers
 			// guesses; a PING on our own 127.0.0.1 port replaces it.
-			testcontainers.WithWaitStrategyAndDeadline(n.timeout, dockerReady{addr: n.addr(), timeout: n.timeout, stop: ctx}),
+			testcontainers.WithWaitStrategyAndDeadline(n.timeout, dockerReady{addr: n.addr(), timeout: n.timeout}),
 			testcontainers.WithLogger(tclog.NewNoopLogger()),
 		)
 		cancel()
 		if ctr != nil {
 			n.id = ctr.GetContainerID()
+		}
+		if err == nil {
+			err = ctr.Start(ctx)
 		}
 		if err == nil {
 			return nil
@@ -435,19 +440,10 @@ func (n *dockerNode) create(ctx context.Context, image string, persist Persisten
 type dockerReady struct {
 	addr    string
 	timeout time.Duration
-	// stop is the caller's context: the one testcontainers passes in is
-	// not cancelled by an interrupt (see create), this one is.
-	stop context.Context
 }
 
 // WaitUntilReady implements wait.Strategy.
 func (r dockerReady) WaitUntilReady(ctx context.Context, target wait.StrategyTarget) error {
-	if r.stop != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		defer context.AfterFunc(r.stop, cancel)()
-	}
 	return dockerWaitPing(ctx, r.addr, r.timeout, func(ctx context.Context) (*container.State, error) {
 		return target.State(ctx)
 	})
