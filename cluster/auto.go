@@ -21,6 +21,11 @@ type AutoOptions struct {
 // LOCKBENCH_REDIS_ADDRS) → redis-server on PATH → a healthy Docker → a
 // clear error. It returns the provider and a sentence saying why.
 func Auto(ctx context.Context, o AutoOptions) (Provider, string, error) {
+	// An interrupted run chooses nothing: the caller would only start
+	// nodes to remove them again.
+	if err := ctx.Err(); err != nil {
+		return nil, "", fmt.Errorf("choose a provider: %w", err)
+	}
 	if len(o.External.Addrs) == 0 {
 		if env := os.Getenv("LOCKBENCH_REDIS_ADDRS"); env != "" {
 			addrs, err := ParseAddrs(env)

@@ -221,16 +221,52 @@ func unsupported(provider string, cap Capability) error {
 	return fmt.Errorf("%s on the %s provider: %w; use --provider %s", cap, provider, ErrUnsupported, providersWith(cap))
 }
 
-// eachParallel runs f(0) … f(n-1) at once and joins their errors: starting
-// or removing a node is mostly waiting, so nodes are handled together.
-func eachParallel(n int, f func(i int) error) error {
+// parallelLimit is how many nodes are started or removed at once. Starting
+// a node is mostly waiting (for fork and exec, for the first PONG, for the
+// Docker daemon), so a few at a time overlap those waits; hundreds at once
+// would only fork faster than the machine can run them, and could not be
+// stopped while they did.
+const parallelLimit = 8
+
+// eachParallel runs f(0) … f(n-1), at most parallelLimit at a time. Once
+// ctx ends no further f is begun (those already running see ctx
+// themselves), so an interrupted start stops at once. It returns the first
+// error by index, saying how many more there were: one node's reason is
+// enough, a thousand copies of it are not.
+func eachParallel(ctx context.Context, n int, f func(i int) error) error {
 	errs := make([]error, n)
+	sem := make(chan struct{}, parallelLimit)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { errs[i] = f(i) })
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if err := ctx.Err(); err != nil {
+			errs[i] = err // the rest were never begun either
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = f(i)
+		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	var first error
+	more := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case first == nil:
+			first = err
+		default:
+			more++
+		}
+	}
+	if more > 0 {
+		return fmt.Errorf("%w (and %d more errors)", first, more)
+	}
+	return first
 }
 
 // newCluster wraps started nodes.

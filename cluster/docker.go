@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -237,14 +238,17 @@ func (p *dockerProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err 
 
 	nodes := make([]*dockerNode, spec.Nodes)
 	closeAll := func() error {
+		// Removal must finish whatever ended the run: never cancelled,
+		// only bounded.
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		err := eachParallel(len(nodes), func(i int) error {
+		err := eachParallel(ctx, len(nodes), func(i int) error {
 			if n := nodes[i]; n != nil && n.id != "" {
 				return n.remove(ctx)
 			}
 			return nil
 		})
+		err = errors.Join(err, dockerRemoveCluster(ctx, cli, id))
 		cli.Close()
 		return err
 	}
@@ -262,7 +266,7 @@ func (p *dockerProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err 
 			port:    ports[i],
 		}
 	}
-	err = eachParallel(len(nodes), func(i int) error {
+	err = eachParallel(ctx, len(nodes), func(i int) error {
 		n := nodes[i]
 		labels := map[string]string{
 			dockerLabel:          "1",
@@ -300,6 +304,27 @@ func dockerSweepStale(ctx context.Context, cli *testcontainers.DockerClient, hos
 		}
 		cli.ContainerRemove(ctx, c.ID, mobyclient.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 	}
+}
+
+// dockerRemoveCluster removes every container labelled with cluster id that
+// is still there: one whose create request was abandoned (a timeout) may
+// exist although its node never learnt its id.
+func dockerRemoveCluster(ctx context.Context, cli *testcontainers.DockerClient, id string) error {
+	list, err := cli.ContainerList(ctx, mobyclient.ContainerListOptions{
+		All:     true,
+		Filters: make(mobyclient.Filters).Add("label", dockerLabelCluster+"="+id),
+	})
+	if err != nil {
+		return nil // the nodes' own removal has already said the daemon is gone
+	}
+	var errs []error
+	for _, c := range list.Items {
+		_, err := cli.ContainerRemove(ctx, c.ID, mobyclient.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		if err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove container %.12s: %w", c.ID, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // dockerClusterID is a short random id that keeps container names unique.
@@ -359,7 +384,15 @@ func (n *dockerNode) create(ctx context.Context, image string, persist Persisten
 	port := network.MustParsePort(dockerRedisPort)
 	for attempt := 0; ; attempt++ {
 		hostPort := strconv.Itoa(n.port)
-		ctr, err := tcredis.Run(ctx, image,
+		// The container is created on a context an interrupt does not
+		// cancel: a create request abandoned half-way can leave a
+		// container the daemon made but whose id the node never learnt,
+		// and nothing would remove it. Starting it and waiting for PONG
+		// stop as soon as ctx ends; the id is known by then, and Close
+		// removes the container.
+		createCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*dockerAPITimeout)
+		ctr, err := tcredis.Run(createCtx, image,
+			testcontainers.WithNoStart(),
 			testcontainers.WithName(name),
 			testcontainers.WithCmd(args...),
 			testcontainers.WithLabels(labels),
@@ -375,8 +408,12 @@ func (n *dockerNode) create(ctx context.Context, image string, persist Persisten
 			testcontainers.WithWaitStrategyAndDeadline(n.timeout, dockerReady{addr: n.addr(), timeout: n.timeout}),
 			testcontainers.WithLogger(tclog.NewNoopLogger()),
 		)
+		cancel()
 		if ctr != nil {
 			n.id = ctr.GetContainerID()
+		}
+		if err == nil {
+			err = ctr.Start(ctx)
 		}
 		if err == nil {
 			return nil

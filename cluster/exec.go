@@ -105,16 +105,17 @@ func (p *execProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err er
 
 	nodes := make([]*execNode, spec.Nodes)
 	closeAll := func() error {
-		var errs []error
-		for _, n := range nodes {
-			if n != nil {
-				errs = append(errs, n.stop())
+		// Removal must finish whatever ended the run: never cancelled.
+		err := eachParallel(context.Background(), len(nodes), func(i int) error {
+			if n := nodes[i]; n != nil {
+				return n.stop()
 			}
+			return nil
+		})
+		if rerr := os.RemoveAll(root); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove %s: %w", root, rerr))
 		}
-		if err := os.RemoveAll(root); err != nil {
-			errs = append(errs, fmt.Errorf("remove %s: %w", root, err))
-		}
-		return errors.Join(errs...)
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -133,7 +134,7 @@ func (p *execProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err er
 		n.dir = filepath.Join(root, n.name)
 		nodes[i] = n
 	}
-	err = eachParallel(len(nodes), func(i int) error {
+	err = eachParallel(ctx, len(nodes), func(i int) error {
 		n := nodes[i]
 		if err := os.Mkdir(n.dir, 0o755); err != nil {
 			return fmt.Errorf("node %s: %w", n.name, err)
@@ -237,6 +238,11 @@ func freePort() (int, error) {
 
 // Start starts the process (again) on the node's port and waits for PING.
 func (n *execNode) Start(ctx context.Context) error {
+	// A process forked after the run was interrupted would only be killed
+	// again; fork nothing once ctx has ended.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("start %s: %w", n.name, err)
+	}
 	n.mu.Lock()
 	if n.cmd != nil {
 		n.mu.Unlock()

@@ -145,6 +145,25 @@ func (o *CalibrateOptions) defaults() {
 	}
 }
 
+// checkCalibrateCapacity holds a calibration to a run's bounds: each
+// measurement is like a token cell of the uncontended workload on o.Nodes
+// nodes, and a round takes up to four of them.
+func checkCalibrateCapacity(o CalibrateOptions, provider string) error {
+	const phases = 4 // bare loop, harness, harness through proxies, redis-benchmark
+	// Divisions only: rounds × duration may not fit in a Duration.
+	if o.Duration > maxRunTime/phases/time.Duration(o.Rounds) {
+		return &tooBig{fmt.Sprintf("--rounds %d of %d measurements of --duration %v are more than the %v a run may take; use fewer rounds or a shorter duration",
+			o.Rounds, phases, o.Duration, maxRunTime)}
+	}
+	spec, err := workloads.Preset("uncontended")
+	if err != nil {
+		return err
+	}
+	spec.Clients, spec.Duration = o.Clients, o.Duration
+	cell := Cell{ID: "calibrate", Lock: "token", Workload: spec, Fault: "none"}
+	return CheckCapacity(Scenario{Name: "calibrate", Nodes: o.Nodes}, []Cell{cell}, provider, ReadCapacity())
+}
+
 // Calibrate measures the harness against the physical limit on the same
 // nodes: node start time, SET round trip direct and through an idle proxy,
 // then lock cycles/s from redis-benchmark, a bare go-redis loop and the
@@ -160,6 +179,9 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 	}
 	prov, why, err := cluster.Auto(ctx, o.Cluster)
 	if err != nil {
+		return res, err
+	}
+	if err := checkCalibrateCapacity(o, prov.Name()); err != nil {
 		return res, err
 	}
 	res.Provider, res.Why, res.Nodes, res.Clients = prov.Name(), why, o.Nodes, o.Clients

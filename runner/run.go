@@ -178,6 +178,12 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 	if err != nil {
 		return nil, err
 	}
+	// First, and before saying anything: a run too big for the machine
+	// is refused in one line, and expanding its fault timelines could
+	// itself take long.
+	if err := CheckCapacity(sc, cells, prov.Name(), ReadCapacity()); err != nil {
+		return nil, err
+	}
 	say("provider %s", why)
 	// Every fault the cells ask for must be possible here, before
 	// anything starts.

@@ -229,6 +229,9 @@ func (s Scenario) Expand() ([]Cell, error) {
 			return nil, bad("%v", err)
 		}
 	}
+	if err := checkCellCount(s.Name, len(s.Locks), len(specs), len(s.Faults), len(s.Seeds), s.Repeat); err != nil {
+		return nil, err
+	}
 	// Samples are the outer loop: --repeat N takes N passes over every
 	// cell, so a burst of load on the machine hits one sample of many
 	// cells rather than every sample of a few (the gate needs independent
@@ -252,4 +255,17 @@ func (s Scenario) Expand() ([]Cell, error) {
 		}
 	}
 	return cells, nil
+}
+
+// checkCellCount refuses, before they are built, more cells than maxCells.
+func checkCellCount(name string, locks, workloads, faults, seeds, repeat int) error {
+	n := int64(1)
+	for _, k := range []int{locks, workloads, faults, seeds, repeat} {
+		if int64(k) > maxCells/n {
+			return &tooBig{fmt.Sprintf("scenario %q expands into more than %d cells (%d locks × %d workloads × %d faults × %d seeds × repeat %d); run at most %d cells at a time (fewer locks, workloads, faults or seeds, or a smaller --repeat)",
+				name, maxCells, locks, workloads, faults, seeds, repeat, maxCells)}
+		}
+		n *= int64(k)
+	}
+	return nil
 }

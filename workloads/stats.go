@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"time"
+	"unsafe"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -28,6 +29,32 @@ const (
 )
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(histMinUS, histMaxUS, histSigFigs) }
+
+// newSecondHist is a per-second histogram: its p99 needs less resolution,
+// and 2 digits keep it small.
+func newSecondHist() *hdrhistogram.Histogram { return hdrhistogram.New(histMinUS, histMaxUS, 2) }
+
+// Footprint is what a run's statistics take in memory, for sizing a run
+// before it starts.
+type Footprint struct {
+	// Hists is one worker's latency histograms; a run's merged Result
+	// keeps as much again.
+	Hists int64
+	// SecondHist and Second are a worker's per-second histogram and
+	// counter row, each taken once for every second the worker runs; a
+	// Result keeps one counter row a second.
+	SecondHist, Second int64
+}
+
+// StatsFootprint returns the sizes of Footprint, as the histograms are
+// allocated (the histogram library's own ByteSize).
+func StatsFootprint() Footprint {
+	return Footprint{
+		Hists:      int64(len(histNames)) * int64(newHist().ByteSize()),
+		SecondHist: int64(newSecondHist().ByteSize()),
+		Second:     int64(unsafe.Sizeof(Second{})),
+	}
+}
 
 // Second counts one second of a run.
 type Second struct {
@@ -105,8 +132,7 @@ func (s *workerStats) second(t int64) (*Second, *hdrhistogram.Histogram) {
 		s.secondHists = append(s.secondHists, nil)
 	}
 	if s.secondHists[i] == nil {
-		// Per-second p99 needs less resolution: 2 digits keeps it small.
-		s.secondHists[i] = hdrhistogram.New(histMinUS, histMaxUS, 2)
+		s.secondHists[i] = newSecondHist()
 	}
 	return &s.seconds[i], s.secondHists[i]
 }

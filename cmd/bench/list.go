@@ -14,9 +14,13 @@ import (
 
 // list prints a registry: bench list [locks|faults|workloads|presets].
 func list(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("list")
+	if !parseFlags(fs, args, stderr) {
+		return exitBadInput
+	}
 	what := "locks"
-	if len(args) > 0 {
-		what = args[0]
+	if fs.NArg() > 0 {
+		what = fs.Arg(0)
 	}
 	switch what {
 	case "locks":

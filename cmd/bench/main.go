@@ -20,11 +20,10 @@ import (
 
 // Exit codes shared by every command.
 const (
-	exitOK         = 0
-	exitBad        = 1
-	exitUndecided  = 2
-	exitBadInput   = 3
-	usageFirstLine = "usage: bench <command> [flags]; commands: run, check, plot, compare, zoo, list, calibrate, help"
+	exitOK        = 0
+	exitBad       = 1
+	exitUndecided = 2
+	exitBadInput  = 3
 )
 
 func main() {
@@ -47,38 +46,27 @@ func (quietLogger) Printf(context.Context, string, ...any) {}
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal winds the command down, removing what it started;
+	// a second one ends the process at once (exec nodes die with it, and
+	// the next run sweeps leftover dirs and containers).
+	context.AfterFunc(ctx, stop)
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "bench: "+usageFirstLine)
+		fmt.Fprintf(stderr, "bench: give a command (%s)\n", usageLine())
 		return exitBadInput
 	}
 	switch args[0] {
-	case "calibrate":
-		return calibrate(ctx, args[1:], stdout, stderr)
-	case "list":
-		return list(args[1:], stdout, stderr)
-	case "run":
-		return runCmd(ctx, args[1:], stdout, stderr)
-	case "check":
-		return check(ctx, args[1:], stdout, stderr)
-	case "plot":
-		return plot(args[1:], stdout, stderr)
-	case "compare":
-		return compare(args[1:], stdout, stderr)
-	case "zoo":
-		return zoo(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, usageFirstLine)
-		fmt.Fprintln(stdout, "  run         run a scenario (-s FILE | --preset NAME) and write results/<run-id>/")
-		fmt.Fprintln(stdout, "  check       check a history file for mutual exclusion: bench check HISTORY [--json] [--timeout D]")
-		fmt.Fprintln(stdout, "  plot        rebuild plots, report.html and bench.txt of a run: bench plot RUN_DIR")
-		fmt.Fprintln(stdout, "  compare     the CI gate: bench compare BASE NEW [--thresholds ..] [--markdown FILE] [--strict]")
-		fmt.Fprintln(stdout, "  calibrate   the harness against the physical limit: redis-benchmark, a bare go-redis loop, proxy cost")
-		fmt.Fprintln(stdout, "  list locks  the lock strategies, what they do and their known hazards")
-		return exitOK
-	default:
-		fmt.Fprintf(stderr, "bench: unknown command %q (%s)\n", args[0], usageFirstLine)
+	case "help", "-h", "-help", "--help":
+		return help(args[1:], stdout, stderr)
+	}
+	c, ok := lookup(args[0])
+	if !ok {
+		fmt.Fprintf(stderr, "bench: unknown command %q (%s)\n", args[0], usageLine())
 		return exitBadInput
 	}
+	if wantsHelp(args[1:]) {
+		return commandHelp(ctx, c, stdout)
+	}
+	return c.run(ctx, args[1:], stdout, stderr)
 }
 
 // newFlags returns a flag set whose errors the caller reports as one line.
@@ -89,13 +77,20 @@ func newFlags(name string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args and reports a parse error as one line.
-func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) bool {
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "bench %s: %v (see bench help)\n", fs.Name(), err)
-		return false
+// parseFlags parses args and reports to w: a parse error as one line, or,
+// for -h, the command's usage with every flag. run sends -h only from
+// commandHelp, with w = stdout.
+func parseFlags(fs *flag.FlagSet, args []string, w io.Writer) bool {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(w, fs)
+	default:
+		fmt.Fprintf(w, "bench %s: %v (see bench %s -h)\n", fs.Name(), err, fs.Name())
 	}
-	return true
+	return false
 }
 
 // fail prints err as one line and returns its exit code.

@@ -141,7 +141,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			fmt.Fprintf(stderr, "bench run: interrupted; every fault healed and every node removed; %d cells kept in %s\n", len(sum.Cells), opts.Dir)
+			interrupted(stderr, sum, opts.Dir)
 			return exitUndecided
 		}
 		return fail(stderr, "run", err)
@@ -158,6 +158,17 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUndecided
 	}
 	return exitOK
+}
+
+// interrupted says what an interrupted run left. sum is nil when the
+// interrupt came before the run had started anything (while the provider
+// was chosen): then there is nothing to remove and nothing was written.
+func interrupted(stderr io.Writer, sum *runner.Summary, dir string) {
+	if sum == nil {
+		fmt.Fprintln(stderr, "bench run: interrupted before any node started; nothing to remove, nothing written")
+		return
+	}
+	fmt.Fprintf(stderr, "bench run: interrupted; every fault healed and every node removed; %d cells kept in %s\n", len(sum.Cells), dir)
 }
 
 // splitList splits a comma-separated flag value.

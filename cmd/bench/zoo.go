@@ -80,11 +80,11 @@ func zoo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			n := 0
-			if rep != nil {
-				n = len(rep.Rows)
+			if rep == nil {
+				fmt.Fprintln(stderr, "bench zoo: interrupted before any node started; nothing to remove, nothing written")
+				return exitUndecided
 			}
-			fmt.Fprintf(stderr, "bench zoo: interrupted; every fault healed and every node removed; %d of %d entries kept in %s\n", n, len(entries), opts.Dir)
+			fmt.Fprintf(stderr, "bench zoo: interrupted; every fault healed and every node removed; %d of %d entries kept in %s\n", len(rep.Rows), len(entries), opts.Dir)
 			return exitUndecided
 		}
 		return fail(stderr, "zoo", err)
