@@ -305,3 +305,30 @@ func TestReadAllReaderError(t *testing.T) {
 		t.Errorf("ReadAll(failing reader) = %v, want it to wrap the reader's error", err)
 	}
 }
+
+// TestFormatDocExample reads the example of docs/history-format.md: it is a
+// valid, closed history with two checkpoints, and cut after its second
+// checkpoint it reads as unfinished.
+func TestFormatDocExample(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "history-format.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```json\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no json example in docs/history-format.md")
+	}
+	events, st, err := ReadAllStats(strings.NewReader(example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 12 || st.Checkpoints != 2 || !st.Ended || st.Unfinished() {
+		t.Errorf("example: %d events, %+v; want 12 events, 2 checkpoints, the end marker", len(events), st)
+	}
+	lines := strings.SplitAfter(example, "\n")
+	_, st, err = ReadAllStats(strings.NewReader(strings.Join(lines[:10], "")))
+	if err != nil || !st.Unfinished() || st.LastCheckpoint != 1899999 {
+		t.Errorf("example cut after its second checkpoint: %+v, %v; want unfinished at 1899999", st, err)
+	}
+}
