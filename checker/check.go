@@ -34,6 +34,14 @@ type Options struct {
 	// knows (it decides whether an overlap can be blamed on a stale
 	// release, see CauseStaleRelease).
 	Releases Releases
+	// Stats is what the reader saw of the history, when it was read from
+	// a file (history.ReadFileStats). A history it found unfinished —
+	// checkpoints but no end marker: its recorder was killed, and each of
+	// its streams may have lost a different tail of events — is checked
+	// up to its last checkpoint only, before which every event is there:
+	// the events after it are left out, operations in flight then are in
+	// flight at the end of the history, and Result.Truncated says so.
+	Stats *history.Stats
 }
 
 // Releases is what a release of the lock under check does.
@@ -56,7 +64,8 @@ var ErrOptions = errors.New("checker: invalid options")
 // Check decides a history (DESIGN §5): mutual exclusion by
 // linearizability against the owner model, partitioned by key, with
 // witnesses; the protected resource (lost updates, stale writes); and
-// liveness (stalls, availability per fault window).
+// liveness (stalls, availability per fault window). A history cut short
+// (see Options.Stats) is decided up to its last checkpoint.
 //
 // events must be sorted by time, as history.ReadAll returns them (see
 // history.Sort). A history that breaks DESIGN §4 is an error wrapping
@@ -77,6 +86,15 @@ func Check(ctx context.Context, events []history.Event, opts Options) (*Result, 
 	if err := history.Validate(events); err != nil {
 		return nil, fmt.Errorf("checker: %w", err)
 	}
+	var cut *Truncation
+	end := int64(0)
+	if n := len(events); n > 0 {
+		end = events[n-1].Time
+	}
+	if st := opts.Stats; st != nil && st.Unfinished() {
+		events, cut = truncate(events, st.LastCheckpoint)
+		end = st.LastCheckpoint
+	}
 	bound := opts.StallBound
 	if bound == 0 {
 		var maxTTL int64
@@ -88,12 +106,13 @@ func Check(ctx context.Context, events []history.Event, opts Options) (*Result, 
 		bound = defaultStallBound(maxTTL)
 	}
 
-	d := digestEvents(events, int64(bound))
+	d := digestTo(events, int64(bound), end)
 	d.releasesKind = opts.Releases
 	r := &Result{
 		Mutex:        MutexOK,
 		Resource:     ResourceOK,
 		Liveness:     LivenessOK,
+		Truncated:    cut,
 		Witnesses:    []Witness{},
 		StallBoundMs: durMs(bound),
 		DurationMs:   nsToMs(d.end),
@@ -200,4 +219,19 @@ func Check(ctx context.Context, events []history.Event, opts Options) (*Result, 
 	r.Counts = d.counts
 	r.CheckDurationMs = durMs(time.Since(began))
 	return r, nil
+}
+
+// truncateReason says why a history was checked only up to a checkpoint.
+const truncateReason = "no end marker: the recorder was killed before it closed the history, so each process may have lost its last events; every event up to the last checkpoint is there"
+
+// truncate returns the events of a history cut short that lie up to its
+// last checkpoint at (ns), and says what was left out.
+func truncate(events []history.Event, at int64) ([]history.Event, *Truncation) {
+	keep, _ := slices.BinarySearchFunc(events, at, func(e history.Event, t int64) int {
+		if e.Time <= t {
+			return -1
+		}
+		return 1
+	})
+	return events[:keep], &Truncation{AtMs: nsToMs(at), EventsDropped: len(events) - keep, Reason: truncateReason}
 }

@@ -106,7 +106,8 @@ type write struct {
 // digest is what the checker needs from a history, gathered in one pass
 // over its events in time order.
 type digest struct {
-	// end is the history's end: the last event's time.
+	// end is the history's end: the last event's time, or the checkpoint
+	// a history cut short is checked up to.
 	end int64
 	// keys and resources name the ids used below.
 	keys      []string
@@ -208,9 +209,21 @@ type builder struct {
 }
 
 // digestEvents makes the digest of events, which must satisfy
-// history.Validate (sorted by time, each process's protocol kept).
-// stallBound (ns) is needed to tell when a process stopped trying.
+// history.Validate (sorted by time, each process's protocol kept); the
+// history ends with its last event. stallBound (ns) is needed to tell when
+// a process stopped trying.
 func digestEvents(events []history.Event, stallBound int64) *digest {
+	var end int64
+	if n := len(events); n > 0 {
+		end = events[n-1].Time
+	}
+	return digestTo(events, stallBound, end)
+}
+
+// digestTo is digestEvents for a history that ends at end (ns), no earlier
+// than its last event: a history cut short ends at the checkpoint it is
+// checked up to, and what was in flight then lasts until it.
+func digestTo(events []history.Event, stallBound, end int64) *digest {
 	b := &builder{
 		bound:     stallBound,
 		procs:     make(map[int]*procState),
@@ -218,9 +231,7 @@ func digestEvents(events []history.Event, stallBound int64) *digest {
 		resIDs:    make(map[string]int32),
 		openFault: make(map[[2]string][]int),
 	}
-	if n := len(events); n > 0 {
-		b.d.end = events[n-1].Time
-	}
+	b.d.end = end
 	b.d.counts.Events = len(events)
 	for i := range events {
 		b.event(&events[i])

@@ -36,6 +36,13 @@
 // reported per fault window as the share of its seconds with at least one
 // successful acquire.
 //
+// A history cut short — the reader found checkpoints but no end marker:
+// its recorder was killed and each stream may have lost a different tail —
+// is decided up to its last checkpoint only, given Options.Stats: the
+// events after it are left out, what was in flight then lasts until it,
+// and [Result].Truncated says so. Taken whole, a holder whose release was
+// lost would seem to hold its lock forever.
+//
 // [Result] is JSON-serialisable; [WriteText] writes it for a person and
 // [Result.ExitCode] maps it to the exit codes of `bench check`.
 package checker

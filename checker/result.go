@@ -200,6 +200,20 @@ type Visualization struct {
 	Path string `json:"path"`
 }
 
+// Truncation says that a history was cut short — its recorder was killed
+// before it wrote the end marker — and how much of it was checked: up to
+// its last checkpoint, before which every event is known to be there.
+type Truncation struct {
+	// AtMs is the last checkpoint (ms since the run started): the verdicts
+	// speak of the history up to it and of nothing after.
+	AtMs float64 `json:"at_ms"`
+	// EventsDropped is the number of events after it, left out of the
+	// check: their processes may have lost events around them.
+	EventsDropped int `json:"events_dropped"`
+	// Reason says why, in words.
+	Reason string `json:"reason"`
+}
+
 // Result is the checker's verdict on one history. It is JSON-serialisable
 // with stable snake_case field names.
 type Result struct {
@@ -215,6 +229,9 @@ type Result struct {
 	// ProgressCounts are the acquire attempts the progress verdict was
 	// judged on.
 	ProgressCounts ProgressCounts `json:"progress_counts"`
+	// Truncated is set when the history was cut short and checked only up
+	// to its last checkpoint (Options.Stats).
+	Truncated *Truncation `json:"truncated,omitempty"`
 	// Witnesses: for every key with a mutex violation the earliest one,
 	// then for every resource with a lost update or stale write accepted
 	// the earliest one.
@@ -231,7 +248,8 @@ type Result struct {
 	Stalls               []Stall  `json:"stalls"`
 	// StallBoundMs is the stall bound used.
 	StallBoundMs float64 `json:"stall_bound_ms"`
-	// DurationMs is the run's length: the last event's time.
+	// DurationMs is the length of the history checked: the last event's
+	// time, or the checkpoint a truncated history was checked up to.
 	DurationMs float64 `json:"duration_ms"`
 	// FaultFreeMs is the time no fault window covered; LongestFaultFreeMs
 	// its longest stretch, which decides whether liveness was assessed.

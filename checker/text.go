@@ -7,13 +7,19 @@ import (
 	"strings"
 )
 
-// WriteText writes r for a person: the three verdicts, each witness in a
-// sentence, availability during faults, stalls, and what was checked.
+// WriteText writes r for a person: how much of a truncated history was
+// checked, the three verdicts, each witness in a sentence, availability
+// during faults, stalls, and what was checked.
 // Write errors are ignored, as for fmt.Fprintf to a terminal.
 func WriteText(w io.Writer, r *Result) {
 	var b strings.Builder
 	c := &r.Counts
 
+	if t := r.Truncated; t != nil {
+		// First, before any verdict: what the verdicts are about.
+		fmt.Fprintf(&b, "history:  TRUNCATED, no end marker (the recorder was killed): checked up to its last checkpoint at %s ms; %s after it left out\n",
+			fmtMs(t.AtMs), count(t.EventsDropped, "event", "events"))
+	}
 	switch r.Mutex {
 	case MutexViolated:
 		fmt.Fprintf(&b, "mutex:    VIOLATED on %d of %d %s%s\n", c.ViolatingKeys, c.Keys, plural(c.Keys, "key", "keys"), causeCounts(c))

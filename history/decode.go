@@ -14,7 +14,10 @@ import (
 func (e *Event) UnmarshalJSON(data []byte) error {
 	var p parser
 	has, msg := p.parse(data, e)
-	if msg == "" {
+	switch {
+	case msg == "" && isMarker(e.Type):
+		msg = markerName(e.Type) + ", not an event"
+	case msg == "":
 		msg = checkEvent(e, has)
 	}
 	if msg != "" {
@@ -156,7 +159,7 @@ func (p *parser) value(b []byte, i int, f fieldSet, e *Event, has *fieldSet) (in
 	}
 	switch f {
 	case fType:
-		if e.Type = typeOf(string(s)); e.Type == 0 {
+		if e.Type = lineTypeOf(string(s)); e.Type == 0 {
 			return 0, fmt.Sprintf("unknown type %q", s)
 		}
 	case fOp:

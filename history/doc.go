@@ -15,10 +15,19 @@
 // each stream's unflushed tail is lost, and the file may end in a
 // truncated line, which the reader drops.
 //
+// Because each stream loses a different tail, a killed recorder's file is
+// complete only up to some instant. The writer records it: every 100 ms
+// or so a checkpoint line says that every event up to its time is in the
+// file, and Close ends the file with an end marker. Workers help the
+// checkpoints along: [Stream.Idle] before a long wait, [Stream.Close] when
+// done.
+//
 // Reading: [ReadFile] and [ReadAll] parse every line, check it against §4,
 // sort the events by time and check each process's protocol (at most one
 // operation in flight, completions match their invoke, nothing after a
 // crash). Bad input is reported as an [*InputError] naming the line;
 // [ReadFileStats] and [ReadAllStats] also say whether a truncated last line
-// was dropped. [Validate] checks a history held in memory.
+// was dropped and what the markers said: [Stats.Unfinished] is a history
+// cut short, complete only up to its last checkpoint. [Validate] checks a
+// history held in memory.
 package history

@@ -193,7 +193,7 @@ func refParse(line []byte) (Event, fieldSet, bool) {
 		case string:
 			switch f {
 			case fType:
-				if e.Type = typeOf(v); e.Type == 0 {
+				if e.Type = lineTypeOf(v); e.Type == 0 {
 					return e, 0, false
 				}
 			case fOp:

@@ -24,17 +24,40 @@ type Stats struct {
 	// of a write. That line was dropped; it is not an error. A last line
 	// that lacks only its newline is complete and kept.
 	Truncated bool
+	// Checkpoints is the number of checkpoint markers, LastCheckpoint the
+	// time of the last one: every event with time ≤ LastCheckpoint is in
+	// the input.
+	Checkpoints    int
+	LastCheckpoint int64
+	// Ended reports the end marker, EndTime its time: the recorder closed
+	// the history, every event is in the input.
+	Ended   bool
+	EndTime int64
+	// AfterCheckpoint is the number of events after the last checkpoint
+	// (time > LastCheckpoint); 0 without checkpoints.
+	AfterCheckpoint int
 }
+
+// Unfinished reports a history cut short: it has checkpoints but no end
+// marker, so its recorder was killed and each stream may have lost a tail
+// of events. Only its events up to LastCheckpoint are known to be all
+// there. A history with no markers at all comes from another recorder and
+// is taken as complete.
+func (s Stats) Unfinished() bool { return s.Checkpoints > 0 && !s.Ended }
 
 // ReadAll reads a history in the format of DESIGN §4 (JSON Lines), checks
 // it and returns its events sorted by time; events with equal times keep
 // their order in the input. Blank lines are skipped. A truncated last line
-// is dropped silently (see [ReadAllStats] to learn of it). A history that
+// is dropped silently, and checkpoint and end markers are checked and left
+// out of the events (see [ReadAllStats] to learn of them). A history that
 // breaks §4 — malformed JSON, an unknown field or type or op, a missing or
 // misplaced field, a negative time or process, a nemesis phase other than
 // start or stop, a completion with no invoke in flight for its process or
 // with another op or key than that invoke, a second invoke while one is in
-// flight, any event of a process after its crash — is an [*InputError]
+// flight, any event of a process after its crash, a marker with a field
+// other than type and time, a checkpoint earlier than the one before it,
+// anything after the end marker or an event later than it — is an
+// [*InputError]
 // naming the line (errors.Is(err, ErrMalformed) holds). Lines are checked
 // in file order, then each process's protocol in time order: the error
 // reported is the first bad line, or else the earliest protocol error in
@@ -66,7 +89,8 @@ func ReadFileStats(path string) ([]Event, Stats, error) {
 }
 
 // ReadAllStats is [ReadAll] that also returns what the reader saw: the
-// number of lines and whether a truncated last line was dropped.
+// number of lines, whether a truncated last line was dropped, and the
+// checkpoint and end markers.
 func ReadAllStats(r io.Reader) ([]Event, Stats, error) {
 	return readAll(r, 0)
 }
@@ -86,6 +110,10 @@ func readAll(r io.Reader, hint int) ([]Event, Stats, error) {
 		order  = make([]sortKey, 0, hint) // the events in file order
 		br     = bufio.NewReaderSize(r, 64<<10)
 		long   []byte
+		mk     markers
+		// latest is the latest event's time, on line latestLine: the end
+		// marker must not come before it.
+		latest, latestLine int64
 	)
 	for {
 		line, err := br.ReadSlice('\n')
@@ -134,21 +162,45 @@ func readAll(r io.Reader, hint int) ([]Event, Stats, error) {
 			cur = cur[:len(cur)-1]
 			break
 		}
-		if msg == "" {
+		switch {
+		case msg == "" && isMarker(e.Type):
+			cur = cur[:len(cur)-1] // metadata, not an event
+			msg = mk.take(e, has, st.Lines, &st)
+		case msg == "" && st.Ended:
+			msg = fmt.Sprintf("event after the end marker on line %d", mk.endLine)
+		case msg == "":
 			msg = checkEvent(e, has)
+			if msg == "" {
+				order = append(order, sortKey{t: e.Time, i: int32(len(order)), line: int32(st.Lines)})
+				if latestLine == 0 || e.Time > latest {
+					latest, latestLine = e.Time, int64(st.Lines)
+				}
+			}
 		}
 		if msg != "" {
 			return nil, st, &InputError{Line: st.Lines, Msg: msg}
 		}
-		order = append(order, sortKey{t: e.Time, i: int32(len(order)), line: int32(st.Lines)})
 		if err != nil { // io.EOF after a last line without newline
 			break
 		}
 	}
+	if st.Ended && latestLine != 0 && latest > st.EndTime {
+		return nil, st, &InputError{Line: mk.endLine, Msg: fmt.Sprintf("end marker at %d is before the event at %d on line %d", st.EndTime, latest, latestLine)}
+	}
 	if len(cur) > 0 {
 		chunks = append(chunks, cur)
 	}
-	return sortAndTrack(chunks, order, st)
+	events, st, err := sortAndTrack(chunks, order, st)
+	if err == nil && st.Checkpoints > 0 {
+		i, _ := slices.BinarySearchFunc(events, st.LastCheckpoint, func(e Event, t int64) int {
+			if e.Time <= t {
+				return -1
+			}
+			return 1
+		})
+		st.AfterCheckpoint = len(events) - i
+	}
+	return events, st, err
 }
 
 // sortKey is an event's place in the file.

@@ -106,6 +106,16 @@ func TestReadFileErrors(t *testing.T) {
 		{"after_crash", 4, "invoke for process 0 after its crash on line 3"},
 		{"second_crash", 4, "crash for process 0 after its crash on line 3"},
 		{"completion_before_invoke_in_time", 4, "completion with no invoke in flight for process 1"},
+		{"marker_extra_field", 3, "field process does not belong on a checkpoint marker"},
+		{"marker_missing_time", 3, "missing field time on an end marker"},
+		{"marker_negative_time", 3, "negative time -1"},
+		{"marker_time_string", 3, "field time: want an integer, got a string at column 29"},
+		{"checkpoint_backwards", 3, "checkpoint at 80 is before the checkpoint at 90 on line 2"},
+		{"event_after_end", 4, "event after the end marker on line 3"},
+		{"checkpoint_after_end", 3, "a checkpoint marker after the end marker on line 2"},
+		{"second_end", 3, "an end marker after the end marker on line 2"},
+		{"end_before_checkpoint", 3, "end marker at 200 is before the checkpoint at 300 on line 2"},
+		{"end_before_event", 3, "end marker at 50 is before the event at 100 on line 2"},
 	}
 	files, err := filepath.Glob(filepath.Join("testdata", "bad", "*.jsonl"))
 	if err != nil {
@@ -135,6 +145,48 @@ func TestReadFileErrors(t *testing.T) {
 				t.Errorf("Error() = %q: want one line starting %q", err.Error(), want)
 			}
 		})
+	}
+}
+
+// TestReadMarkers: checkpoint and end markers are not events; Stats says
+// how many checkpoints, the last one's time, the end marker's, and how many
+// events came after the last checkpoint.
+func TestReadMarkers(t *testing.T) {
+	tests := []struct {
+		file       string
+		events     int
+		want       Stats
+		unfinished bool
+	}{
+		{"checkpointed.jsonl", 7, Stats{Lines: 11, Checkpoints: 3, LastCheckpoint: 250, Ended: true, EndTime: 500, AfterCheckpoint: 4}, false},
+		{"cut_after_checkpoint.jsonl", 5, Stats{Lines: 8, Checkpoints: 3, LastCheckpoint: 250, AfterCheckpoint: 2}, true},
+		{"good.jsonl", 18, Stats{Lines: 19}, false}, // no markers: another recorder's, complete
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			events, st, err := ReadFileStats(filepath.Join("testdata", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(events) != tt.events || st != tt.want || st.Unfinished() != tt.unfinished {
+				t.Errorf("got %d events, %+v (unfinished %v)\nwant %d events, %+v (unfinished %v)", len(events), st, st.Unfinished(), tt.events, tt.want, tt.unfinished)
+			}
+			for _, e := range events {
+				if isMarker(e.Type) {
+					t.Errorf("marker %v among the events", e)
+				}
+			}
+			if err := Validate(events); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+	var e Event
+	if err := e.UnmarshalJSON([]byte(`{"type":"checkpoint","time":5}`)); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "a checkpoint marker, not an event") {
+		t.Errorf("Event.UnmarshalJSON(checkpoint) = %v, want an error: not an event", err)
+	}
+	if err := Validate([]Event{{Time: 5, Type: typeCheckpoint}}); err == nil {
+		t.Errorf("Validate accepts a marker as an event")
 	}
 }
 
@@ -251,5 +303,32 @@ func TestReadAllReaderError(t *testing.T) {
 	_, err := ReadAll(failingReader{boom})
 	if !errors.Is(err, boom) || errors.Is(err, ErrMalformed) {
 		t.Errorf("ReadAll(failing reader) = %v, want it to wrap the reader's error", err)
+	}
+}
+
+// TestFormatDocExample reads the example of docs/history-format.md: it is a
+// valid, closed history with two checkpoints, and cut after its second
+// checkpoint it reads as unfinished.
+func TestFormatDocExample(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "history-format.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```json\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no json example in docs/history-format.md")
+	}
+	events, st, err := ReadAllStats(strings.NewReader(example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 12 || st.Checkpoints != 2 || !st.Ended || st.Unfinished() {
+		t.Errorf("example: %d events, %+v; want 12 events, 2 checkpoints, the end marker", len(events), st)
+	}
+	lines := strings.SplitAfter(example, "\n")
+	_, st, err = ReadAllStats(strings.NewReader(strings.Join(lines[:10], "")))
+	if err != nil || !st.Unfinished() || st.LastCheckpoint != 1899999 {
+		t.Errorf("example cut after its second checkpoint: %+v, %v; want unfinished at 1899999", st, err)
 	}
 }

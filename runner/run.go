@@ -528,7 +528,7 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	if err := closeHistory(); err != nil {
 		return err
 	}
-	events, err := history.ReadFile(histPath)
+	events, stats, err := history.ReadFileStats(histPath)
 	if err != nil {
 		return err
 	}
@@ -537,7 +537,7 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 		releases = checker.ReleasesPlainDelete
 	}
 	chk, err := checker.Check(ctx, events, checker.Options{
-		Timeout: o.CheckTimeout, StallBound: cell.StallBound, VisualizeDir: filepath.Join(dir, "visualizations"), Releases: releases,
+		Timeout: o.CheckTimeout, StallBound: cell.StallBound, VisualizeDir: filepath.Join(dir, "visualizations"), Releases: releases, Stats: &stats,
 	})
 	if err != nil {
 		return err

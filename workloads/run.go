@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,9 +17,25 @@ import (
 
 // Recorder takes one worker's events. A worker owns its recorder: it is
 // never shared, so it needs no lock. Append must not keep the pointer.
+//
+// A recorder may also have the methods of a history.Stream that let the
+// history's checkpoints go on while its worker waits or after it is done:
+// Idle(now int64) error, called before a wait of idleWait or more (the
+// worker's later events are all at now or after), and Close() error,
+// called when the worker stops.
 type Recorder interface {
 	Append(e *history.Event)
 }
+
+// idler is a Recorder that can hand its events to the history before its
+// worker waits (history.Stream.Idle).
+type idler interface{ Idle(now int64) error }
+
+// idleWait is the shortest wait before which a worker tells its recorder
+// it is idle: a write of the buffered events, if any, is nothing next to
+// a wait this long, and the history's checkpoints need not wait for the
+// worker to wake.
+const idleWait = 20 * time.Millisecond
 
 // Clock is the run's monotonic clock.
 type Clock interface {
@@ -227,10 +244,15 @@ func (w *worker) more(ctx context.Context) bool {
 	return true
 }
 
-// sleep waits d or until ctx ends; false if ctx ended.
+// sleep waits d or until ctx ends; false if ctx ended. The worker has
+// appended every event whose time it read before a sleep, so a long one
+// starts by telling the recorder it is idle.
 func (w *worker) sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
+	}
+	if r, ok := w.rec.(idler); ok && d >= idleWait {
+		_ = r.Idle(w.env.Clock.Now()) // a write error stays with the history, whose Close returns it
 	}
 	if w.timer == nil {
 		w.timer = time.NewTimer(d)
@@ -253,6 +275,9 @@ func (w *worker) emit(typ history.Type, op history.Op, key string) *history.Even
 }
 
 func (w *worker) run(ctx context.Context) {
+	if c, ok := w.rec.(io.Closer); ok {
+		defer c.Close() // done: hold the history's checkpoints back no more; an error stays with the history
+	}
 	for w.more(ctx) {
 		step := w.sched.Next()
 		intended := w.env.Clock.Now()

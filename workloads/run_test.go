@@ -291,3 +291,80 @@ func TestOpsBudgetStopsTheRun(t *testing.T) {
 		t.Errorf("attempts = %d, want exactly the budget of 50", res.Counts.Attempts)
 	}
 }
+
+// idleRecorder is a worker's recorder that also hears Idle and Close, as
+// a history.Stream does: it checks the worker's promise that no event it
+// appends after Idle(now) is earlier than now.
+type idleRecorder struct {
+	memStream
+	idles   []int64
+	closes  int
+	broken  string // the first broken promise
+	promise int64
+}
+
+func (r *idleRecorder) Append(e *history.Event) {
+	if e.Time < r.promise && r.broken == "" {
+		r.broken = e.String()
+	}
+	r.memStream.Append(e)
+}
+
+func (r *idleRecorder) Idle(now int64) error {
+	r.idles = append(r.idles, now)
+	r.promise = now
+	return nil
+}
+
+func (r *idleRecorder) Close() error { r.closes++; return nil }
+
+// TestWorkersIdleBeforeLongWaitsAndCloseWhenDone: a worker tells its
+// recorder it is idle before every think time and critical section of
+// idleWait or more (and before no shorter one), never appends an event
+// earlier than it said, and closes its recorder once when it stops.
+func TestWorkersIdleBeforeLongWaitsAndCloseWhenDone(t *testing.T) {
+	r := newRig(t)
+	for _, tc := range []struct {
+		name        string
+		think, crit time.Duration
+		idle        bool
+	}{
+		{"long think", 3 * idleWait / 2, 0, true},
+		{"long critical section", 0, 3 * idleWait / 2, true},
+		{"short waits", idleWait / 4, idleWait / 4, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var recs []*idleRecorder
+			spec := hotKey(2, 400*time.Millisecond)
+			spec.Think = Dist{Kind: "fixed", Mean: tc.think}
+			spec.CriticalSection = Dist{Kind: "fixed", Mean: tc.crit}
+			env := r.env(t, "token", nil)
+			env.NewRecorder = func() Recorder {
+				mu.Lock()
+				defer mu.Unlock()
+				rec := &idleRecorder{}
+				recs = append(recs, rec)
+				return rec
+			}
+			res, err := Run(context.Background(), spec, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != 2 || res.Counts.AcquireOK == 0 {
+				t.Fatalf("%d recorders, %d acquires", len(recs), res.Counts.AcquireOK)
+			}
+			for i, rec := range recs {
+				if rec.closes != 1 {
+					t.Errorf("worker %d closed its recorder %d times, want once", i, rec.closes)
+				}
+				if rec.broken != "" {
+					t.Errorf("worker %d appended %s after saying it was idle at %d", i, rec.broken, rec.promise)
+				}
+				if idled := len(rec.idles) > 0; idled != tc.idle {
+					t.Errorf("worker %d went idle %d times; want idles: %v", i, len(rec.idles), tc.idle)
+				}
+			}
+		})
+	}
+}

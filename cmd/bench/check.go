@@ -49,7 +49,9 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if stats.Truncated {
 		fmt.Fprintf(stderr, "bench check: %s: last line is incomplete (the recorder was killed); checking the %d complete events\n", path, len(events))
 	}
-	res, err := checker.Check(ctx, events, checker.Options{Timeout: *timeout, VisualizeDir: *visualize, Releases: releaseKind})
+	// A history its recorder never closed is checked up to its last
+	// checkpoint; the result says so first thing.
+	res, err := checker.Check(ctx, events, checker.Options{Timeout: *timeout, VisualizeDir: *visualize, Releases: releaseKind, Stats: &stats})
 	if err != nil {
 		var ie *history.InputError
 		if errors.As(err, &ie) || errors.Is(err, history.ErrMalformed) {

@@ -252,3 +252,77 @@ func TestCompareBaselineWithItselfPasses(t *testing.T) {
 		t.Errorf("bad thresholds: exit %d, want %d", code, exitBadInput)
 	}
 }
+
+// TestKilledRunIsCheckedUpToItsLastCheckpoint SIGKILLs `bench run` in the
+// middle of a cell, so that each worker's stream loses a different tail of
+// events, and checks the history it left: bench check must check it up to
+// its last checkpoint and say so first — the token lock is safe there (exit
+// 0; taken as complete, a holder whose release was lost would seem to hold
+// the lock forever), and the canary is still caught (exit 1).
+func TestKilledRunIsCheckedUpToItsLastCheckpoint(t *testing.T) {
+	testenv.NeedRedisServer(t)
+	bin := buildBench(t)
+	for _, tc := range []struct {
+		lock string
+		want int
+	}{{"token", exitOK}, {"nolock", exitBad}} {
+		t.Run(tc.lock, func(t *testing.T) {
+			path := killMidCell(t, bin, tc.lock)
+			var o, e bytes.Buffer
+			code := run([]string{"check", path}, &o, &e)
+			if code != tc.want {
+				t.Errorf("bench check: exit %d, want %d\n%s%s", code, tc.want, o.String(), e.String())
+			}
+			first, _, _ := strings.Cut(o.String(), "\n")
+			if !strings.Contains(first, "TRUNCATED") || !strings.Contains(first, "checked up to its last checkpoint at ") {
+				t.Errorf("first line %q does not say the history was truncated and checked up to its last checkpoint\n%s", first, o.String())
+			}
+			var j bytes.Buffer
+			run([]string{"check", "--json", path}, &j, &e)
+			if !strings.Contains(j.String(), `"truncated": {`) || !strings.Contains(j.String(), `"at_ms": `) {
+				t.Errorf("--json output lacks the truncation: %s", j.String())
+			}
+			t.Logf("%s: %s", tc.lock, first)
+		})
+	}
+}
+
+// killMidCell starts `bench run` of one 60 s cell of lock, SIGKILLs it
+// 2.5 s after the cell's history appeared, removes what the run could not
+// clean up, and returns the history's path.
+func killMidCell(t *testing.T, bin, lock string) string {
+	t.Helper()
+	out := t.TempDir()
+	cmd := exec.Command(bin, "run", "--locks", lock, "--workload", "hot-key", "--faults", "none", "--duration", "60s", "--provider", "exec", "--out", out)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var path string
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no cell history after 90 s; output:\n%s", stderr.String())
+		}
+		if files, _ := filepath.Glob(filepath.Join(out, "*", "cells", "*", "history.jsonl")); len(files) == 1 {
+			path = files[0]
+			break
+		}
+	}
+	time.Sleep(2500 * time.Millisecond)
+	owned := leakcheck.TakeFor(cmd.Process.Pid)
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	// Its nodes die with it (Pdeathsig); its temp dirs stay behind.
+	for _, d := range owned.TempDirs {
+		os.RemoveAll(d)
+	}
+	if b, err := os.ReadFile(path); err != nil || bytes.Contains(b, []byte(`{"type":"end"`)) {
+		t.Fatalf("the killed run's history has an end marker (%v)", err)
+	}
+	return path
+}
