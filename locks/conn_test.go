@@ -66,19 +66,3 @@ func TestLostConnectionIsReplacedInTheBackground(t *testing.T) {
 		t.Errorf("%d connections 5 s after the timeout, want 3: the lost one was not replaced", n)
 	}
 }
-
-// TestDialThroughACutIsCertain: a connection made while the node is cut
-// off never reaches it, so the acquire that needed it certainly did not
-// happen: not obtained, unreachable — not unknown.
-func TestDialThroughACutIsCertain(t *testing.T) {
-	f := newFixture(t, 1)
-	ctx := context.Background()
-	if err := f.mesh.Partition(ctx, "A", f.c.Nodes[0].Name()); err != nil {
-		t.Fatal(err)
-	}
-	l := f.coldLocker(t, "token", "A", locks.Config{Timeout: 100 * time.Millisecond})
-	_, err := l.Acquire(ctx, uniqueKey(t), time.Second)
-	if !errors.Is(err, locks.ErrNotObtained) || errors.Is(err, locks.ErrUnknown) {
-		t.Fatalf("acquire over a connection that could not be proven: %v, want ErrNotObtained", err)
-	}
-}

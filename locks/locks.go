@@ -146,11 +146,10 @@ func (c Config) clientOptions(ep cluster.Endpoint) *redis.Options {
 		MaxRetries:            -1,
 		DialerRetries:         1,
 		PoolSize:              c.PoolSize,
-		// Keep the pool full and every connection proven (see conn.go):
-		// a connection lost to a timeout is replaced outside the budget
-		// of the command that lost it.
+		// Keep the pool full (see conn.go): a connection lost to a
+		// timeout is replaced outside the budget of the command that
+		// lost it.
 		MinIdleConns:    c.PoolSize,
-		Dialer:          dialReady(c.Timeout, ep.TLS),
 		PoolTimeout:     c.Timeout,
 		DisableIdentity: true,
 		// RESP2: with RESP3 go-redis peeks every connection for push
