@@ -2,6 +2,7 @@ package runner
 
 import (
 	"errors"
+	"github.com/lockbench/lockbench/chaos"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +113,43 @@ func TestBadScenariosSayWhatIsWrong(t *testing.T) {
 	}
 	if _, err := LoadScenario("", "no-such-preset"); !errors.Is(err, ErrBadScenario) || !strings.Contains(err.Error(), "default") {
 		t.Errorf("unknown preset: %v", err)
+	}
+}
+
+// TestDefaultScenarioAssessesLiveness: every cell of make bench's scenario
+// starts with a fault-free stretch longer than its stall bound (faults
+// start at their timeline's first action; client faults can only start
+// later), so its liveness verdict can be ok or stalled, not n/a.
+func TestDefaultScenarioAssessesLiveness(t *testing.T) {
+	s, err := LoadScenario("", "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, err := s.Expand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cells {
+		if c.StallBound <= 0 {
+			t.Fatalf("%s: no stall bound: the checker's 5 s default exceeds a %v cell", c.ID, c.Workload.Duration)
+		}
+		sched, err := chaos.LookupPreset(c.Fault)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := sched.Requirements()
+		topo := chaos.Topology{Nodes: chaos.NodeNames(s.Nodes), Groups: chaos.GroupNames(max(c.Workload.Groups, req.MinGroups, 1)),
+			Clients: max(c.Workload.Clients, req.MinClients), TTL: c.Workload.TTL, Duration: c.Workload.Duration}
+		tl, err := sched.Timeline(c.Seed, topo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		free := c.Workload.Duration
+		if len(tl) > 0 {
+			free = tl[0].At
+		}
+		if free <= c.StallBound {
+			t.Errorf("%s: first fault at %v, not after the stall bound %v: liveness could not be assessed", c.ID, free, c.StallBound)
+		}
 	}
 }
