@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -82,23 +81,7 @@ func TestNoProgressIsNotSafe(t *testing.T) {
 // budget: it is flagged harness-overloaded and its class says so.
 func TestStarvedHarnessIsFlagged(t *testing.T) {
 	testenv.NeedRedisServer(t)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				for i := 0; i < 1e6; i++ {
-					_ = i * i
-				}
-			}
-		})
-	}
-	defer func() { close(stop); wg.Wait() }()
+	defer testenv.BurnCPU(4)()
 	wl := hotKey(t, 1500*time.Millisecond)
 	wl.Spec.Retry.Attempts = 3 // starved acquires retry for long otherwise
 	sc := Scenario{Name: "t", Nodes: 3, Locks: []string{"redlock"}, Workloads: []WorkloadRef{wl},

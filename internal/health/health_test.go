@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lockbench/lockbench/internal/testenv"
 )
 
 // TestStarvedHarnessShows: at GOMAXPROCS=1 with goroutines that never
@@ -14,22 +16,8 @@ import (
 func TestStarvedHarnessShows(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	p := Start(time.Millisecond)
-	stop := make(chan struct{})
+	stop := testenv.BurnCPU(4)
 	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				for i := 0; i < 1e6; i++ {
-					_ = i * i
-				}
-			}
-		})
-	}
 	// A goroutine that wants to run now and then, like a worker.
 	wg.Go(func() {
 		for range 50 {
@@ -37,7 +25,7 @@ func TestStarvedHarnessShows(t *testing.T) {
 		}
 	})
 	time.Sleep(500 * time.Millisecond)
-	close(stop)
+	stop()
 	wg.Wait()
 	s := p.Stop()
 	t.Logf("%+v", s)

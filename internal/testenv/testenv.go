@@ -6,6 +6,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 )
 
@@ -27,4 +28,27 @@ func NeedRedisServer(t testing.TB) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		Skip(t, "redis-server not on PATH (run scripts/install-deps.sh)")
 	}
+}
+
+// BurnCPU starts n goroutines that never block, so that every other
+// goroutine waits its turn behind them (a starved harness, made on
+// purpose); the returned function stops them and waits until they have.
+func BurnCPU(n int) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				for i := 0; i < 1e6; i++ {
+					_ = i * i
+				}
+			}
+		})
+	}
+	return func() { close(done); wg.Wait() }
 }
