@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -209,6 +210,14 @@ type CompareOptions struct {
 	// Strict makes "could not decide" (insufficient samples, cells missing
 	// from NEW) exit 2 instead of passing with a warning.
 	Strict bool
+	// Paired says BASE and NEW were measured in alternating passes on one
+	// machine (scripts/gate.sh --base-bench): sample k of a cell in BASE and
+	// in NEW ran seconds apart, and each metric is tested on the within-pass
+	// changes (see compare_paired.go) instead of the two samples' ranks.
+	Paired bool
+	// AllowMissing lets cells of BASE be absent from NEW (removed on
+	// purpose); otherwise a missing cell fails the comparison.
+	AllowMissing bool
 	// IgnoreLiveness keeps a liveness verdict that went from ok to stalled,
 	// or a progress verdict from ok to degraded or none, from failing the
 	// comparison (it is still listed). Mutual exclusion and resource
@@ -270,6 +279,9 @@ const (
 	// VerdictNoData: one side has no value for the metric (no handoff, no
 	// successful acquire).
 	VerdictNoData MetricVerdict = "no data"
+	// VerdictNotJudged: the two sides ran on different machines; the
+	// change is shown but says nothing about the code.
+	VerdictNotJudged MetricVerdict = "not judged"
 )
 
 // CellKey identifies a cell across runs: its samples are the repeats.
@@ -340,6 +352,15 @@ type MetricComparison struct {
 	Verdict   MetricVerdict
 	// Note explains insufficient samples, missing data or test warnings.
 	Note string
+	// MDC is the size of the least change of this metric, in its worse
+	// direction (a drop for throughput, a rise otherwise), that
+	// this comparison could have called significant on its own (one metric
+	// of one cell changing, the others not) with these samples and this
+	// correction: +Inf when none could, NaN when not computed. It is the
+	// gate's resolution: a regression smaller than it passes unseen.
+	MDC float64
+	// mdc computes MDC for a per-test significance level.
+	mdc func(level float64) float64
 }
 
 // worse reports whether the change is in the bad direction.
@@ -420,6 +441,11 @@ type Comparison struct {
 	// Warnings are things the reader must know: insufficient samples,
 	// different machines, missing cells.
 	Warnings []string
+	// Incomparable is set, with the reason, when the two sides' timings
+	// cannot be compared (they ran on different machines): metrics are
+	// then shown but not judged, and the comparison cannot pass (exit 2)
+	// unless a safety verdict fails it (exit 1).
+	Incomparable string
 }
 
 // CompareFiles reads BASE and NEW with ReadRuns and compares them. Read
@@ -436,6 +462,48 @@ func CompareFiles(basePath, newPath string, opts CompareOptions) (*Comparison, e
 	return Compare(base, nw, opts)
 }
 
+// ReadPasses reads every pass of a directory as ReadRuns finds them, in
+// natural order, one summary each (not pooled). Errors wrap ErrBadInput.
+func ReadPasses(dir string) ([]*runner.Summary, error) {
+	files, err := runFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*runner.Summary, 0, len(files))
+	for _, f := range files {
+		s, err := runner.ReadSummary(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", err, ErrBadInput)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// runFiles lists the summaries a path holds (see ReadRuns).
+func runFiles(path string) ([]string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", err, ErrBadInput)
+	}
+	if !fi.IsDir() {
+		return []string{path}, nil
+	}
+	if _, err := os.Stat(filepath.Join(path, "summary.json")); err == nil {
+		return []string{filepath.Join(path, "summary.json")}, nil
+	}
+	flat, _ := filepath.Glob(filepath.Join(path, "*.json"))
+	nested, _ := filepath.Glob(filepath.Join(path, "*", "summary.json"))
+	files := append(flat, nested...)
+	// Natural order: pass-2 before pass-10, so that paired comparisons
+	// pair the passes that ran together.
+	slices.SortFunc(files, naturalCompare)
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: no summary.json, *.json or */summary.json in it: %w", path, ErrBadInput)
+	}
+	return files, nil
+}
+
 // ReadRuns reads one side of a comparison: a summary.json, a run
 // directory that holds one, or a directory of runs — every DIR/*.json and
 // DIR/*/summary.json, in name order — pooled into one summary. Pooled
@@ -446,24 +514,9 @@ func CompareFiles(basePath, newPath string, opts CompareOptions) (*Comparison, e
 // one sample of every cell rather than every sample of a few cells.
 // Errors wrap ErrBadInput.
 func ReadRuns(path string) (*runner.Summary, error) {
-	fi, err := os.Stat(path)
+	files, err := runFiles(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, ErrBadInput)
-	}
-	files := []string{path}
-	if fi.IsDir() {
-		files = nil
-		if _, err := os.Stat(filepath.Join(path, "summary.json")); err == nil {
-			files = []string{filepath.Join(path, "summary.json")}
-		} else {
-			flat, _ := filepath.Glob(filepath.Join(path, "*.json"))
-			nested, _ := filepath.Glob(filepath.Join(path, "*", "summary.json"))
-			files = append(flat, nested...)
-			sort.Strings(files)
-		}
-		if len(files) == 0 {
-			return nil, fmt.Errorf("%s: no summary.json, *.json or */summary.json in it: %w", path, ErrBadInput)
-		}
+		return nil, err
 	}
 	var pooled *runner.Summary
 	offset := 0
@@ -489,6 +542,39 @@ func ReadRuns(path string) (*runner.Summary, error) {
 		pooled.RunID = fmt.Sprintf("%s (%d runs pooled: %s … %s)", path, len(files), runIDOf(files[0]), runIDOf(files[len(files)-1]))
 	}
 	return pooled, nil
+}
+
+// naturalCompare orders strings with their digit runs compared as
+// numbers: "pass-2" < "pass-10".
+func naturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digitPrefix(a), digitPrefix(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if c := cmp.Compare(len(na), len(nb)); c != 0 {
+				return c
+			}
+			if c := strings.Compare(na, nb); c != 0 {
+				return c
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return cmp.Compare(a[0], b[0])
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// digitPrefix is the length of s's leading run of ASCII digits.
+func digitPrefix(s string) int {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // nextSample is one more than the highest sample number of a run.
@@ -550,8 +636,10 @@ func Compare(base, head *runner.Summary, opts CompareOptions) (*Comparison, erro
 		cc := compareCell(k, baseGroups[k], newGroups[k], metrics, opts)
 		cmp.Cells = append(cmp.Cells, cc)
 	}
+	cmp.Incomparable = incomparable(base, head)
 	cmp.correct()
 	cmp.decide()
+	cmp.resolve()
 	cmp.warn(base, head)
 	return cmp, nil
 }
@@ -724,7 +812,7 @@ func compareMetricOf(m compareMetric, base, nw []*runner.CellResult, o CompareOp
 	mc := MetricComparison{
 		Metric: m.name, Label: m.label, Absolute: m.absolute, HigherGood: m.higherBetter,
 		Threshold: o.Thresholds[m.name],
-		Change:    math.NaN(), ChangeLo: math.NaN(), ChangeHi: math.NaN(), P: math.NaN(), Q: math.NaN(),
+		Change:    math.NaN(), ChangeLo: math.NaN(), ChangeHi: math.NaN(), P: math.NaN(), Q: math.NaN(), MDC: math.NaN(),
 	}
 	thr := benchmath.Thresholds{CompareAlpha: o.Alpha}
 	var bs, ns *benchmath.Sample
@@ -745,8 +833,12 @@ func compareMetricOf(m compareMetric, base, nw []*runner.CellResult, o CompareOp
 		mc.Note = fmt.Sprintf("no %s in %s", m.label, side)
 		return mc, true
 	}
+	if o.Paired {
+		return pairedMetric(mc, m, base, nw, o), true
+	}
 	mc.Change = relChange(mc.Base.Median, mc.New.Median, m.absolute)
 	mc.ChangeLo, mc.ChangeHi, mc.ChangeConfidence = shiftCI(bs.Values, ns.Values, o.Confidence, m.absolute, mc.Base.Median)
+	mc.mdc = func(level float64) float64 { return unpairedMDC(bx, nx, m.absolute, level) }
 	if minP := uTestMinP(len(bx), len(nx)); minP >= o.Alpha {
 		mc.Verdict = VerdictInsufficient
 		mc.Note = fmt.Sprintf("insufficient samples (n=%d+%d; need ≥ %d on each side to reach p < %v, the least p possible now is %.2g)",
@@ -838,6 +930,8 @@ func (c *Comparison) decide() {
 				continue
 			}
 			switch {
+			case c.Incomparable != "":
+				m.Verdict = VerdictNotJudged
 			case !(m.Q < c.Options.Alpha):
 				m.Verdict = VerdictSame
 			case m.worse() && m.beyond():
@@ -862,10 +956,8 @@ func (c *Comparison) warn(base, nw *runner.Summary) {
 	if nw.Interrupted {
 		say("NEW %s was interrupted: it holds only the cells that finished", nw.RunID)
 	}
-	bm, nm := base.Machine, nw.Machine
-	if bm.Hostname != nm.Hostname || bm.CPUs != nm.CPUs || bm.Arch != nm.Arch || bm.OS != nm.OS {
-		say("BASE ran on %s (%s/%s, %d CPUs), NEW on %s (%s/%s, %d CPUs): timings from different machines differ for reasons other than the code",
-			bm.Hostname, bm.OS, bm.Arch, bm.CPUs, nm.Hostname, nm.OS, nm.Arch, nm.CPUs)
+	if c.Incomparable != "" {
+		say("%s", c.Incomparable)
 	}
 	if base.Provider != nw.Provider {
 		say("BASE used the %s provider, NEW the %s provider", base.Provider, nw.Provider)
@@ -900,7 +992,11 @@ func (c *Comparison) warn(base, nw *runner.Summary) {
 			insufficient, need, c.Options.Alpha, need+2)
 	}
 	if len(missing) > 0 {
-		say("%d cell(s) of BASE are missing from NEW, not compared: %s", len(missing), strings.Join(missing, "; "))
+		verdict := "fails the comparison unless removed on purpose (--allow-missing)"
+		if c.Options.AllowMissing {
+			verdict = "allowed (--allow-missing)"
+		}
+		say("%d cell(s) of BASE are missing from NEW, not compared, %s: %s", len(missing), verdict, strings.Join(missing, "; "))
 	}
 	if len(added) > 0 {
 		say("%d cell(s) of NEW are not in BASE, not compared: %s", len(added), strings.Join(added, "; "))
@@ -984,9 +1080,61 @@ func (c *Comparison) driftWarning() string {
 }
 
 // Failed reports whether the comparison fails the gate: a safety verdict
-// (or a cell's ability to run) lost, or a metric regression.
+// (or a cell's ability to run) lost, a metric regression, or a cell of
+// BASE missing from NEW (unless AllowMissing).
 func (c *Comparison) Failed() bool {
-	return len(c.SafetyFailures()) > 0 || len(c.Regressions()) > 0
+	return len(c.SafetyFailures()) > 0 || len(c.Regressions()) > 0 || len(c.MissingCells()) > 0
+}
+
+// MissingCells lists the cells of BASE absent from NEW that fail the
+// comparison: none with AllowMissing.
+func (c *Comparison) MissingCells() []CellKey {
+	if c.Options.AllowMissing {
+		return nil
+	}
+	var out []CellKey
+	for _, cc := range c.Cells {
+		if cc.Presence == CellMissing {
+			out = append(out, cc.Key)
+		}
+	}
+	return out
+}
+
+// incomparable says why two runs' timings cannot be compared, or "": they
+// ran on different hosts, CPU models or CPU counts. Safety verdicts do not
+// depend on the machine and are still compared.
+func incomparable(base, nw *runner.Summary) string {
+	b, n := base.Machine, nw.Machine
+	if b.Hostname == n.Hostname && b.CPUModel == n.CPUModel && b.CPUs == n.CPUs && b.OS == n.OS && b.Arch == n.Arch {
+		return ""
+	}
+	desc := func(m runner.Machine) string {
+		model := m.CPUModel
+		if model == "" {
+			model = "CPU model unknown"
+		}
+		return fmt.Sprintf("%s (%s, %d CPUs)", m.Hostname, model, m.CPUs)
+	}
+	return fmt.Sprintf("BASE ran on %s, NEW on %s: their timings differ for reasons other than the code; measure both here, alternately (make gate does when the committed baseline is from another machine, or scripts/gate.sh --base-bench BIN)", desc(b), desc(n))
+}
+
+// resolve sets every tested metric's MDC: the change it could have
+// detected alone at the level a lone significant test needs after the
+// correction (alpha / tests for Benjamini–Hochberg: the smallest p value
+// it ranks first).
+func (c *Comparison) resolve() {
+	level := c.Options.Alpha
+	if c.Options.Correction == CorrectionBH && c.Tests > 1 {
+		level /= float64(c.Tests)
+	}
+	for i := range c.Cells {
+		for j := range c.Cells[i].Metrics {
+			if m := &c.Cells[i].Metrics[j]; m.mdc != nil {
+				m.MDC = m.mdc(level)
+			}
+		}
+	}
 }
 
 // Undecided reports whether something could not be decided: a metric
@@ -1006,13 +1154,15 @@ func (c *Comparison) Undecided() bool {
 }
 
 // ExitCode is bench compare's exit code: 1 when the comparison failed,
-// 2 when it passed but something could not be decided and Strict is set,
-// 0 otherwise (undecided metrics are then warnings). Bad input (exit 3)
-// is an error from Compare.
+// 2 when the timings could not be compared (different machines) or, with
+// Strict, something could not be decided; 0 otherwise (undecided metrics
+// are then warnings). Bad input (exit 3) is an error from Compare.
 func (c *Comparison) ExitCode() int {
 	switch {
 	case c.Failed():
 		return 1
+	case c.Incomparable != "":
+		return 2
 	case c.Options.Strict && c.Undecided():
 		return 2
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -19,6 +20,9 @@ func (c *Comparison) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "BASE %s\nNEW  %s\n", c.runLine(c.Base), c.runLine(c.New))
 	fmt.Fprintf(bw, "%s\n", c.methodLine())
+	if r := c.resolutionLine(); r != "" {
+		fmt.Fprintf(bw, "%s\n", r)
+	}
 
 	if safety := c.safetyRows(); len(safety) > 0 {
 		fmt.Fprintln(bw, "\nSAFETY")
@@ -78,11 +82,14 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 	switch {
 	case c.Failed():
 		icon = "❌"
-	case c.Undecided():
+	case c.Undecided(), c.Incomparable != "":
 		icon = "⚠️"
 	}
 	fmt.Fprintf(&b, "### %s lockbench compare: %s\n\n", icon, c.headline())
 	fmt.Fprintf(&b, "BASE `%s` · NEW `%s` · %s\n", mdEscape(c.Base.RunID), mdEscape(c.New.RunID), mdEscape(c.methodLine()))
+	if r := c.resolutionLine(); r != "" {
+		fmt.Fprintf(&b, "\n%s\n", mdEscape(r))
+	}
 
 	if fails := c.SafetyFailures(); len(fails) > 0 {
 		fmt.Fprintf(&b, "\n#### ❌ Safety: %s lost\n\n", plural(len(fails), "verdict", "verdicts"))
@@ -206,7 +213,39 @@ func (c *Comparison) methodLine() string {
 			th = append(th, fmt.Sprintf("%s %s%s%%", m.label, sign, trimFloat(v*100)))
 		}
 	}
-	return fmt.Sprintf("Mann-Whitney U, alpha %v, %s; a metric fails when significant and beyond: %s", o.Alpha, corr, strings.Join(th, ", "))
+	test := "Mann-Whitney U"
+	if o.Paired {
+		test = "paired t test on the within-pass changes (BASE and NEW in alternating passes)"
+	}
+	return fmt.Sprintf("%s, alpha %v, %s; a metric fails when significant and beyond: %s", test, o.Alpha, corr, strings.Join(th, ", "))
+}
+
+// resolutionLine gives, per metric, the least change the comparison could
+// have detected in one cell alone (MetricComparison.MDC): the median over
+// the cells and the worst cell. A regression smaller than that passes.
+func (c *Comparison) resolutionLine() string {
+	var parts []string
+	pairs := 0
+	for _, m := range compareMetrics() {
+		var xs []float64
+		for _, cc := range c.Cells {
+			for _, mc := range cc.Metrics {
+				if mc.Metric == m.name && !math.IsNaN(mc.MDC) {
+					xs = append(xs, mc.MDC)
+					pairs = max(pairs, min(mc.Base.N, mc.New.N))
+				}
+			}
+		}
+		if len(xs) == 0 {
+			continue
+		}
+		slices.Sort(xs)
+		parts = append(parts, fmt.Sprintf("%s %s (worst cell %s)", m.label, mdcText(xs[len(xs)/2], m), mdcText(xs[len(xs)-1], m)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("least change detectable in one cell alone (median over cells, n=%d a side, %d tests): %s", pairs, c.Tests, strings.Join(parts, ", "))
 }
 
 // headline sums the outcome up in a few words.
@@ -219,8 +258,14 @@ func (c *Comparison) headline() string {
 	if regs > 0 {
 		parts = append(parts, plural(regs, "regression", "regressions"))
 	}
+	if miss := len(c.MissingCells()); miss > 0 {
+		parts = append(parts, plural(miss, "cell of BASE missing from NEW", "cells of BASE missing from NEW"))
+	}
 	if len(parts) > 0 {
 		return strings.Join(parts, ", ")
+	}
+	if c.Incomparable != "" {
+		return "timings not compared: BASE and NEW ran on different machines"
 	}
 	counts := map[MetricVerdict]int{}
 	for _, cc := range c.Cells {
@@ -256,6 +301,8 @@ func (c *Comparison) conclusion() string {
 	switch {
 	case c.Failed():
 		return "FAIL: " + c.headline()
+	case c.Incomparable != "":
+		return "UNDECIDED: " + c.headline()
 	case c.Undecided() && c.Options.Strict:
 		return "UNDECIDED (strict): " + c.headline()
 	case c.Undecided():

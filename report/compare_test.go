@@ -405,8 +405,10 @@ func TestCompareFalseAlarms(t *testing.T) {
 	}
 }
 
-// TestCompareCells: cells on one side only are listed, never failures;
-// strict mode cannot decide without them.
+// TestCompareCells: cells on one side only are listed; a cell of BASE
+// missing from NEW fails unless --allow-missing says it was removed on
+// purpose (then strict mode still cannot decide without it); a new cell
+// never fails.
 func TestCompareCells(t *testing.T) {
 	g := cmpGen{rng: rand.New(rand.NewPCG(3, 3)), noise: 0.03}
 	gen := func(CellKey, int) cmpSample { return g.sample(1, 1) }
@@ -435,12 +437,16 @@ func TestCompareCells(t *testing.T) {
 			t.Errorf("text lacks %q:\n%s", s, text)
 		}
 	}
+	if c.ExitCode() != 1 || !strings.Contains(text, "FAIL: 1 cell of BASE missing from NEW") {
+		t.Errorf("exit %d, want 1 for a missing cell:\n%s", c.ExitCode(), text)
+	}
+	c.Options.AllowMissing = true
 	if c.ExitCode() != 0 {
-		t.Errorf("exit %d, want 0", c.ExitCode())
+		t.Errorf("--allow-missing: exit %d, want 0", c.ExitCode())
 	}
 	c.Options.Strict = true
 	if c.ExitCode() != 2 {
-		t.Errorf("strict exit %d, want 2", c.ExitCode())
+		t.Errorf("--allow-missing --strict: exit %d, want 2", c.ExitCode())
 	}
 }
 

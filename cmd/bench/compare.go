@@ -18,7 +18,12 @@ func compare(args []string, stdout, stderr io.Writer) int {
 	markdown := fs.String("markdown", "", "also write the comparison as Markdown (a pull-request comment) to this file")
 	strict := fs.Bool("strict", false, "exit 2 when samples are insufficient or cells are missing")
 	alpha := fs.Float64("alpha", 0.05, "significance level after the Benjamini-Hochberg correction")
-	ignoreLiveness := fs.Bool("ignore-liveness", false, "do not fail when a liveness verdict went from ok to stalled")
+	ignoreLiveness := fs.Bool("ignore-liveness", false, "do not fail when a liveness verdict went from ok to stalled, or progress from ok")
+	paired := fs.Bool("paired", false, "BASE and NEW were measured in alternating passes on this machine: test each metric on the within-pass changes")
+	allowMissing := fs.Bool("allow-missing", false, "cells of BASE absent from NEW were removed on purpose: do not fail on them")
+	power := fs.String("power", "", "measure the gate instead: false alarms and power by resampling DIR's passes of unchanged code (bench compare --power results/baseline)")
+	trials := fs.Int("trials", 200, "with --power: resamplings per figure")
+	seed := fs.Uint64("seed", 1, "with --power: the resampling's seed")
 	// Flags may follow the two paths: parse, take the paths, parse the rest.
 	var paths []string
 	for {
@@ -31,11 +36,14 @@ func compare(args []string, stdout, stderr io.Writer) int {
 		paths = append(paths, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+	if *power != "" {
+		return comparePower(*power, *trials, *seed, *alpha, stdout, stderr)
+	}
 	if len(paths) != 2 {
 		fmt.Fprintln(stderr, "bench compare: give BASE and NEW (summary.json files, run directories or directories of runs)")
 		return exitBadInput
 	}
-	opts := report.CompareOptions{Alpha: *alpha, Strict: *strict, IgnoreLiveness: *ignoreLiveness}
+	opts := report.CompareOptions{Alpha: *alpha, Strict: *strict, IgnoreLiveness: *ignoreLiveness, Paired: *paired, AllowMissing: *allowMissing}
 	if *thresholds != "" {
 		t, err := report.ParseThresholds(*thresholds)
 		if err != nil {
@@ -69,4 +77,25 @@ func compare(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return c.ExitCode()
+}
+
+// comparePower is bench compare --power DIR: the gate's false-alarm rate
+// and power, measured by resampling DIR's passes, as a Markdown table.
+func comparePower(dir string, trials int, seed uint64, alpha float64, stdout, stderr io.Writer) int {
+	passes, err := report.ReadPasses(dir)
+	if err == nil {
+		var rows []report.PowerRow
+		rows, err = report.Power(passes, report.PowerOptions{Trials: trials, Seed: seed, Compare: report.CompareOptions{Alpha: alpha}})
+		if err == nil {
+			err = report.WritePowerMarkdown(stdout, rows)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bench compare: %v\n", err)
+		if errors.Is(err, report.ErrBadInput) {
+			return exitBadInput
+		}
+		return exitUndecided
+	}
+	return exitOK
 }
