@@ -357,7 +357,8 @@ type MetricComparison struct {
 	// this comparison could have called significant on its own (one metric
 	// of one cell changing, the others not) with these samples and this
 	// correction: +Inf when none could, NaN when not computed. It is the
-	// gate's resolution: a regression smaller than it passes unseen.
+	// gate's resolution: a regression smaller than it passes unseen. It is
+	// never below the metric's threshold.
 	MDC float64
 	// mdc computes MDC for a per-test significance level.
 	mdc func(level float64) float64
@@ -838,7 +839,7 @@ func compareMetricOf(m compareMetric, base, nw []*runner.CellResult, o CompareOp
 	}
 	mc.Change = relChange(mc.Base.Median, mc.New.Median, m.absolute)
 	mc.ChangeLo, mc.ChangeHi, mc.ChangeConfidence = shiftCI(bs.Values, ns.Values, o.Confidence, m.absolute, mc.Base.Median)
-	mc.mdc = func(level float64) float64 { return unpairedMDC(bx, nx, m.absolute, level) }
+	mc.mdc = func(level float64) float64 { return unpairedMDC(bx, nx, m.absolute, m.higherBetter, level) }
 	if minP := uTestMinP(len(bx), len(nx)); minP >= o.Alpha {
 		mc.Verdict = VerdictInsufficient
 		mc.Note = fmt.Sprintf("insufficient samples (n=%d+%d; need ≥ %d on each side to reach p < %v, the least p possible now is %.2g)",
@@ -1131,7 +1132,8 @@ func (c *Comparison) resolve() {
 	for i := range c.Cells {
 		for j := range c.Cells[i].Metrics {
 			if m := &c.Cells[i].Metrics[j]; m.mdc != nil {
-				m.MDC = m.mdc(level)
+				// Below its threshold a change passes by design.
+				m.MDC = max(m.mdc(level), m.Threshold)
 			}
 		}
 	}

@@ -152,7 +152,7 @@ func pairedMetric(mc MetricComparison, m compareMetric, base, nw []*runner.CellR
 // separated, so the change must exceed the spread of the wider sample (in
 // logs for relative metrics). +Inf when even complete separation cannot
 // reach level with this many samples.
-func unpairedMDC(bx, nx []float64, absolute bool, level float64) float64 {
+func unpairedMDC(bx, nx []float64, absolute, higherBetter bool, level float64) float64 {
 	if uTestMinP(len(bx), len(nx)) >= level {
 		return math.Inf(1)
 	}
@@ -164,6 +164,9 @@ func unpairedMDC(bx, nx []float64, absolute bool, level float64) float64 {
 	}
 	w := max(spread(bx), spread(nx))
 	if !absolute && slices.Min(bx) > 0 && slices.Min(nx) > 0 {
+		if higherBetter {
+			return -math.Expm1(-w) // a drop: 1 − e^−w
+		}
 		return math.Expm1(w)
 	}
 	return w

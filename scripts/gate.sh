@@ -1,47 +1,60 @@
 #!/usr/bin/env bash
-# The CI gate (make gate): run the ci scenario and compare it with the
-# committed baseline in results/baseline/.
+# The CI gate (make gate): run the ci scenario and compare it with a base.
 #
 #   scripts/gate.sh [--baseline PATH] [--out DIR] [--preset NAME] [--passes N] [--new PATH] [-- COMPARE-FLAGS...]
-#   scripts/gate.sh --base-bench BIN [--out DIR] [--preset NAME] [--passes N] [-- COMPARE-FLAGS...]
+#   scripts/gate.sh --base-bench BIN|--base-rev REV [--out DIR] [--preset NAME] [--passes N] [-- COMPARE-FLAGS...]
 #   scripts/gate.sh --refresh [--force] [--baseline DIR] [--out DIR] [--preset NAME] [--passes N]
+#
+# With no --base-bench, --base-rev or --new, the base is the committed
+# baseline (results/baseline) when it was measured on this machine (same
+# host name, CPU model and CPU count), and otherwise the base revision,
+# built and measured here beside NEW: timings of another machine say
+# nothing about the code (bench compare would not judge them, exit 2).
 #
 #   --baseline PATH  BASE: a summary.json or a directory of runs
 #                    (default results/baseline)
 #   --out DIR        where the runs go (default results/gate; emptied first)
 #   --preset NAME    the scenario, scenarios/NAME.yaml (default ci)
 #   --passes N       samples per cell, taken as N passes over all cells
-#                    (bench run --repeat 1, N times; default 6), so that a
+#                    (bench run --repeat 1, N times; default 8), so that a
 #                    burst of load hits one sample of every cell instead of
 #                    every sample of a few
 #   --new PATH       compare this summary or directory of runs instead of
 #                    running the scenario
 #   --base-bench BIN measure BASE now, with the bench binary BIN (built from
 #                    the base commit), alternating its passes with NEW's on
-#                    this machine; the committed baseline is not used
+#                    this machine, and compare them paired (bench compare
+#                    --paired): pass k of BASE against pass k of NEW
+#   --base-rev REV   as --base-bench, with bench built from git revision REV
+#                    (default when the baseline is from another machine:
+#                    $GATE_BASE, else the merge base with origin/main, else
+#                    HEAD — on unchanged code the gate then measures noise)
 #   --refresh        run the scenario and make it the baseline: DIR/pass-K.json,
 #                    summaries only; refuses a run in which a cell could not
-#                    run or a verdict is not ok, unless --force
+#                    run or a verdict is not ok, unless --force. Record an
+#                    even number of passes (16): bench compare --power
+#                    measures the gate's false alarms and power on them
 #   -- FLAGS         passed on to bench compare, e.g. -- --thresholds p99=15% --strict
 #
 # BENCH names a bench binary to use instead of building bin/bench; GO the
 # go command. The Markdown for a pull-request comment is written to
 # DIR/compare.md, the runs' tables to DIR/run.txt.
 #
-# Exit codes are bench compare's: 0 pass, 1 regression or safety verdict
-# lost, 2 could not decide (only with --strict), 3 bad input or
-# environment (no baseline, a run could not start).
+# Exit codes are bench compare's: 0 pass, 1 regression, safety verdict or
+# cell lost, 2 could not decide (BASE from another machine, or --strict),
+# 3 bad input or environment (no baseline, a run could not start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 baseline=results/baseline
 out=results/gate
 preset=ci
-passes=6
+passes=8
 refresh=false
 force=false
 new=""
 base_bench=""
+base_rev=""
 compare_args=()
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
@@ -60,6 +73,7 @@ while [ $# -gt 0 ]; do
 	--passes) passes=${2:?--passes needs a number}; shift ;;
 	--new) new=${2:?--new needs a path}; shift ;;
 	--base-bench) base_bench=${2:?--base-bench needs a binary}; shift ;;
+	--base-rev) base_rev=${2:?--base-rev needs a git revision}; shift ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; compare_args=("$@"); break ;;
 	*) die "unknown argument $1 (scripts/gate.sh --help)" ;;
@@ -69,7 +83,7 @@ done
 case $passes in '' | *[!0-9]* | 0) die "--passes wants a positive number, not $passes" ;; esac
 scenario=scenarios/$preset.yaml
 [ -f "$scenario" ] || die "no scenario $scenario"
-if $refresh && { [ -n "$new" ] || [ -n "$base_bench" ]; }; then
+if $refresh && { [ -n "$new" ] || [ -n "$base_bench" ] || [ -n "$base_rev" ]; }; then
 	die "--refresh records a fresh run of this tree; it takes neither --new nor --base-bench"
 fi
 if [ -n "$base_bench" ] && [ -n "$new" ]; then
@@ -83,6 +97,32 @@ bench=${BENCH:-}
 if [ -z "$bench" ]; then
 	"${GO:-go}" build -o bin/bench ./cmd/bench || die "go build failed"
 	bench=bin/bench
+fi
+
+# same_machine DIR: the baseline's first pass ran on this host, CPU model
+# and CPU count (the fields bench compare checks).
+same_machine() {
+	local f
+	f=$(find "$1" -maxdepth 2 -name '*.json' | sort | head -1)
+	[ -n "$f" ] || return 1
+	field() { grep -o "\"$1\": *[^,}]*" "$f" | head -1 | sed -e 's/^[^:]*: *//' -e 's/^"//' -e 's/"$//'; }
+	local model
+	model=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*: *//')
+	[ "$(field hostname)" = "$(hostname)" ] && [ "$(field cpus)" = "$(nproc)" ] && [ "$(field cpu_model)" = "$model" ]
+}
+
+# The base: measured here when the committed one is from elsewhere.
+if ! $refresh && [ -z "$new" ] && [ -z "$base_bench" ] && [ -z "$base_rev" ] && ! same_machine "$baseline"; then
+	base_rev=${GATE_BASE:-$(git merge-base HEAD origin/main 2>/dev/null || git rev-parse HEAD)}
+	echo "gate: $baseline was measured on another machine; measuring the base revision $(git rev-parse --short "$base_rev") here, beside NEW" >&2
+fi
+if [ -n "$base_rev" ]; then
+	[ -z "$base_bench" ] || die "give --base-bench or --base-rev, not both"
+	tree=$(mktemp -d)
+	trap 'git worktree remove --force "$tree" >/dev/null 2>&1 || rm -rf "$tree"' EXIT
+	git worktree add --detach "$tree" "$base_rev" >/dev/null 2>&1 || die "cannot check out the base revision $base_rev"
+	(cd "$tree" && "${GO:-go}" build -o bin/bench ./cmd/bench) || die "go build of the base revision $base_rev failed"
+	base_bench=$tree/bin/bench
 fi
 
 # pass BIN SIDE K: one pass over every cell, into $out/SIDE/<run-id>/.
@@ -146,6 +186,8 @@ fi
 [ -e "$baseline" ] || die "no baseline at $baseline: record one with scripts/gate.sh --refresh"
 rc=0
 rm -f "$out/compare.md"
-"$bench" compare "$baseline" "$new" --markdown "$out/compare.md" ${compare_args[@]+"${compare_args[@]}"} || rc=$?
+paired=()
+[ -n "$base_bench" ] && paired=(--paired)
+"$bench" compare "$baseline" "$new" --markdown "$out/compare.md" ${paired[@]+"${paired[@]}"} ${compare_args[@]+"${compare_args[@]}"} || rc=$?
 [ -f "$out/compare.md" ] && echo "gate: Markdown for the pull request: $out/compare.md" >&2
 exit $rc
