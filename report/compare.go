@@ -66,6 +66,12 @@ type compareMetric struct {
 	label string
 	// higherBetter: throughput. The others are better lower.
 	higherBetter bool
+	// gated: a regression of this metric fails the comparison. The others
+	// are watched: tested in a family of their own and shown, never
+	// failing — every metric in the gate's family dilutes the correction,
+	// and on a busy 2-CPU machine the tails and medians of 1–3 s cells are
+	// too noisy to gate without drowning the metrics that matter.
+	gated bool
 	// absolute: the change is new − base, not new/base − 1.
 	absolute bool
 	// unit formats a value.
@@ -87,17 +93,17 @@ func compareMetrics() []compareMetric {
 		}
 	}
 	return []compareMetric{
-		{name: MetricThroughput, label: "throughput", higherBetter: true, unit: "/s",
+		{name: MetricThroughput, label: "throughput", higherBetter: true, gated: true, unit: "/s",
 			value: func(c *runner.CellResult) (float64, bool) { return c.Throughput, true }},
 		{name: MetricP50, label: "acquire p50", unit: "µs",
 			value: lat(workloads.HistAcquireOK, func(p runner.Percentiles) int64 { return p.P50 })},
-		{name: MetricP99, label: "acquire p99", unit: "µs",
+		{name: MetricP99, label: "acquire p99", gated: true, unit: "µs",
 			value: lat(workloads.HistAcquireOK, func(p runner.Percentiles) int64 { return p.P99 })},
 		{name: MetricP999, label: "acquire p99.9", unit: "µs",
 			value: lat(workloads.HistAcquireOK, func(p runner.Percentiles) int64 { return p.P999 })},
 		{name: MetricHandoffP50, label: "handoff p50", unit: "µs",
 			value: lat(workloads.HistHandoff, func(p runner.Percentiles) int64 { return p.P50 })},
-		{name: MetricErrorRate, label: "error rate", absolute: true, unit: "%",
+		{name: MetricErrorRate, label: "error rate", absolute: true, gated: true, unit: "%",
 			value: func(c *runner.CellResult) (float64, bool) {
 				n := c.Counts
 				if n.Attempts <= 0 {
@@ -271,6 +277,9 @@ const (
 	VerdictWithin MetricVerdict = "ok"
 	// VerdictRegression: significantly worse and beyond the threshold.
 	VerdictRegression MetricVerdict = "REGRESSION"
+	// VerdictWorse: a watched (not gated) metric significantly worse and
+	// beyond its threshold; shown, never failing.
+	VerdictWorse MetricVerdict = "worse (watched)"
 	// VerdictImproved: significantly better.
 	VerdictImproved MetricVerdict = "improved"
 	// VerdictInsufficient: too few samples for the test ever to reach
@@ -332,6 +341,9 @@ type MetricComparison struct {
 	Absolute bool
 	// HigherGood: higher is better (throughput); lower is, otherwise.
 	HigherGood bool
+	// Gated: a regression fails the comparison; otherwise the metric is
+	// watched, in a correction family of its own.
+	Gated bool
 	// Change is the change of the medians: new/base − 1, or new − base for
 	// absolute metrics (error rate). NaN when undefined (base median 0).
 	Change float64
@@ -437,8 +449,10 @@ type Comparison struct {
 	New     RunInfo
 	Options CompareOptions
 	Cells   []CellComparison
-	// Tests is how many metric tests the correction covered.
-	Tests int
+	// Tests is how many tests of gated metrics the correction covered;
+	// WatchedTests those of the watched metrics, corrected apart.
+	Tests        int
+	WatchedTests int
 	// Warnings are things the reader must know: insufficient samples,
 	// different machines, missing cells.
 	Warnings []string
@@ -811,7 +825,7 @@ func compareMetricOf(m compareMetric, base, nw []*runner.CellResult, o CompareOp
 		return MetricComparison{}, false
 	}
 	mc := MetricComparison{
-		Metric: m.name, Label: m.label, Absolute: m.absolute, HigherGood: m.higherBetter,
+		Metric: m.name, Label: m.label, Absolute: m.absolute, HigherGood: m.higherBetter, Gated: m.gated,
 		Threshold: o.Thresholds[m.name],
 		Change:    math.NaN(), ChangeLo: math.NaN(), ChangeHi: math.NaN(), P: math.NaN(), Q: math.NaN(), MDC: math.NaN(),
 	}
@@ -889,33 +903,40 @@ func allEqual(a, b []float64) bool {
 }
 
 // correct sets every tested metric's Q: its p value adjusted for the
-// number of tests (Benjamini–Hochberg), or P itself.
+// number of tests (Benjamini–Hochberg), or P itself. Gated and watched
+// metrics are two families: the gate's correction covers only its own.
 func (c *Comparison) correct() {
-	var tested []*MetricComparison
+	var gated, watched []*MetricComparison
 	for i := range c.Cells {
 		for j := range c.Cells[i].Metrics {
 			m := &c.Cells[i].Metrics[j]
 			if m.Verdict == "" && !math.IsNaN(m.P) {
-				tested = append(tested, m)
+				if m.Gated {
+					gated = append(gated, m)
+				} else {
+					watched = append(watched, m)
+				}
 			}
 		}
 	}
-	// The family is every metric that was tested. Metrics with too few
-	// samples for any p below alpha, and metrics whose values are all
-	// equal, cannot be significant and are left out of it.
-	c.Tests = len(tested)
-	if c.Options.Correction == CorrectionNone {
-		for _, m := range tested {
-			m.Q = m.P
+	// A family is every metric of its kind that was tested. Metrics with
+	// too few samples for any p below alpha, and metrics whose values are
+	// all equal, cannot be significant and are left out of it.
+	c.Tests, c.WatchedTests = len(gated), len(watched)
+	for _, family := range [][]*MetricComparison{gated, watched} {
+		if c.Options.Correction == CorrectionNone {
+			for _, m := range family {
+				m.Q = m.P
+			}
+			continue
 		}
-		return
-	}
-	ps := make([]float64, len(tested))
-	for i, m := range tested {
-		ps[i] = m.P
-	}
-	for i, q := range benjaminiHochberg(ps) {
-		tested[i].Q = q
+		ps := make([]float64, len(family))
+		for i, m := range family {
+			ps[i] = m.P
+		}
+		for i, q := range benjaminiHochberg(ps) {
+			family[i].Q = q
+		}
 	}
 }
 
@@ -935,8 +956,10 @@ func (c *Comparison) decide() {
 				m.Verdict = VerdictNotJudged
 			case !(m.Q < c.Options.Alpha):
 				m.Verdict = VerdictSame
-			case m.worse() && m.beyond():
+			case m.worse() && m.beyond() && m.Gated:
 				m.Verdict = VerdictRegression
+			case m.worse() && m.beyond():
+				m.Verdict = VerdictWorse
 			case m.worse():
 				m.Verdict = VerdictWithin
 			case m.Change == 0:
@@ -1125,13 +1148,19 @@ func incomparable(base, nw *runner.Summary) string {
 // correction (alpha / tests for Benjamini–Hochberg: the smallest p value
 // it ranks first).
 func (c *Comparison) resolve() {
-	level := c.Options.Alpha
-	if c.Options.Correction == CorrectionBH && c.Tests > 1 {
-		level /= float64(c.Tests)
+	levelOf := func(tests int) float64 {
+		if c.Options.Correction == CorrectionBH && tests > 1 {
+			return c.Options.Alpha / float64(tests)
+		}
+		return c.Options.Alpha
 	}
 	for i := range c.Cells {
 		for j := range c.Cells[i].Metrics {
 			if m := &c.Cells[i].Metrics[j]; m.mdc != nil {
+				level := levelOf(c.WatchedTests)
+				if m.Gated {
+					level = levelOf(c.Tests)
+				}
 				// Below its threshold a change passes by design.
 				m.MDC = max(m.mdc(level), m.Threshold)
 			}

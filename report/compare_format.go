@@ -195,7 +195,7 @@ func (c *Comparison) methodLine() string {
 	o := c.Options
 	corr := "no correction for multiple tests"
 	if o.Correction == CorrectionBH {
-		corr = fmt.Sprintf("Benjamini–Hochberg over %d tests", c.Tests)
+		corr = fmt.Sprintf("Benjamini–Hochberg over the %d tests of gated metrics", c.Tests)
 	}
 	var th []string
 	for _, m := range compareMetrics() {
@@ -213,11 +213,20 @@ func (c *Comparison) methodLine() string {
 			th = append(th, fmt.Sprintf("%s %s%s%%", m.label, sign, trimFloat(v*100)))
 		}
 	}
+	var gated, watched []string
+	for _, m := range compareMetrics() {
+		if m.gated {
+			gated = append(gated, m.label)
+		} else {
+			watched = append(watched, m.label)
+		}
+	}
 	test := "Mann-Whitney U"
 	if o.Paired {
 		test = "paired t test on the within-pass changes (BASE and NEW in alternating passes)"
 	}
-	return fmt.Sprintf("%s, alpha %v, %s; a metric fails when significant and beyond: %s", test, o.Alpha, corr, strings.Join(th, ", "))
+	return fmt.Sprintf("%s, alpha %v, %s; gated: %s (watched, shown but never failing, corrected apart: %s); a metric fails when significant and beyond: %s",
+		test, o.Alpha, corr, strings.Join(gated, ", "), strings.Join(watched, ", "), strings.Join(th, ", "))
 }
 
 // resolutionLine gives, per metric, the least change the comparison could

@@ -343,8 +343,9 @@ func TestCompareSelf(t *testing.T) {
 			}
 		}
 	}
-	// The only warning is about the power left after the correction.
-	if c.ExitCode() != 0 || c.Undecided() || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "metrics at once") {
+	// With the gated metrics' family (2 cells × 3 of them), 6 + 6
+	// samples can reach significance alone: nothing to warn about.
+	if c.ExitCode() != 0 || c.Undecided() || len(c.Warnings) != 0 {
 		t.Errorf("exit %d undecided %v warnings %q", c.ExitCode(), c.Undecided(), c.Warnings)
 	}
 }
@@ -400,8 +401,11 @@ func TestCompareFalseAlarms(t *testing.T) {
 	if fails[CorrectionNone] <= 2*fails[CorrectionBH] {
 		t.Errorf("without correction %d false alarms, with BH %d: the test no longer shows why the correction is there", fails[CorrectionNone], fails[CorrectionBH])
 	}
-	if rate := float64(caught[CorrectionBH]) / trials; rate < 0.75 {
-		t.Errorf("a 60%% slower lock caught in %.2f of trials with BH, want ≥ 0.75", rate)
+	// Only throughput, p99 and the error rate are gated: the 60 % slower
+	// lock is caught through those (the watched medians and tails add
+	// nothing to the gate).
+	if rate := float64(caught[CorrectionBH]) / trials; rate < 0.6 {
+		t.Errorf("a 60%% slower lock caught in %.2f of trials with BH, want ≥ 0.6", rate)
 	}
 }
 
