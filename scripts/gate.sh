@@ -16,7 +16,7 @@
 #   --out DIR        where the runs go (default results/gate; emptied first)
 #   --preset NAME    the scenario, scenarios/NAME.yaml (default ci)
 #   --passes N       samples per cell, taken as N passes over all cells
-#                    (bench run --repeat 1, N times; default 8), so that a
+#                    (bench run --repeat 1, N times; default 16), so that a
 #                    burst of load hits one sample of every cell instead of
 #                    every sample of a few
 #   --new PATH       compare this summary or directory of runs instead of
@@ -49,7 +49,7 @@ cd "$(dirname "$0")/.."
 baseline=results/baseline
 out=results/gate
 preset=ci
-passes=8
+passes=16
 refresh=false
 force=false
 new=""
