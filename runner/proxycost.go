@@ -94,9 +94,11 @@ func measureProxyCost(ctx context.Context, lock cluster.Endpoint, proxyAddr stri
 }
 
 // runProxyCost measures the proxy cost a run's proxied cells carry, on the
-// run's first lock node, through a mesh of its own that lives only as long
-// as the measurement. It never fails the run: a measurement that cannot be
-// made says why in Error.
+// run's first lock node (started for the first cell, so in that cell's
+// persistence mode: a slow node, aof-always, leaves the proxy less to
+// cost), through a mesh of its own that lives only as long as the
+// measurement. It never fails the run: a measurement that cannot be made
+// says why in Error.
 func runProxyCost(ctx context.Context, nodes *nodeSet, o Options) *ProxyCost {
 	lock, resource := nodes.locks.Nodes[0], nodes.resource.Nodes[0]
 	fail := func(err error) *ProxyCost {
