@@ -64,6 +64,15 @@ type FaultKind struct {
 	Side string
 }
 
+// UsesMesh reports whether the fault acts through the proxies between the
+// client groups and the lock nodes (Target.Mesh): every network fault, and
+// cut-between-commands, whose hook partitions a client group through them.
+// A cell none of whose faults does reaches the lock nodes directly and pays
+// nothing for proxies it would never use.
+func (k FaultKind) UsesMesh() bool {
+	return k.Side == SideNetwork || k.Name == FaultCutBetween
+}
+
 // Providers names the providers that can inject the fault, in the order
 // exec, docker, external.
 func (k FaultKind) Providers() []string {

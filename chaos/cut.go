@@ -76,6 +76,13 @@ func (t *Target) BetweenCommands(ctx context.Context, group string) {
 	}
 	c := &t.cuts[i]
 	c.taken, c.group = true, group
+	if t.Mesh == nil || len(t.Mesh.Nodes()) == 0 {
+		// Run refuses such a timeline; a Target driven by hand gets the
+		// error with the occurrence's stop instead of a nil dereference
+		// in a worker.
+		c.err = fmt.Errorf("chaos: cut group %s off n1 between commands: no proxy mesh to cut through: %w", group, ErrInvalid)
+		return
+	}
 	nodes := t.Mesh.Nodes()[:1]
 	if err := t.Mesh.PartitionGroup(context.WithoutCancel(ctx), group, nodes); err != nil {
 		c.err = fmt.Errorf("chaos: cut group %s off %s between commands: %w", group, nodes[0], err)

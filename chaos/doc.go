@@ -42,8 +42,11 @@
 // one line, what the provider cannot do ("fault kill-restart needs kill on
 // the external provider: not supported by this provider; use --provider
 // exec or docker"); Schedule.Requirements tells the runner what to set up
-// (clock shim, persistence mode, a proxy in front of the resource, client
-// faults, the smallest topology).
+// (clock shim, persistence mode, proxies in front of the lock nodes or of
+// the resource, client faults, the smallest topology). Proxies in front of
+// the lock nodes are set up only for faults that act through them
+// (FaultKind.UsesMesh): an idle proxy still costs a fast lock a large share
+// of its throughput, which a cell without such a fault must not measure.
 //
 // Schedule.Timeline expands a schedule for one topology and seed into timed
 // start/stop actions. It is a pure function: the same schedule, seed and

@@ -187,11 +187,14 @@ func (t *Target) check(timeline []Action) error {
 		if a.Phase != PhaseStart && a.Phase != PhaseStop {
 			return bad(a, "phase %q", a.Phase)
 		}
+		// The same predicate as Schedule.Requirements' LockMesh: a cell
+		// that left its lock nodes unproxied is refused here, loudly,
+		// rather than running without its fault.
+		if k.UsesMesh() && t.Mesh == nil {
+			return bad(a, "needs the proxy mesh in front of the lock nodes, and the target has none (Requirements.LockMesh)")
+		}
 		switch k.Side {
 		case SideNetwork:
-			if t.Mesh == nil {
-				return bad(a, "network faults need a proxy mesh")
-			}
 			for _, c := range a.Cuts {
 				for _, n := range c.Nodes {
 					if t.Mesh.Addr(c.Group, n) == "" {
@@ -229,7 +232,7 @@ func (t *Target) check(timeline []Action) error {
 				return bad(a, "client faults need Target.Faults, shared with the workload")
 			}
 			if k.Name == FaultCutBetween && (t.Mesh == nil || len(t.Mesh.Nodes()) == 0) {
-				return bad(a, "a cut between commands needs the proxy mesh")
+				return bad(a, "a cut between commands needs a proxy mesh with node n1 in it")
 			}
 		}
 	}

@@ -764,7 +764,8 @@ func TestRunRefusesWhatTheTargetCannotDo(t *testing.T) {
 		{FaultKillRestart, &Target{Cluster: ext}, "kill on the external provider: not supported by this provider; use --provider exec or docker", cluster.ErrUnsupported},
 		{FaultPauseNode, &Target{Cluster: ext}, "pause on the external provider: not supported by this provider; use --provider exec or docker", cluster.ErrUnsupported},
 		{FaultClockJump, &Target{Cluster: ext}, "clock on the external provider: not supported by this provider; use --provider exec", cluster.ErrUnsupported},
-		{FaultPartitionNode, &Target{Cluster: c}, "network faults need a proxy mesh", ErrInvalid},
+		{FaultPartitionNode, &Target{Cluster: c}, "needs the proxy mesh in front of the lock nodes", ErrInvalid},
+		{FaultCutBetween, &Target{Cluster: c, Faults: workloads.NewClientFaults(1)}, "needs the proxy mesh in front of the lock nodes", ErrInvalid},
 		{FaultDelayedWrite, &Target{Cluster: c}, "needs the resource reached through a proxy mesh", ErrInvalid},
 		{FaultClientCrash, &Target{Cluster: c}, "client faults need Target.Faults", ErrInvalid},
 	} {

@@ -203,6 +203,12 @@ type Requirements struct {
 	FakeTime bool
 	// Persistence is the mode the scenario is about ("" = any).
 	Persistence cluster.Persistence
+	// LockMesh: reach the lock nodes through a Mesh and pass it as
+	// Target.Mesh (a fault that FaultKind.UsesMesh). Without it the
+	// clients connect to the nodes directly: an idle proxy costs a large
+	// share of a fast lock's throughput, and more for a strategy that
+	// talks to every node.
+	LockMesh bool
 	// ResourceProxy: reach the protected resource through a Mesh
 	// (delayed-write) and pass it as Target.ResourceMesh.
 	ResourceProxy bool
@@ -288,6 +294,9 @@ func (s Schedule) Requirements() Requirements {
 		}
 		if slices.Contains(k.Needs, cluster.CapClock) {
 			r.FakeTime = true
+		}
+		if k.UsesMesh() {
+			r.LockMesh = true
 		}
 		switch k.Side {
 		case SideResource:

@@ -352,8 +352,10 @@ func TestRequirements(t *testing.T) {
 		want   Requirements
 	}{
 		{"none", Requirements{}},
-		{"kleppmann-clock-jump", Requirements{Caps: []cluster.Capability{cluster.CapClock}, FakeTime: true, MinNodes: 3, MinGroups: 2}},
-		{"redis-restart-no-fsync", Requirements{Caps: []cluster.Capability{cluster.CapKill}, Persistence: cluster.PersistNone, MinNodes: 3, MinGroups: 2}},
+		{"kleppmann-clock-jump", Requirements{Caps: []cluster.Capability{cluster.CapClock}, FakeTime: true, LockMesh: true, MinNodes: 3, MinGroups: 2}},
+		{"redis-restart-no-fsync", Requirements{Caps: []cluster.Capability{cluster.CapKill}, Persistence: cluster.PersistNone, LockMesh: true, MinNodes: 3, MinGroups: 2}},
+		{"partition-minority", Requirements{LockMesh: true, MinNodes: 3, MinGroups: 1}},
+		{"cut-between-commands", Requirements{ClientFaults: true, LockMesh: true, MinNodes: 1, MinGroups: 1, MinClients: 1}},
 		{"kleppmann-client-pause", Requirements{ClientFaults: true, MinNodes: 1, MinGroups: 1, MinClients: 1}},
 		{"delayed-write", Requirements{ResourceProxy: true, MinNodes: 1, MinGroups: 1}},
 		{"pause-node", Requirements{Caps: []cluster.Capability{cluster.CapPause}, MinNodes: 1, MinGroups: 1}},

@@ -23,10 +23,11 @@ const (
 // golang.org/x/perf/benchfmt read: file configuration (goos, goarch,
 // pkg, cpu when known), the units' direction, then one line per cell that ran,
 //
-//	BenchmarkLock/lock=token/workload=hot-key/fault=none-2 499 478.2 acq/s 249 p50-µs ...
+//	BenchmarkLock/lock=token/workload=hot-key/fault=none/network=direct-2 499 478.2 acq/s 249 p50-µs ...
 //
 // The name leaves out seed and sample, so repeats and seeds of a cell are
-// samples of one benchmark. The iteration count is the number of acquire
+// samples of one benchmark; it holds the network path, so that benchstat
+// never sets a proxied cell's figures against a direct one's. The iteration count is the number of acquire
 // attempts; violations is the number of safety violations the checker
 // found (overlaps, fence-order violations, lost updates, stale writes
 // accepted). Handoff p50 is given only when the cell had handoffs.
@@ -54,8 +55,8 @@ func WriteBenchfmt(w io.Writer, sum *runner.Summary) error {
 			continue
 		}
 		acq := c.Latency[workloads.HistAcquireOK]
-		line := fmt.Sprintf("BenchmarkLock/lock=%s/workload=%s/fault=%s-%d %d %.1f %s %d %s %d %s %d %s",
-			benchName(c.Lock), benchName(c.Workload), benchName(c.Fault), procs, max(c.Counts.Attempts, 1),
+		line := fmt.Sprintf("BenchmarkLock/lock=%s/workload=%s/fault=%s/network=%s-%d %d %.1f %s %d %s %d %s %d %s",
+			benchName(c.Lock), benchName(c.Workload), benchName(c.Fault), benchName(c.NetworkPath()), procs, max(c.Counts.Attempts, 1),
 			c.Throughput, UnitThroughput, acq.P50, UnitP50, acq.P99, UnitP99, acq.P999, UnitP999)
 		if h := c.Latency[workloads.HistHandoff]; h.Count > 0 {
 			line += fmt.Sprintf(" %d %s", h.P50, UnitHandoffP50)

@@ -145,7 +145,7 @@ func syntheticRun(t *testing.T) (string, *runner.Summary) {
 		Explanation: "process 1 was granted " + key + " with fence 29 at 725 ms, after process 0 had been granted fence 31 at 712 ms: fences must increase",
 	}
 	cells := []runner.CellResult{{
-		ID: id1, Lock: "token", Workload: "hot-key", Fault: "crash", Seed: 1,
+		ID: id1, Lock: "token", Workload: "hot-key", Fault: "crash", Seed: 1, Network: runner.NetworkDirect,
 		Verdicts:  runner.Verdicts{Mutex: checker.MutexViolated, Resource: checker.ResourceOK, Liveness: checker.LivenessOK},
 		Witnesses: []checker.Witness{overlap, fence},
 		Check: &checker.Result{
@@ -185,7 +185,7 @@ func syntheticRun(t *testing.T) (string, *runner.Summary) {
 	hist2 := filepath.Join("cells", id2, "history.jsonl")
 	writeHistory(t, filepath.Join(dir, hist2), ev)
 	cells = append(cells, runner.CellResult{
-		ID: id2, Lock: "nolock", Workload: "hot-key", Fault: "crash", Seed: 1,
+		ID: id2, Lock: "nolock", Workload: "hot-key", Fault: "crash", Seed: 1, Network: runner.NetworkProxied,
 		Verdicts:   runner.Verdicts{Mutex: checker.MutexOK, Resource: checker.ResourceOK, Liveness: checker.LivenessOK},
 		Witnesses:  []checker.Witness{},
 		Check:      &checker.Result{Mutex: checker.MutexOK, Resource: checker.ResourceOK, Liveness: checker.LivenessOK, DurationMs: float64(n) * 0.05},
@@ -217,7 +217,8 @@ func syntheticRun(t *testing.T) (string, *runner.Summary) {
 		SchemaVersion: runner.SchemaVersion, RunID: "20260101-000000-synthetic", Started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		ElapsedMs: 6000, Machine: runner.Machine{Hostname: "test", OS: "linux", Arch: "amd64", CPUs: 2, CPUModel: "AMD EPYC 9B14", GoVersion: "go1.26", Redis: "7.0.15"},
 		Provider: "exec", ProviderWhy: "synthetic", Scenario: runner.Scenario{Name: "synthetic", Description: "made by the test", Nodes: 1, Seeds: []uint64{1}, Repeat: 2},
-		Cells: cells,
+		ProxyCost: &runner.ProxyCost{Fraction: 0.548, Direct: 18720, Proxied: 8466, Rounds: 3, RoundMs: 100, Clients: 4},
+		Cells:     cells,
 	}
 	if err := runner.WriteSummary(filepath.Join(dir, SummaryFile), sum); err != nil {
 		t.Fatal(err)

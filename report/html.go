@@ -69,7 +69,10 @@ type (
 	verdictView struct{ Text, Class, Title string }
 	rowView     struct {
 		Anchor, ID, Lock, Workload, Fault, Sample string
-		Throughput, P50, P99, P999, Handoff       string
+		// Network is the cell's path to the lock nodes, direct or
+		// proxied; NetworkTitle says what that means for its figures.
+		Network, NetworkTitle               string
+		Throughput, P50, P99, P999, Handoff string
 		// NumClass and NumTitle mark figures that are not the lock's
 		// (a starved harness).
 		NumClass, NumTitle                  string
@@ -121,6 +124,9 @@ func (pg *page) view() *htmlView {
 	}
 	if sc.Repeat > 1 {
 		v.Meta = append(v.Meta, keyValue{"samples per cell", fmt.Sprint(sc.Repeat)})
+	}
+	if line := ProxyCostLine(s); line != "" {
+		v.Meta = append(v.Meta, keyValue{"proxy cost", line})
 	}
 	counts := map[runner.Class]int{}
 	for i := range s.Cells {
@@ -198,6 +204,38 @@ func harnessVerdict(c *runner.CellResult) verdictView {
 	return verdictView{Text: "ok", Class: "v-safe", Title: fmt.Sprintf("p99 scheduling delay %.0f µs, timer lag %.0f µs, budget %.0f µs", c.Harness.SchedP99Us, c.Harness.LagP99Us, c.Harness.BudgetUs)}
 }
 
+// networkNote says how the cell's clients reached the lock nodes and what
+// that means for its figures; pc, when measured, puts a number on it.
+func networkNote(c *runner.CellResult, pc *runner.ProxyCost) string {
+	if c.NetworkPath() == runner.NetworkDirect {
+		return "direct: the clients connected straight to the lock nodes (no fault of this cell acts in the network)"
+	}
+	note := "proxied: the clients reached the lock nodes through the fault proxies"
+	if c.Network == "" {
+		note += " (as every cell did before the path was recorded)"
+	}
+	note += "; its throughput and latencies carry their cost and compare only with proxied cells"
+	if pc != nil && pc.Error == "" {
+		note += fmt.Sprintf(" (idle, they took %.0f %% of the harness's throughput in this run)", 100*pc.Fraction)
+	}
+	return note
+}
+
+// ProxyCostLine states in one line what an idle proxy cost the harness in
+// the run (runner.Summary.ProxyCost), for the report's header and the
+// terminal table; "" when the run did not measure it.
+func ProxyCostLine(s *runner.Summary) string {
+	pc := s.ProxyCost
+	switch {
+	case pc == nil:
+		return ""
+	case pc.Error != "":
+		return "proxy cost not measured: " + pc.Error
+	}
+	return fmt.Sprintf("an idle fault proxy took %.0f %% of the harness's throughput (token, uncontended: %.0f lock cycles/s direct, %.0f proxied; median of %d paired rounds of %.0f ms); proxied cells carry that cost, direct ones do not",
+		100*pc.Fraction, pc.Direct, pc.Proxied, pc.Rounds, pc.RoundMs)
+}
+
 // FormatMicros formats microseconds for tables (the CLI and report.html):
 // µs below 1 ms, ms below 1 s, s above.
 func FormatMicros(v int64) string {
@@ -215,6 +253,7 @@ func anchor(c *runner.CellResult) string { return "cell-" + c.ID }
 
 func rowOf(c *runner.CellResult, cv cellView) rowView {
 	r := rowView{Anchor: cv.Anchor, ID: c.ID, Lock: c.Lock, Workload: c.Workload, Fault: c.Fault,
+		Network: c.NetworkPath(), NetworkTitle: networkNote(c, nil),
 		Sample: fmt.Sprintf("seed %d #%d", c.Seed, c.Sample), Class: cv.Class,
 		Mutex: cv.Mutex, Resource: cv.Resource, Liveness: cv.Liveness, Progress: cv.Progress, Harness: cv.Harness, Error: c.Error}
 	if c.Harness != nil && c.Harness.Overloaded {
@@ -241,7 +280,7 @@ func (pg *page) cellView(cp *cellPage) cellView {
 	cl := c.Class()
 	cv := cellView{
 		Anchor: anchor(c), ID: c.ID, Class: "v-" + cl.String(), ClassText: cl.String(),
-		Title:    fmt.Sprintf("%s under %s, %s", c.Lock, c.Fault, c.Workload),
+		Title:    fmt.Sprintf("%s under %s, %s, %s", c.Lock, c.Fault, c.Workload, c.NetworkPath()),
 		Mutex:    verdict(string(c.Verdicts.Mutex), ""),
 		Resource: verdict(string(c.Verdicts.Resource), ""),
 		Liveness: verdict(string(c.Verdicts.Liveness), c.Notes.Liveness),
@@ -290,6 +329,7 @@ func (pg *page) facts(cp *cellPage) []string {
 	}
 	sp := c.Spec
 	out = append(out, fmt.Sprintf("workload: %d clients in %d group(s), TTL %v, ran %v", sp.Clients, max(sp.Groups, 1), sp.TTL, time.Duration(c.ElapsedMs*1e6).Round(time.Millisecond)))
+	out = append(out, "network: "+networkNote(c, pg.sum.ProxyCost))
 	if c.Saturated {
 		out = append(out, fmt.Sprintf("open loop saturated: achieved %.0f/s of %.0f/s", c.AchievedRate, sp.Rate))
 	}
@@ -346,6 +386,7 @@ table.verdicts th { background: #f0f0f0; position: sticky; top: 0; }
 table.verdicts td.cellid { white-space: normal; word-break: break-all; font-size: .8rem; }
 table.verdicts td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.verdicts td.starved { color: #999; text-decoration: line-through; }
+table.verdicts td.net-proxied { color: #7a4a00; }
 table.verdicts tr:nth-child(even) td { background-color: #fafafa; }
 td.v-safe, span.v-safe { background: #d9f2d9 !important; color: #1d5e1d; }
 td.v-unsafe, span.v-unsafe { background: #f8d0d0 !important; color: #8b0000; font-weight: 700; }
@@ -382,7 +423,9 @@ longer than the bound, so no stall could have been seen; <strong>progress</stron
 outside the fault windows (nothing was shown safe, whatever the other verdicts say) and <em>degraded</em> when timeouts
 outnumbered successes or far fewer acquires succeeded than the same lock managed without faults; <strong>harness</strong> is
 <em>overloaded</em> when the harness itself waited to be scheduled for a quarter of the lock's time budget or more: that cell's
-figures (struck through) measure the machine, not the lock. A red cell is unsafe: do not adopt that strategy for
+figures (struck through) measure the machine, not the lock. <strong>net</strong> says how the clients reached the lock
+nodes: <em>direct</em>, or <em>proxied</em> through the fault proxies, which a cell with a network fault needs; proxied
+figures carry the proxies' cost (the header's proxy cost) and compare only with proxied ones. A red cell is unsafe: do not adopt that strategy for
 that situation. Throughput is successful acquires per second; latencies are acquire latencies from the intended start to the
 lease in hand (p50, p99, p99.9). In the latency spectra the x axis stretches the tail (90 %, 99 %, 99.9 %, 99.99 %), so a line
 that rises late is a strategy whose slow requests are rare; grey bands in the time plots are fault windows. Every violation
@@ -401,9 +444,9 @@ the linearizability check.</p>
 
 <h2 id="verdicts">Verdicts</h2>
 <table class="verdicts" id="verdict-table">
-<thead><tr><th>lock</th><th>workload</th><th>fault</th>{{if .MultiCells}}<th>sample</th>{{end}}<th>acq/s</th><th>acquire p50</th><th>p99</th><th>p99.9</th><th>handoff p50</th><th>mutex</th><th>resource</th><th>liveness</th><th>progress</th><th>harness</th><th>cell</th></tr></thead>
+<thead><tr><th>lock</th><th>workload</th><th>fault</th><th title="how the clients reached the lock nodes: direct, or through the fault proxies">net</th>{{if .MultiCells}}<th>sample</th>{{end}}<th>acq/s</th><th>acquire p50</th><th>p99</th><th>p99.9</th><th>handoff p50</th><th>mutex</th><th>resource</th><th>liveness</th><th>progress</th><th>harness</th><th>cell</th></tr></thead>
 <tbody>{{range .Rows}}
-<tr id="row-{{.ID}}"><td>{{.Lock}}</td><td>{{.Workload}}</td><td>{{.Fault}}</td>{{if $.MultiCells}}<td>{{.Sample}}</td>{{end}}<td class="{{.NumClass}}" title="{{.NumTitle}}">{{.Throughput}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.P50}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.P99}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.P999}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.Handoff}}</td>{{if .Error}}<td class="v-error" colspan="5" title="{{.Error}}">error</td>{{else}}<td class="{{.Mutex.Class}}">{{.Mutex.Text}}</td><td class="{{.Resource.Class}}">{{.Resource.Text}}</td><td class="{{.Liveness.Class}}" title="{{.Liveness.Title}}">{{.Liveness.Text}}</td><td class="{{.Progress.Class}}" title="{{.Progress.Title}}">{{.Progress.Text}}</td><td class="{{.Harness.Class}}" title="{{.Harness.Title}}">{{.Harness.Text}}</td>{{end}}<td class="cellid"><a href="#{{.Anchor}}">{{.ID}}</a></td></tr>{{end}}
+<tr id="row-{{.ID}}"><td>{{.Lock}}</td><td>{{.Workload}}</td><td>{{.Fault}}</td><td class="net-{{.Network}}" title="{{.NetworkTitle}}">{{.Network}}</td>{{if $.MultiCells}}<td>{{.Sample}}</td>{{end}}<td class="{{.NumClass}}" title="{{.NumTitle}}">{{.Throughput}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.P50}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.P99}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.P999}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.Handoff}}</td>{{if .Error}}<td class="v-error" colspan="5" title="{{.Error}}">error</td>{{else}}<td class="{{.Mutex.Class}}">{{.Mutex.Text}}</td><td class="{{.Resource.Class}}">{{.Resource.Text}}</td><td class="{{.Liveness.Class}}" title="{{.Liveness.Title}}">{{.Liveness.Text}}</td><td class="{{.Progress.Class}}" title="{{.Progress.Title}}">{{.Progress.Text}}</td><td class="{{.Harness.Class}}" title="{{.Harness.Title}}">{{.Harness.Text}}</td>{{end}}<td class="cellid"><a href="#{{.Anchor}}">{{.ID}}</a></td></tr>{{end}}
 </tbody></table>
 
 <h2 id="violations">Violations</h2>

@@ -38,6 +38,13 @@ func TestRebuildSynthetic(t *testing.T) {
 		"availability during client-crash on process 2",
 		"shows 20000 of 25000 acquires",
 		"<th>sample</th>", // repeats: the table tells samples apart
+		// The network path, in the table and the cell, and what the
+		// proxies cost in the header.
+		`<td class="net-direct" title="direct: the clients connected straight to the lock nodes`,
+		`<td class="net-proxied" title="proxied: the clients reached the lock nodes through the fault proxies`,
+		"token under crash, hot-key, direct",
+		"network: proxied: the clients reached the lock nodes through the fault proxies; its throughput and latencies carry their cost and compare only with proxied cells (idle, they took 55 % of the harness&#39;s throughput in this run)",
+		"<dt>proxy cost</dt><dd>an idle fault proxy took 55 % of the harness&#39;s throughput (token, uncontended: 18720 lock cycles/s direct, 8466 proxied; median of 3 paired rounds of 100 ms)",
 	} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("report.html lacks %q", want)
@@ -144,7 +151,7 @@ func checkBenchfmt(t *testing.T, path string, sum *runner.Summary) {
 				t.Errorf("result %s: config %v", rec.Name, rec.Config)
 			}
 			base, parts := rec.Name.Parts()
-			if string(base) != "Lock" || len(parts) != 4 { // lock, workload, fault, gomaxprocs
+			if string(base) != "Lock" || len(parts) != 5 { // lock, workload, fault, network, gomaxprocs
 				t.Errorf("result name %q: base %q, parts %q", rec.Name, base, parts)
 			}
 			for _, unit := range []string{UnitThroughput, UnitP50, UnitP99, UnitP999, UnitViolations} {
@@ -185,8 +192,8 @@ func TestBenchfmtSynthetic(t *testing.T) {
 	checkBenchfmt(t, path, sum)
 	// Samples of one cell share one name, so benchstat sees them as
 	// samples of one benchmark.
-	want := "BenchmarkLock/lock=token/workload=hot-key/fault=crash-2 45 27.3 acq/s 200 p50-µs 900 p99-µs 1200 p99.9-µs 100 handoff-p50-µs 3 violations\n"
-	if strings.Count(b.String(), "BenchmarkLock/lock=token/workload=hot-key/fault=crash-2 ") != 2 || !strings.Contains(b.String(), want) {
+	want := "BenchmarkLock/lock=token/workload=hot-key/fault=crash/network=direct-2 45 27.3 acq/s 200 p50-µs 900 p99-µs 1200 p99.9-µs 100 handoff-p50-µs 3 violations\n"
+	if strings.Count(b.String(), "BenchmarkLock/lock=token/workload=hot-key/fault=crash/network=direct-2 ") != 2 || !strings.Contains(b.String(), want) {
 		t.Errorf("bench.txt:\n%s\nwant twice the token line, once as\n%s", b.String(), want)
 	}
 }

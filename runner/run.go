@@ -42,6 +42,30 @@ type Options struct {
 	// CPU free per node the cell loads when there are enough CPUs (see
 	// clientProcs), < 0 uses every CPU, > 0 is used as given.
 	ClientProcs int
+	// AlwaysProxy sends every cell's clients through the proxy mesh, also
+	// when no fault needs it (as every cell went before the path depended
+	// on the faults): to measure what the proxies cost a real cell. Each
+	// cell's Network says which way it went.
+	AlwaysProxy bool
+}
+
+// A cell's network path (CellResult.Network): how its clients reached the
+// lock nodes.
+const (
+	// NetworkDirect: straight to the nodes; no fault of the cell acts
+	// in the network.
+	NetworkDirect = "direct"
+	// NetworkProxied: through the chaos mesh's proxies, which a network
+	// fault (or cut-between-commands) needs, or Options.AlwaysProxy.
+	NetworkProxied = "proxied"
+)
+
+// networkPath decides a cell's path from its schedule's requirements.
+func networkPath(req chaos.Requirements, o Options) string {
+	if req.LockMesh || o.AlwaysProxy {
+		return NetworkProxied
+	}
+	return NetworkDirect
 }
 
 // Progress is one step of a run, for a progress display.
@@ -58,16 +82,21 @@ type Progress struct {
 
 // Summary is summary.json.
 type Summary struct {
-	SchemaVersion int          `json:"schema_version"`
-	RunID         string       `json:"run_id"`
-	Started       time.Time    `json:"started"`
-	ElapsedMs     float64      `json:"elapsed_ms"`
-	Machine       Machine      `json:"machine"`
-	Provider      string       `json:"provider"`
-	ProviderWhy   string       `json:"provider_why"`
-	Scenario      Scenario     `json:"scenario"`
-	Interrupted   bool         `json:"interrupted,omitempty"`
-	Cells         []CellResult `json:"cells"`
+	SchemaVersion int       `json:"schema_version"`
+	RunID         string    `json:"run_id"`
+	Started       time.Time `json:"started"`
+	ElapsedMs     float64   `json:"elapsed_ms"`
+	Machine       Machine   `json:"machine"`
+	Provider      string    `json:"provider"`
+	ProviderWhy   string    `json:"provider_why"`
+	Scenario      Scenario  `json:"scenario"`
+	// ProxyCost is what an idle proxy cost the harness on this machine,
+	// measured before the first cell: the share of throughput a proxied
+	// cell's figures lose to the proxies. Nil in runs before it was
+	// measured.
+	ProxyCost   *ProxyCost   `json:"proxy_cost,omitempty"`
+	Interrupted bool         `json:"interrupted,omitempty"`
+	Cells       []CellResult `json:"cells"`
 }
 
 // Machine describes where the run happened.
@@ -115,6 +144,13 @@ type CellResult struct {
 	Fault    string `json:"fault"`
 	Seed     uint64 `json:"seed"`
 	Sample   int    `json:"sample"`
+	// Network is how the cell's clients reached the lock nodes,
+	// NetworkDirect or NetworkProxied. It is part of the cell's identity:
+	// a proxied cell's throughput and latency carry the proxies' cost
+	// (Summary.ProxyCost) and do not compare with the same cell direct.
+	// Summaries written before it was recorded lack it; every cell then
+	// went through the proxies: read it with NetworkPath.
+	Network string `json:"network"`
 	// Error is set when the cell could not run; the rest is then partial.
 	Error    string   `json:"error,omitempty"`
 	Verdicts Verdicts `json:"verdicts"`
@@ -143,6 +179,15 @@ type CellResult struct {
 	// Harness is how well the harness itself ran during the load.
 	Harness *Harness `json:"harness,omitempty"`
 	hists   map[string]*hdrhistogram.Histogram
+}
+
+// NetworkPath is the cell's Network, NetworkProxied for a summary written
+// before it was recorded (every cell then went through the proxies).
+func (c *CellResult) NetworkPath() string {
+	if c.Network == "" {
+		return NetworkProxied
+	}
+	return c.Network
 }
 
 // Hists returns the cell's decoded histograms (for plots).
@@ -253,6 +298,14 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 			if sum.Machine.Redis == "" {
 				sum.Machine.Redis = nodes.redisVersion(ctx)
 			}
+			if sum.ProxyCost == nil {
+				sum.ProxyCost = runProxyCost(ctx, nodes, o)
+				if pc := sum.ProxyCost; pc.Error == "" {
+					say("an idle proxy costs the harness %.0f %% of its throughput here (%.0f lock cycles/s direct, %.0f proxied)", 100*pc.Fraction, pc.Direct, pc.Proxied)
+				} else {
+					say("proxy cost not measured: %s", pc.Error)
+				}
+			}
 		}
 		if o.Progress != nil {
 			o.Progress(Progress{Cell: i, Cells: len(cells), ID: cell.ID})
@@ -359,7 +412,8 @@ func commandTimeout(ttl time.Duration) time.Duration {
 // runCell runs one cell from start to verdict. It never returns nil; a
 // cell that could not run says why in Error.
 func runCell(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeSet, o Options) *CellResult {
-	res := &CellResult{ID: cell.ID, Lock: cell.Lock, Workload: cell.Workload.Name, Fault: cell.Fault, Seed: cell.Seed, Sample: cell.Sample, Spec: cell.Workload}
+	res := &CellResult{ID: cell.ID, Lock: cell.Lock, Workload: cell.Workload.Name, Fault: cell.Fault, Seed: cell.Seed, Sample: cell.Sample, Spec: cell.Workload,
+		Network: networkPath(sched.Requirements(), o)}
 	started := time.Now()
 	defer func() { res.ElapsedMs = float64(time.Since(started).Microseconds()) / 1000 }()
 	if err := cellBody(ctx, cell, sched, nodes, o, res); err != nil {
@@ -382,15 +436,19 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	spec.Clients = max(spec.Clients, req.MinClients)
 	groups := chaos.GroupNames(spec.Groups)
 
-	lockAddrs := make([]chaos.NodeAddr, len(nodes.locks.Nodes))
-	for i, n := range nodes.locks.Nodes {
-		lockAddrs[i] = chaos.NodeAddr{Name: n.Name(), Addr: n.Endpoint().Addr}
+	// Proxies in front of the lock nodes only when the cell goes through
+	// them: an idle proxy would cost a fast lock much of its throughput.
+	var mesh *chaos.Mesh
+	if res.Network == NetworkProxied {
+		lockAddrs := make([]chaos.NodeAddr, len(nodes.locks.Nodes))
+		for i, n := range nodes.locks.Nodes {
+			lockAddrs[i] = chaos.NodeAddr{Name: n.Name(), Addr: n.Endpoint().Addr}
+		}
+		if mesh, err = chaos.NewMesh(ctx, groups, lockAddrs); err != nil {
+			return err
+		}
+		defer mesh.Close()
 	}
-	mesh, err := chaos.NewMesh(ctx, groups, lockAddrs)
-	if err != nil {
-		return err
-	}
-	defer mesh.Close()
 	resNode := nodes.resource.Nodes[0]
 	var resMesh *chaos.Mesh
 	if req.ResourceProxy {
@@ -414,7 +472,9 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 		eps := make([]cluster.Endpoint, len(nodes.locks.Nodes))
 		for i, n := range nodes.locks.Nodes {
 			eps[i] = n.Endpoint()
-			eps[i].Addr = mesh.Addr(g, n.Name())
+			if mesh != nil {
+				eps[i].Addr = mesh.Addr(g, n.Name())
+			}
 		}
 		cfg := locks.Config{Nodes: eps, Timeout: commandTimeout(spec.TTL), NodeTimeout: cell.NodeTimeout, PoolSize: perGroup + 1, Retry: spec.Retry}
 		budget = cfg.Timeout

@@ -29,7 +29,7 @@ func TestCommandHelpPrintsEveryFlag(t *testing.T) {
 		cmd   string
 		flags []string
 	}{
-		{"run", []string{"-s FILE", "--preset", "--locks", "--faults", "--workload", "--clients", "--duration", "--ttl", "--seed", "--repeat", "--nodes", "--provider", "--redis-addrs", "--out", "--client-procs"}},
+		{"run", []string{"-s FILE", "--preset", "--locks", "--faults", "--workload", "--clients", "--duration", "--ttl", "--seed", "--repeat", "--nodes", "--provider", "--redis-addrs", "--out", "--client-procs", "--always-proxy"}},
 		{"check", []string{"--json", "--timeout", "--visualize", "--releases"}},
 		{"plot", []string{"RUN_DIR"}},
 		{"compare", []string{"--thresholds", "--markdown", "--strict", "--alpha", "--ignore-liveness"}},

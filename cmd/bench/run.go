@@ -41,6 +41,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	addrs := fs.String("redis-addrs", "", "comma-separated host:port of external nodes (lock nodes, then one for the resource)")
 	out := fs.String("out", "results", "directory that receives results/<run-id>/")
 	clientProcs := fs.Int("client-procs", 0, "GOMAXPROCS while a cell's workload runs: 0 keeps a CPU free per node the cell loads if there are CPUs to spare, -1 uses every CPU")
+	alwaysProxy := fs.Bool("always-proxy", false, "send every cell through the fault proxies, also cells without a network fault (which otherwise connect directly): to measure what the proxies cost")
 	if !parseFlags(fs, args, stderr) {
 		return exitBadInput
 	}
@@ -106,7 +107,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "run", err)
 	}
-	opts := runner.Options{Cluster: cluster.AutoOptions{Provider: *provider}, ClientProcs: *clientProcs}
+	opts := runner.Options{Cluster: cluster.AutoOptions{Provider: *provider}, ClientProcs: *clientProcs, AlwaysProxy: *alwaysProxy}
 	if *addrs != "" {
 		list, err := cluster.ParseAddrs(*addrs)
 		if err != nil {

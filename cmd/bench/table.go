@@ -10,19 +10,21 @@ import (
 	"github.com/lockbench/lockbench/workloads"
 )
 
-// printTable prints one row per cell: throughput, acquire p50/p99/p99.9,
-// handoff p50, the four verdicts and the harness's health, coloured on a
-// terminal. A cell whose harness was starved has its figures in brackets:
-// they are the machine's, not the lock's. The notes under the table say
-// why a cell made no or degraded progress, or had its harness starved.
+// printTable prints one row per cell: how its clients reached the lock
+// nodes (NET: direct, or proxied for a network fault), throughput, acquire
+// p50/p99/p99.9, handoff p50, the four verdicts and the harness's health,
+// coloured on a terminal. A cell whose harness was starved has its figures
+// in brackets: they are the machine's, not the lock's. The notes under the
+// table say why a cell made no or degraded progress, or had its harness
+// starved, and what the proxies cost the proxied cells' figures.
 func printTable(w io.Writer, sum *runner.Summary, colour bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "LOCK\tWORKLOAD\tFAULT\tACQ/S\tP50\tP99\tP99.9\tHANDOFF P50\tMUTEX\tRESOURCE\tLIVENESS\tPROGRESS\tHARNESS\t")
+	fmt.Fprintln(tw, "LOCK\tWORKLOAD\tFAULT\tNET\tACQ/S\tP50\tP99\tP99.9\tHANDOFF P50\tMUTEX\tRESOURCE\tLIVENESS\tPROGRESS\tHARNESS\t")
 	var notes []string
 	for i := range sum.Cells {
 		c := &sum.Cells[i]
 		if c.Error != "" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\t-\t%s\t\t\t\t\t\n", c.Lock, c.Workload, c.Fault, paint("error", colour))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t%s\t\t\t\t\t\n", c.Lock, c.Workload, c.Fault, c.NetworkPath(), paint("error", colour))
 			continue
 		}
 		acq, hand := c.Latency[workloads.HistAcquireOK], c.Latency[workloads.HistHandoff]
@@ -48,7 +50,7 @@ func printTable(w io.Writer, sum *runner.Summary, colour bool) {
 		case c.Harness != nil && c.Harness.Overloaded:
 			notes = append(notes, fmt.Sprintf("%s: %s", c.ID, c.Harness.Note))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.Lock, c.Workload, c.Fault,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.Lock, c.Workload, c.Fault, c.NetworkPath(),
 			nums[0], nums[1], nums[2], nums[3], nums[4],
 			paint(string(c.Verdicts.Mutex), colour), paint(string(c.Verdicts.Resource), colour), paint(string(c.Verdicts.Liveness), colour),
 			paint(string(c.Verdicts.Progress), colour), paint(harness, colour))
@@ -56,6 +58,9 @@ func printTable(w io.Writer, sum *runner.Summary, colour bool) {
 	tw.Flush()
 	for _, n := range notes {
 		fmt.Fprintln(w, "  · "+n)
+	}
+	if line := report.ProxyCostLine(sum); line != "" {
+		fmt.Fprintln(w, "  · "+line)
 	}
 }
 

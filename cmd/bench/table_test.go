@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/lockbench/lockbench/runner"
+)
+
+// TestTableShowsTheNetworkPath: every row says how the cell reached the
+// lock nodes (a summary from before the field was recorded reads proxied),
+// and the line under the table says what the proxies cost.
+func TestTableShowsTheNetworkPath(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		network string
+		cost    *runner.ProxyCost
+		want    []string
+	}{
+		{"direct", runner.NetworkDirect, &runner.ProxyCost{Fraction: 0.55, Direct: 18720, Proxied: 8466, Rounds: 3, RoundMs: 100},
+			[]string{"NET", "· an idle fault proxy took 55 % of the harness's throughput (token, uncontended: 18720 lock cycles/s direct, 8466 proxied"}},
+		{"proxied", runner.NetworkProxied, &runner.ProxyCost{Error: "chaos: start proxy A->n1: address in use"},
+			[]string{"· proxy cost not measured: chaos: start proxy A->n1: address in use"}},
+		{"before the field", "", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sum := &runner.Summary{ProxyCost: tc.cost, Cells: []runner.CellResult{
+				{ID: "001", Lock: "token", Workload: "uncontended", Fault: "none", Network: tc.network},
+				{ID: "002", Lock: "redlock", Workload: "uncontended", Fault: "none", Network: tc.network, Error: "boom"},
+			}}
+			var b bytes.Buffer
+			printTable(&b, sum, false)
+			out := b.String()
+			path := tc.network
+			if path == "" {
+				path = runner.NetworkProxied
+			}
+			for _, lock := range []string{"token", "redlock"} {
+				if !regexp.MustCompile(`(?m)^` + lock + `\s+uncontended\s+none\s+` + path + `\s`).MatchString(out) {
+					t.Errorf("no %s row saying %s:\n%s", lock, path, out)
+				}
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("table lacks %q:\n%s", w, out)
+				}
+			}
+			if tc.cost == nil && strings.Contains(out, "proxy cost") {
+				t.Errorf("a run without a measured proxy cost mentions it:\n%s", out)
+			}
+		})
+	}
+}
