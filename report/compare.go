@@ -431,6 +431,10 @@ type CellComparison struct {
 	// SpecDiffers is true when the workload parameters differ between the
 	// runs: the numbers then measure different things.
 	SpecDiffers bool
+	// NetworkDiffers is true when the cell reached its nodes directly on
+	// one side and through the fault proxies on the other: its timings are
+	// then not judged (the proxies alone cost about half the throughput).
+	NetworkDiffers bool
 }
 
 // RunInfo identifies a compared run.
@@ -727,6 +731,7 @@ func compareCell(k CellKey, base, nw []*runner.CellResult, metrics []compareMetr
 		return cc
 	}
 	cc.SpecDiffers = !sameSpec(b[0].Spec, n[0].Spec)
+	cc.NetworkDiffers = b[0].NetworkPath() != n[0].NetworkPath()
 	cc.Safety = append(cc.Safety, safetyChanges(b, n, o)...)
 	for _, m := range metrics {
 		if mc, ok := compareMetricOf(m, b, n, o); ok {
@@ -952,7 +957,7 @@ func (c *Comparison) decide() {
 				continue
 			}
 			switch {
-			case c.Incomparable != "":
+			case c.Incomparable != "", c.Cells[i].NetworkDiffers:
 				m.Verdict = VerdictNotJudged
 			case !(m.Q < c.Options.Alpha):
 				m.Verdict = VerdictSame
@@ -1027,6 +1032,15 @@ func (c *Comparison) warn(base, nw *runner.Summary) {
 	}
 	if len(unmeasured) > 0 {
 		say("%d cell(s) have no sample that ran on one side: %s", len(unmeasured), strings.Join(unmeasured, "; "))
+	}
+	if n := c.networkDiffers(); n > 0 {
+		var cells []string
+		for _, cc := range c.Cells {
+			if cc.NetworkDiffers {
+				cells = append(cells, cc.Key.String())
+			}
+		}
+		say("%d cell(s) reached their nodes directly on one side and through the fault proxies on the other (a baseline from before direct cells, or --always-proxy on one side); their timings are not judged: %s. Refresh the baseline (scripts/gate.sh --refresh)", n, strings.Join(cells, "; "))
 	}
 	if len(specs) > 0 {
 		say("the workload parameters differ between BASE and NEW in %d cell(s) (%s): the numbers measure different things", len(specs), strings.Join(specs, "; "))
@@ -1125,6 +1139,18 @@ func (c *Comparison) MissingCells() []CellKey {
 	return out
 }
 
+// networkDiffers counts the cells that reached their nodes one way in
+// BASE and another in NEW.
+func (c *Comparison) networkDiffers() int {
+	n := 0
+	for _, cc := range c.Cells {
+		if cc.NetworkDiffers {
+			n++
+		}
+	}
+	return n
+}
+
 // incomparable says why two runs' timings cannot be compared, or "": they
 // ran on different hosts, CPU models or CPU counts. Safety verdicts do not
 // depend on the machine and are still compared.
@@ -1192,7 +1218,7 @@ func (c *Comparison) ExitCode() int {
 	switch {
 	case c.Failed():
 		return 1
-	case c.Incomparable != "":
+	case c.Incomparable != "", c.networkDiffers() > 0:
 		return 2
 	case c.Options.Strict && c.Undecided():
 		return 2

@@ -82,7 +82,7 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 	switch {
 	case c.Failed():
 		icon = "❌"
-	case c.Undecided(), c.Incomparable != "":
+	case c.Undecided(), c.Incomparable != "", c.networkDiffers() > 0:
 		icon = "⚠️"
 	}
 	fmt.Fprintf(&b, "### %s lockbench compare: %s\n\n", icon, c.headline())
@@ -276,6 +276,9 @@ func (c *Comparison) headline() string {
 	if c.Incomparable != "" {
 		return "timings not compared: BASE and NEW ran on different machines"
 	}
+	if n := c.networkDiffers(); n > 0 {
+		return fmt.Sprintf("timings of %s not compared: direct on one side, through the proxies on the other", plural(n, "cell", "cells"))
+	}
 	counts := map[MetricVerdict]int{}
 	for _, cc := range c.Cells {
 		for _, m := range cc.Metrics {
@@ -310,7 +313,7 @@ func (c *Comparison) conclusion() string {
 	switch {
 	case c.Failed():
 		return "FAIL: " + c.headline()
-	case c.Incomparable != "":
+	case c.Incomparable != "", c.networkDiffers() > 0:
 		return "UNDECIDED: " + c.headline()
 	case c.Undecided() && c.Options.Strict:
 		return "UNDECIDED (strict): " + c.headline()

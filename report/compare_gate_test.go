@@ -144,3 +144,23 @@ func TestOtherMachineIsNotJudged(t *testing.T) {
 		t.Errorf("a mutex violation on another machine: exit %d, want 1", c.ExitCode())
 	}
 }
+
+// TestNetworkPathChangeIsNotJudged: a cell measured through the proxies
+// in BASE and directly in NEW is faster for that reason alone: its
+// timings are not judged, and the comparison cannot pass (exit 2).
+func TestNetworkPathChangeIsNotJudged(t *testing.T) {
+	base := pooled(committedBaseline(t))
+	first := base.Cells[0]
+	key := CellKey{first.Lock, first.Workload, first.Fault, first.Seed}
+	nw := modified(base, key, func(c *runner.CellResult) {
+		c.Network = runner.NetworkDirect
+		c.Throughput *= 0.5 // would be a regression if judged
+	})
+	c, err := Compare(base, nw, CompareOptions{Paired: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ExitCode() != 2 || len(c.Regressions()) != 0 {
+		t.Errorf("network path changed: exit %d, regressions %v; want 2 and none", c.ExitCode(), c.Regressions())
+	}
+}
