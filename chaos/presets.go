@@ -126,13 +126,14 @@ func Presets() []Schedule {
 
 // restartSteps are the restart scenarios: the asymmetric partition from
 // the preset start to the end of the cell, the shared node and n1 restarted
-// again and again from half a second later. The first second is free of
+// again and again from a quarter and three quarters of a second later (so
+// a 2 s cell still sees both). The first second is free of
 // faults, so that liveness can be assessed there.
 func restartSteps(fault string) []Step {
 	return []Step{
 		{Fault: FaultPartitionAsymmetric, At: presetStart, Duration: UntilEnd},
-		{Fault: fault, At: presetStart + presetStart/2, Targets: []string{SharedNodes}, Repeat: -1},
-		{Fault: fault, At: 2 * presetStart, Targets: []string{"n1"}, Repeat: -1},
+		{Fault: fault, At: presetStart + presetStart/4, Targets: []string{SharedNodes}, Repeat: -1},
+		{Fault: fault, At: presetStart + 3*presetStart/4, Targets: []string{"n1"}, Repeat: -1},
 	}
 }
 

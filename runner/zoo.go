@@ -357,16 +357,16 @@ func Zoo() []ZooEntry {
 			Setup:  "n1, n2, n3 cut off from every client for 3 s (3×TTL)"},
 		{Lock: "redlock", Scenario: "restart-no-fsync", Fault: "redis-restart-no-fsync", Workload: kleppmann(14 * time.Second), Expect: unsafe, Quick: true,
 			Source: zooRedisIO + ", \"Performance, Crash Recovery and fsync\": a node restarted without persistence forgets a lock and grants it again",
-			Setup:  "asymmetric partition (A: n1–n3, B: n3–n5); n3 killed and restarted empty every 2 s from 1.5 s (7 times; n1 too, from 2 s) while holders work 800 ms of their 1 s TTL"},
+			Setup:  "asymmetric partition (A: n1–n3, B: n3–n5); n3 killed and restarted empty every 2 s from 1.25 s (7 times; n1 too, from 1.75 s) while holders work 800 ms of their 1 s TTL"},
 		{Lock: "redsync", Scenario: "restart-no-fsync", Fault: "redis-restart-no-fsync", Workload: kleppmann(14 * time.Second), Expect: unsafe,
 			Source: zooRedisIO + ", \"Performance, Crash Recovery and fsync\" (redsync implements Redlock)",
-			Setup:  "asymmetric partition (A: n1–n3, B: n3–n5); n3 killed and restarted empty every 2 s from 1.5 s (7 times; n1 too, from 2 s) while holders work 800 ms of their 1 s TTL"},
+			Setup:  "asymmetric partition (A: n1–n3, B: n3–n5); n3 killed and restarted empty every 2 s from 1.25 s (7 times; n1 too, from 1.75 s) while holders work 800 ms of their 1 s TTL"},
 		{Lock: "redlock", Scenario: "delayed-restart", Fault: "redis-delayed-restart", Workload: kleppmann(8 * time.Second), Expect: safe, Quick: true,
 			Source: zooRedisIO + ", \"Performance, Crash Recovery and fsync\": a node kept down longer than the TTL before it rejoins keeps Redlock safe",
-			Setup:  "as restart-no-fsync, but each killed node (n3 at 1.5 and 5.5 s, n1 at 2 and 6 s) stays down 2 s (2×TTL) before it restarts empty"},
+			Setup:  "as restart-no-fsync, but each killed node (n3 at 1.25 and 5.25 s, n1 at 1.75 and 5.75 s) stays down 2 s (2×TTL) before it restarts empty"},
 		{Lock: "redsync", Scenario: "delayed-restart", Fault: "redis-delayed-restart", Workload: kleppmann(8 * time.Second), Expect: safe,
 			Source: zooRedisIO + ", \"Performance, Crash Recovery and fsync\" (redsync implements Redlock)",
-			Setup:  "as restart-no-fsync, but each killed node (n3 at 1.5 and 5.5 s, n1 at 2 and 6 s) stays down 2 s (2×TTL) before it restarts empty"},
+			Setup:  "as restart-no-fsync, but each killed node (n3 at 1.25 and 5.25 s, n1 at 1.75 and 5.75 s) stays down 2 s (2×TTL) before it restarts empty"},
 	}
 	correct := []string{"token", "fenced", "redlock", "redsync", "redislock"}
 	for _, l := range correct {
