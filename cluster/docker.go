@@ -166,12 +166,23 @@ func dockerConnect(ctx context.Context) (*testcontainers.DockerClient, error) {
 	if host := os.Getenv("DOCKER_HOST"); !dockerHostLocal(host) {
 		return nil, fmt.Errorf("docker: DOCKER_HOST=%s is not on this machine and nodes publish on 127.0.0.1 only; use a local Docker, or --provider exec: %w", host, ErrUnavailable)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// testcontainers' first Info of a process ends in
+	// core.MustExtractDockerSocket(ctx), which panics when ctx is already
+	// cancelled: a Ctrl-C during provider selection printed a stack trace.
+	// So the client is made under a context the signal does not cancel,
+	// bounded by the same 5 s, and the signal is looked at right after.
+	dialCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	cli, err := testcontainers.NewDockerClientWithOpts(dialCtx)
 	if err != nil {
 		return nil, fmt.Errorf("docker: cannot reach the Docker daemon; start Docker, or use --provider exec: %w: %w", ErrUnavailable, err)
 	}
+	if err := ctx.Err(); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("docker: %w", err)
+	}
+	ctx, cancelPing := context.WithTimeout(ctx, 5*time.Second)
+	defer cancelPing()
 	if host := cli.DaemonHost(); !dockerHostLocal(host) {
 		cli.Close()
 		return nil, fmt.Errorf("docker: the daemon at %s is not on this machine and nodes publish on 127.0.0.1 only; use a local Docker, or --provider exec: %w", host, ErrUnavailable)
