@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 
+	"golang.org/x/perf/benchmath"
+
 	"github.com/aclements/go-moremath/stats"
 
 	"github.com/lockbench/lockbench/runner"
@@ -150,27 +152,58 @@ func pairedMetric(mc MetricComparison, m compareMetric, base, nw []*runner.CellR
 	return mc
 }
 
-// unpairedMDC approximates the least change the Mann-Whitney U test of
-// these samples detects at level: it needs the two samples all but
-// separated, so the change must exceed the spread of the wider sample (in
-// logs for relative metrics). +Inf when even complete separation cannot
-// reach level with this many samples.
+// unpairedMDC is the least change the Mann-Whitney U test of these
+// samples detects at level, found by trying it: NEW is scaled to BASE's
+// median (its own noise kept), then moved further in the worse direction
+// until the test's p value falls to level. +Inf when even complete
+// separation cannot reach level with this many samples.
 func unpairedMDC(bx, nx []float64, absolute, higherBetter bool, level float64) float64 {
 	if uTestMinP(len(bx), len(nx)) >= level {
 		return math.Inf(1)
 	}
-	spread := func(xs []float64) float64 {
-		if !absolute && slices.Min(xs) > 0 {
-			return math.Log(slices.Max(xs) / slices.Min(xs))
-		}
-		return slices.Max(xs) - slices.Min(xs)
-	}
-	w := max(spread(bx), spread(nx))
-	if !absolute && slices.Min(bx) > 0 && slices.Min(nx) > 0 {
+	thr := benchmath.Thresholds{CompareAlpha: level}
+	base := benchmath.NewSample(slices.Clone(bx), &thr)
+	mb, mn := median(bx), median(nx)
+	logs := !absolute && slices.Min(bx) > 0 && slices.Min(nx) > 0 && mb > 0 && mn > 0
+	moved := make([]float64, len(nx))
+	// detects reports whether NEW moved by x (a log ratio, or a
+	// difference) is significant.
+	detects := func(x float64) bool {
 		if higherBetter {
-			return -math.Expm1(-w) // a drop: 1 − e^−w
+			x = -x
 		}
-		return math.Expm1(w)
+		for i, v := range nx {
+			if logs {
+				moved[i] = v * mb / mn * math.Exp(x)
+			} else {
+				moved[i] = v - mn + mb + x
+			}
+		}
+		return benchmath.AssumeNothing.Compare(base, benchmath.NewSample(slices.Clone(moved), &thr)).P <= level
 	}
-	return w
+	hi := 0.1
+	if !logs {
+		hi = math.Max(slices.Max(bx)-slices.Min(bx), 1e-9)
+	}
+	for !detects(hi) {
+		if hi *= 2; hi > 1e6 {
+			return math.Inf(1)
+		}
+	}
+	lo := 0.0
+	for range 20 {
+		mid := (lo + hi) / 2
+		if detects(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	switch {
+	case !logs:
+		return hi
+	case higherBetter:
+		return -math.Expm1(-hi) // a drop
+	}
+	return math.Expm1(hi)
 }

@@ -165,7 +165,7 @@ if $refresh; then
 	# A baseline with a violation, an undecided verdict or no progress
 	# would switch that cell's gate off: ok in BASE is what makes it fail
 	# later. Liveness not assessed (n/a) is neither.
-	bad=$(cat "$new"/*/summary.json | grep -E '"(mutex|resource|liveness|progress)": "' | grep -v '"ok"' | grep -vc '"n/a"' || true)
+	bad=$(cat "$new"/*/summary.json | grep -oE '"(mutex|resource|liveness|progress)": "[a-z/-]*"' | grep -v '"ok"' | grep -vc '"n/a"' || true)
 	if [ "$bad" -gt 0 ] && ! $force; then
 		die "the runs have $bad verdicts that are not ok; not recording them as the baseline (--force to do it anyway)"
 	fi
