@@ -38,8 +38,8 @@ test: test-deps image build
 	$(GO) test -race -timeout 12m ./...
 	./$(BIN) zoo --quick
 
-## gate: run the ci scenario in passes and compare with results/baseline/
-##       (scripts/gate.sh --refresh records a new baseline)
+## gate: run the ci scenario beside the base revision (passes alternating) and compare them paired
+##       (scripts/gate.sh --help; --refresh records results/baseline/)
 gate: deps
 	@scripts/gate.sh
 

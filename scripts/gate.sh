@@ -5,14 +5,16 @@
 #   scripts/gate.sh --base-bench BIN|--base-rev REV [--out DIR] [--preset NAME] [--passes N] [-- COMPARE-FLAGS...]
 #   scripts/gate.sh --refresh [--force] [--baseline DIR] [--out DIR] [--preset NAME] [--passes N]
 #
-# With no --base-bench, --base-rev or --new, the base is the committed
-# baseline (results/baseline) when it was measured on this machine (same
-# host name, CPU model and CPU count), and otherwise the base revision,
-# built and measured here beside NEW: timings of another machine say
-# nothing about the code (bench compare would not judge them, exit 2).
+# With no --baseline, --base-bench, --base-rev or --new, the base is the
+# base revision, built and measured here beside NEW, passes alternating,
+# and compared pass for pass (bench compare --paired): timings from another
+# machine, or from this one at another time, differ for reasons other than
+# the code. --baseline compares with recorded passes instead (bench compare
+# does not judge timings from another host, CPU model or CPU count: exit 2).
 #
-#   --baseline PATH  BASE: a summary.json or a directory of runs
-#                    (default results/baseline)
+#   --baseline PATH  BASE: a summary.json or a directory of runs recorded
+#                    earlier on this machine (e.g. results/baseline), compared
+#                    unpaired
 #   --out DIR        where the runs go (default results/gate; emptied first)
 #   --preset NAME    the scenario, scenarios/NAME.yaml (default ci)
 #   --passes N       samples per cell, taken as N passes over all cells
@@ -26,9 +28,9 @@
 #                    this machine, and compare them paired (bench compare
 #                    --paired): pass k of BASE against pass k of NEW
 #   --base-rev REV   as --base-bench, with bench built from git revision REV
-#                    (default when the baseline is from another machine:
-#                    $GATE_BASE, else the merge base with origin/main, else
-#                    HEAD — on unchanged code the gate then measures noise)
+#                    (the default: $GATE_BASE, else the merge base with
+#                    origin/main, else HEAD — on unchanged code the gate then
+#                    measures its own noise and must pass)
 #   --refresh        run the scenario and make it the baseline: DIR/pass-K.json,
 #                    summaries only; refuses a run in which a cell could not
 #                    run or a verdict is not ok, unless --force. Record an
@@ -55,6 +57,7 @@ force=false
 new=""
 base_bench=""
 base_rev=""
+baseline_given=false
 compare_args=()
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
@@ -67,7 +70,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--refresh) refresh=true ;;
 	--force) force=true ;;
-	--baseline) baseline=${2:?--baseline needs a path}; shift ;;
+	--baseline) baseline=${2:?--baseline needs a path}; baseline_given=true; shift ;;
 	--out) out=${2:?--out needs a directory}; shift ;;
 	--preset) preset=${2:?--preset needs a name}; shift ;;
 	--passes) passes=${2:?--passes needs a number}; shift ;;
@@ -99,22 +102,10 @@ if [ -z "$bench" ]; then
 	bench=bin/bench
 fi
 
-# same_machine DIR: the baseline's first pass ran on this host, CPU model
-# and CPU count (the fields bench compare checks).
-same_machine() {
-	local f
-	f=$(find "$1" -maxdepth 2 -name '*.json' | sort | head -1)
-	[ -n "$f" ] || return 1
-	field() { grep -o "\"$1\": *[^,}]*" "$f" | head -1 | sed -e 's/^[^:]*: *//' -e 's/^"//' -e 's/"$//'; }
-	local model
-	model=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*: *//')
-	[ "$(field hostname)" = "$(hostname)" ] && [ "$(field cpus)" = "$(nproc)" ] && [ "$(field cpu_model)" = "$model" ]
-}
-
-# The base: measured here when the committed one is from elsewhere.
-if ! $refresh && [ -z "$new" ] && [ -z "$base_bench" ] && [ -z "$base_rev" ] && ! same_machine "$baseline"; then
+# The base: the base revision, measured here, unless told otherwise.
+if ! $refresh && ! $baseline_given && [ -z "$new" ] && [ -z "$base_bench" ] && [ -z "$base_rev" ]; then
 	base_rev=${GATE_BASE:-$(git merge-base HEAD origin/main 2>/dev/null || git rev-parse HEAD)}
-	echo "gate: $baseline was measured on another machine; measuring the base revision $(git rev-parse --short "$base_rev") here, beside NEW" >&2
+	echo "gate: measuring the base revision $(git rev-parse --short "$base_rev") here, beside NEW, passes alternating" >&2
 fi
 if [ -n "$base_rev" ]; then
 	[ -z "$base_bench" ] || die "give --base-bench or --base-rev, not both"
