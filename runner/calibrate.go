@@ -128,6 +128,15 @@ type CalibrateResult struct {
 	// history (read, validated and checked).
 	CheckerEventsPerSec float64 `json:"checker_events_per_sec"`
 	CheckerEvents       int     `json:"checker_events"`
+	// OthersCores is, per round, the most CPU (in CPUs) that processes
+	// other than the measurement (this process, its children, the lock
+	// node) used during one of the round's phases; -1 where the
+	// machine's use cannot be read. Rounds above busyOthersCores are left
+	// out of Targets.
+	OthersCores []float64 `json:"others_cores"`
+	// Targets are the verdicts against TargetVsBare and, when
+	// redis-benchmark ran, TargetVsRedisBenchmark.
+	Targets []TargetVerdict `json:"targets"`
 }
 
 func (o *CalibrateOptions) defaults() {
@@ -242,6 +251,8 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 	say("CPUs: %s", res.CPUPinning)
 	var set, eval []float64
 	var lastHistory string
+	nodeClient := redis.NewClient(ep.ClientOptions(""))
+	defer nodeClient.Close()
 	for round := 1; round <= o.Rounds; round++ {
 		lastHistory = filepath.Join(tmp, fmt.Sprintf("history-%d.jsonl", round))
 		var bare, direct, proxied, s, e float64
@@ -279,12 +290,25 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 			names[i] = p.name
 		}
 		say("round %d of %d: %s (%v each)", round, o.Rounds, strings.Join(names, ", "), o.Duration)
+		others := 0.0
 		res.ClientProcs, err = confine(procs, clientCPUs, func() error {
 			for _, p := range phases {
-				var err error
+				load, err := startPhaseLoad(ctx, nodeClient)
+				if err != nil {
+					return err
+				}
 				pprof.Do(ctx, pprof.Labels("phase", p.name), func(ctx context.Context) { err = p.run(ctx) })
 				if err != nil {
 					return err
+				}
+				o, err := load.othersCores(ctx)
+				if err != nil {
+					return err
+				}
+				if o < 0 || others < 0 {
+					others = -1
+				} else {
+					others = max(others, o)
 				}
 			}
 			return nil
@@ -292,6 +316,7 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 		if err != nil {
 			return res, err
 		}
+		res.OthersCores = append(res.OthersCores, others)
 		res.Bare.Rounds = append(res.Bare.Rounds, bare)
 		res.Harness.Rounds = append(res.Harness.Rounds, direct)
 		res.HarnessProxied.Rounds = append(res.HarnessProxied.Rounds, proxied)
@@ -323,6 +348,10 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 		res.HarnessVsBare = res.Harness.Median / res.Bare.Median
 	}
 	res.ProxyCost = proxyCostOf(res.Harness.Rounds, res.HarnessProxied.Rounds).Fraction
+	res.Targets = []TargetVerdict{judgeTarget("harness vs bare go-redis loop", TargetVsBare, res.HarnessVsBarePaired.Rounds, res.OthersCores)}
+	if r := res.HarnessVsRedisBenchmarkPaired; r != nil {
+		res.Targets = append(res.Targets, judgeTarget("harness vs redis-benchmark limit", TargetVsRedisBenchmark, r.Rounds, res.OthersCores))
+	}
 
 	began := time.Now()
 	events, err := history.ReadFile(lastHistory)

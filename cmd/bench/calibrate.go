@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lockbench/lockbench/cluster"
@@ -83,6 +84,12 @@ func calibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	writeCalibration(stdout, &res)
 	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(dir, "calibrate.json"))
+	switch res.Verdict() {
+	case runner.TargetNotMet:
+		return exitBad
+	case runner.TargetNotJudged:
+		return exitUndecided
+	}
 	return exitOK
 }
 
@@ -114,6 +121,25 @@ func writeCalibration(w io.Writer, res *runner.CalibrateResult) {
 	}
 	fmt.Fprintf(w, "\n  harness through proxies   %10.0f   proxy cost %.1f %%\n", res.HarnessProxied.Median, 100*res.ProxyCost)
 	fmt.Fprintf(w, "checker: %.0f events/s on a %d-event history\n", res.CheckerEventsPerSec, res.CheckerEvents)
+	others := make([]string, len(res.OthersCores))
+	for i, o := range res.OthersCores {
+		others[i] = "?"
+		if o >= 0 {
+			others[i] = fmt.Sprintf("%.2f", o)
+		}
+	}
+	fmt.Fprintf(w, "\ntargets, on the paired ratios of the rounds the machine left alone\n  (CPUs other processes used, per round: %s)\n", strings.Join(others, " "))
+	for _, t := range res.Targets {
+		fmt.Fprintf(w, "  %-34s ≥ %.2f  %-10s", t.Name, t.Target, t.Verdict)
+		if t.Judged > 0 && t.Verdict != runner.TargetNotJudged {
+			fmt.Fprintf(w, "  median %.2f (%.2f–%.2f) over %d of %d rounds", t.Median, t.Min, t.Max, t.Judged, t.Rounds)
+		}
+		fmt.Fprintln(w)
+		if t.Why != "" {
+			fmt.Fprintf(w, "    %s\n", t.Why)
+		}
+	}
+	fmt.Fprintf(w, "verdict: %s\n", res.Verdict())
 }
 
 // flagSet reports whether the user gave flag name.

@@ -51,7 +51,7 @@ func commands() []command {
 			noCtx(list)},
 		{"calibrate", "[flags]",
 			"the harness against the physical limit",
-			"Measures on the same nodes: node start time, the SET round trip direct and through an idle proxy, and lock cycles/s of redis-benchmark, a bare go-redis loop and the harness itself; writes results/<run-id>/calibrate.json. Exit 0 measured, 2 interrupted, 3 bad input.",
+			"Measures on the same nodes: node start time, the SET round trip direct and through an idle proxy, and lock cycles/s of redis-benchmark, a bare go-redis loop and the harness itself, in rounds; judges the harness against its targets (≥ 0.90 × the bare loop, ≥ 0.85 × the redis-benchmark limit) on the paired ratios of the rounds in which other processes left the machine alone; writes results/<run-id>/calibrate.json. Exit 0 targets met, 1 a target missed, 2 not judged (too few quiet rounds) or interrupted, 3 bad input.",
 			calibrate},
 	}
 }

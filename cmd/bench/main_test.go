@@ -134,14 +134,23 @@ func TestCalibrateWritesResults(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"calibrate", "--provider", "exec", "--nodes", "2", "--samples", "200", "--rounds", "1", "--duration", "300ms", "--out", out}, &stdout, &stderr)
-	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, stderr.String())
+	// One short round on a machine that may be busy: any verdict, but the
+	// exit code must be the one the verdict line printed.
+	wantCode := map[string]int{"met": exitOK, "not met": exitBad, "not judged": exitUndecided}
+	verdict := ""
+	for line := range strings.SplitSeq(stdout.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "verdict: "); ok {
+			verdict = v
+		}
+	}
+	if want, ok := wantCode[verdict]; !ok || code != want {
+		t.Fatalf("exit %d after verdict %q: %s\n%s", code, verdict, stdout.String(), stderr.String())
 	}
 	files, _ := filepath.Glob(filepath.Join(out, "*", "calibrate.json"))
 	if len(files) != 1 {
 		t.Fatalf("calibrate.json files: %v", files)
 	}
-	for _, want := range []string{"direct", "idle proxy", "proxy cost", "bare go-redis loop", "× bare loop", "checker:"} {
+	for _, want := range []string{"direct", "idle proxy", "proxy cost", "bare go-redis loop", "× bare loop", "checker:", "≥ 0.90"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}

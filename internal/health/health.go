@@ -230,3 +230,40 @@ func readCPU() cpuTimes {
 }
 
 func round3(x float64) float64 { return math.Round(x*1e3) / 1e3 }
+
+// CPUUse is the CPU time used up to one moment: by the whole machine, by
+// this process, and by the children of this process that have exited and
+// been waited for (redis-benchmark, for one). Subtract two snapshots to
+// get what an interval used.
+type CPUUse struct {
+	Machine, Process, Children time.Duration
+	// MachineOK is false where /proc/stat cannot be read; Machine is 0 then.
+	MachineOK bool
+}
+
+// ReadCPUUse takes a snapshot of CPU use.
+func ReadCPUUse() CPUUse {
+	u := CPUUse{Process: processCPU(), Children: childrenCPU()}
+	if c := readCPU(); c.ok {
+		u.Machine, u.MachineOK = time.Duration(float64(c.busy)/100*float64(time.Second)), true
+	}
+	return u
+}
+
+// Since is what was used between earlier and u.
+func (u CPUUse) Since(earlier CPUUse) CPUUse {
+	return CPUUse{
+		Machine: u.Machine - earlier.Machine, Process: u.Process - earlier.Process,
+		Children: u.Children - earlier.Children, MachineOK: u.MachineOK && earlier.MachineOK,
+	}
+}
+
+// childrenCPU is the CPU time (user + system) of this process's waited-for
+// children.
+func childrenCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
