@@ -332,6 +332,10 @@ func (c *Comparison) notes(infinite bool) []string {
 	}
 	s := "BASE and NEW are medians of the samples ± the wider side of their confidence interval; change is that of the medians, " +
 		"its interval the Hodges–Lehmann interval of the shift; p is the two-sided Mann-Whitney U p value"
+	if c.Options.Paired {
+		s = "BASE and NEW are medians of the samples ± the wider side of their confidence interval; change is the mean of the within-pass changes " +
+			"(of their logarithms for rates and times, a difference for the error rate), its interval the paired t interval; p is the paired t test's two-sided p value"
+	}
 	if c.Options.Correction == CorrectionBH {
 		s += ", q the p value after the correction (the decision uses q)"
 	}

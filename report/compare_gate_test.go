@@ -115,8 +115,13 @@ func TestGateOnTheCommittedBaseline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		text := cmpText(t, c)
 		if c.ExitCode() != 0 {
-			t.Errorf("unchanged passes against each other (flip %d): exit %d:\n%s", flip, c.ExitCode(), cmpText(t, c))
+			t.Errorf("unchanged passes against each other (flip %d): exit %d:\n%s", flip, c.ExitCode(), text)
+		}
+		// The footnote names the test that was run.
+		if !strings.Contains(text, "paired t test's two-sided p value") || strings.Contains(text, "Mann-Whitney") {
+			t.Errorf("a paired comparison's notes name another test:\n%s", text)
 		}
 	}
 }
