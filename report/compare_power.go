@@ -56,6 +56,10 @@ type PowerRow struct {
 	Trials int
 	// FalseAlarms is the share of unchanged comparisons that failed.
 	FalseAlarms float64
+	// FalseAlarmsBy is, per metric, the share of unchanged comparisons
+	// in which that metric regressed in some cell; "verdicts" counts
+	// those failed by a safety or progress verdict or a missing cell.
+	FalseAlarmsBy map[string]float64
 	// Power is, per injection, the share of trials that failed on the
 	// injected cell and metric.
 	Power map[Injection]float64
@@ -79,7 +83,7 @@ func Power(passes []*runner.Summary, o PowerOptions) ([]PowerRow, error) {
 	for _, paired := range []bool{true, false} {
 		opts := o.Compare
 		opts.Paired = paired
-		row := PowerRow{Mode: "unpaired", N: len(passes) / 2, Trials: o.Trials, Power: map[Injection]float64{}, MDC: map[string]float64{}, MDCWorst: map[string]float64{}}
+		row := PowerRow{Mode: "unpaired", N: len(passes) / 2, Trials: o.Trials, Power: map[Injection]float64{}, MDC: map[string]float64{}, MDCWorst: map[string]float64{}, FalseAlarmsBy: map[string]float64{}}
 		if paired {
 			row.Mode = "paired"
 		}
@@ -93,6 +97,9 @@ func Power(passes []*runner.Summary, o PowerOptions) ([]PowerRow, error) {
 			}
 			if c.Failed() {
 				row.FalseAlarms++
+				for name := range failedBy(c) {
+					row.FalseAlarmsBy[name]++
+				}
 			}
 			for name, xs := range mdcByMetric(c) {
 				slices.Sort(xs)
@@ -113,6 +120,9 @@ func Power(passes []*runner.Summary, o PowerOptions) ([]PowerRow, error) {
 		row.FalseAlarms /= float64(o.Trials)
 		for inj := range row.Power {
 			row.Power[inj] /= float64(o.Trials)
+		}
+		for name := range row.FalseAlarmsBy {
+			row.FalseAlarmsBy[name] /= float64(o.Trials)
 		}
 		for name := range mdc {
 			row.MDC[name], row.MDCWorst[name] = median(mdc[name]), median(worst[name])
@@ -195,6 +205,24 @@ func caught(c *Comparison, key runner.CellResult, metric string) bool {
 	return false
 }
 
+// failedBy names what failed a comparison: each regressed metric, and
+// "verdicts" for anything else (a lost safety or progress verdict, a
+// missing cell).
+func failedBy(c *Comparison) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range c.Regressions() {
+		out[r.Metric] = true
+	}
+	if len(out) == 0 {
+		out[falseAlarmVerdicts] = true
+	}
+	return out
+}
+
+// falseAlarmVerdicts is FalseAlarmsBy's key for failures that no metric's
+// regression explains.
+const falseAlarmVerdicts = "verdicts"
+
 // mdcByMetric collects the finite or infinite MDC of every tested metric.
 func mdcByMetric(c *Comparison) map[string][]float64 {
 	out := map[string][]float64{}
@@ -229,6 +257,35 @@ func WritePowerMarkdown(w io.Writer, rows []PowerRow) error {
 		fmt.Fprintf(&b, "| %s | %d | %.1f %% | %.0f %% | %.0f %% | %s |\n", r.Mode, r.N, 100*r.FalseAlarms,
 			100*r.Power[ThroughputDrop], 100*r.Power[P99Rise], strings.Join(mdc, "; "))
 	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteMetricMarkdown writes, for the rows' first mode (the gate's:
+// paired), one line per metric: gated or watched, its threshold, the
+// least change detectable in one cell and the share of gate runs on
+// unchanged code that this metric failed.
+func WriteMetricMarkdown(w io.Writer, rows []PowerRow, thresholds map[string]float64) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	r := rows[0]
+	var b strings.Builder
+	fmt.Fprintf(&b, "| metric (%s, n=%d a side) | gated | threshold | least detectable change in one cell: median cell (worst cell) | false alarms (share of gate runs) |\n", r.Mode, r.N)
+	fmt.Fprintln(&b, "|---|:-:|--:|--:|--:|")
+	for _, m := range compareMetrics() {
+		x, ok := r.MDC[m.name]
+		if !ok {
+			continue
+		}
+		gated, alarms := "watched", "never fails"
+		if m.gated {
+			gated, alarms = "gated", fmt.Sprintf("%.1f %%", 100*r.FalseAlarmsBy[m.name])
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s (%s) | %s |\n", m.label, gated, mdcText(thresholds[m.name], m), mdcText(x, m), mdcText(r.MDCWorst[m.name], m), alarms)
+	}
+	fmt.Fprintf(&b, "| safety, progress, missing cells | gated | any change | — | %.1f %% |\n", 100*r.FalseAlarmsBy[falseAlarmVerdicts])
+	fmt.Fprintf(&b, "| **the gate** | | | | **%.1f %%** |\n", 100*r.FalseAlarms)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

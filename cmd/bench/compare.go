@@ -89,6 +89,10 @@ func comparePower(dir string, trials int, seed uint64, alpha float64, stdout, st
 		if err == nil {
 			err = report.WritePowerMarkdown(stdout, rows)
 		}
+		if err == nil {
+			fmt.Fprintln(stdout)
+			err = report.WriteMetricMarkdown(stdout, rows, report.DefaultThresholds())
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "bench compare: %v\n", err)

@@ -1,0 +1,59 @@
+package report
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/lockbench/lockbench/runner"
+)
+
+// TestPowerOnTheCommittedBaseline runs a few resampling trials on the
+// committed passes: the figures must be shares, the gate must catch most
+// −20 % throughput drops, and both tables must carry every gated metric.
+func TestPowerOnTheCommittedBaseline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("resampling takes a while")
+	}
+	// Three cells of each pass: a comparison's cost grows with the cells,
+	// and the figures here only need to be shares that add up.
+	var passes []*runner.Summary
+	for _, p := range committedBaseline(t) {
+		q := shell(p)
+		q.Cells = p.Cells[:3]
+		passes = append(passes, q)
+	}
+	rows, err := Power(passes, PowerOptions{Trials: 4, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Mode != "paired" || rows[1].Mode != "unpaired" {
+		t.Fatalf("rows %+v, want paired then unpaired", rows)
+	}
+	for _, r := range rows {
+		if r.FalseAlarms < 0 || r.FalseAlarms > 1 {
+			t.Errorf("%s: false alarms %v", r.Mode, r.FalseAlarms)
+		}
+		sum := 0.0
+		for _, f := range r.FalseAlarmsBy {
+			sum += f
+		}
+		if sum < r.FalseAlarms {
+			t.Errorf("%s: false alarms by metric add up to %v, less than the gate's %v", r.Mode, sum, r.FalseAlarms)
+		}
+		if r.Power[ThroughputDrop] < 0.5 {
+			t.Errorf("%s: a −20 %% throughput drop caught in %v of trials", r.Mode, r.Power[ThroughputDrop])
+		}
+	}
+	var b strings.Builder
+	if err := WritePowerMarkdown(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMetricMarkdown(&b, rows, DefaultThresholds()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| paired | 16 |", "| throughput | gated | −5% |", "| acquire p99 | gated | +10% |", "| error rate | gated | +1pp |", "| acquire p50 | watched |", "**the gate**"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("tables lack %q:\n%s", want, b.String())
+		}
+	}
+}
