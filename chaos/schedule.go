@@ -333,6 +333,13 @@ func (s Schedule) Validate(caps []cluster.Capability, provider string, nodes, gr
 	return s.check(Topology{Nodes: NodeNames(nodes), Groups: GroupNames(groups), Clients: clients})
 }
 
+// Check is Validate without the provider: every step against a cluster of
+// nodes nodes, groups client groups and clients clients. A scenario file's
+// schedules are checked so before the provider is known.
+func (s Schedule) Check(nodes, groups, clients int) error {
+	return s.check(Topology{Nodes: NodeNames(nodes), Groups: GroupNames(groups), Clients: clients})
+}
+
 // check is what Validate and Timeline share: every step against the
 // topology's names, without the TTL.
 func (s Schedule) check(topo Topology) error {
