@@ -300,8 +300,10 @@ func (t *Target) eachNode(a Action, f func(cluster.Node) error) error {
 // removes every toxic on both meshes, resumes paused nodes and starts
 // killed ones (any node of a process-controlling provider that does not
 // answer PING), puts every clock-controlled node back on real time, and
-// disarms the client pauses Run armed (an armed crash cannot be disarmed;
-// it dies with the cell's workload). It then records a stop event for every
+// disarms what Run armed in the workers and they have not carried out
+// (Fault.Undo of client pauses and cuts between commands; an armed crash
+// cannot be disarmed: it dies with the cell's workload). It then records
+// a stop event for every
 // fault Run started and did not stop. Run calls it on its way out; call it
 // yourself at the end of a cell or on interrupt when Run may not have run
 // to its end. It is idempotent: a second call changes and records nothing.
