@@ -2,6 +2,8 @@ package chaos
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -26,8 +28,8 @@ func TestCatalogueEntriesAreComplete(t *testing.T) {
 		if !slices.Contains([]string{SideNetwork, SideNode, SideClient, SideResource}, k.Side) {
 			t.Errorf("%s: side %q", k.Name, k.Side)
 		}
-		if specOf(k.Name).fields == 0 {
-			t.Errorf("%s has no execution spec", k.Name)
+		if k.takes == 0 {
+			t.Errorf("%s takes no step field", k.Name)
 		}
 	}
 }
@@ -137,5 +139,22 @@ func TestPresets(t *testing.T) {
 	}
 	if _, err := LookupPreset("kleppmann"); !errors.Is(err, ErrUnknownPreset) || !strings.Contains(err.Error(), "kleppmann-clock-jump") {
 		t.Errorf("LookupPreset of an unknown name: %v", err)
+	}
+}
+
+// TestCatalogueDocumented: docs/faults.md has the catalogue's row of every
+// fault, word for word, as bench list faults prints it.
+func TestCatalogueDocumented(t *testing.T) {
+	b, err := os.ReadFile("../docs/faults.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	esc := strings.NewReplacer("|", `\|`)
+	for _, k := range Catalogue() {
+		row := fmt.Sprintf("| `%s` | %s | %s | %s | %s |", k.Name, k.Side, strings.Join(k.Providers(), ", "), esc.Replace(k.Description), esc.Replace(k.Params))
+		if !strings.Contains(doc, row+"\n") {
+			t.Errorf("docs/faults.md lacks the row\n%s", row)
+		}
 	}
 }

@@ -31,6 +31,17 @@
 //     on those connections after Heal and must reconnect; go-redis does that
 //     by itself because its pool health check drops closed idle connections.
 //
+// # Faults
+//
+// Every fault is a type implementing Fault, in a file of its own
+// (fault_latency.go, fault_partition.go, fault_kill.go, …): its catalogue
+// entry, its parameters' defaults, what it needs from the run, what an
+// occurrence acts on, and how it is applied and undone. Faults is the
+// registry; the catalogue, the schedule checks, Timeline and Run iterate
+// over it and know no fault by name, so a new fault is a new file (and
+// its line in Faults). docs/faults.md is the catalogue for users and
+// says how to write a schedule in a scenario file.
+//
 // # Fault schedules
 //
 // Catalogue lists every fault of DESIGN §6 with its parameters and the

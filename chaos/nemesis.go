@@ -12,7 +12,6 @@ import (
 
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/history"
-	"github.com/lockbench/lockbench/workloads"
 )
 
 // healTimeout bounds the heal Run does on its way out, after its own
@@ -37,8 +36,9 @@ type Target struct {
 	// its only node.
 	ResourceNode string
 	// Faults are the client faults the workload honours (client-pause,
-	// client-crash).
-	Faults *workloads.ClientFaults
+	// client-crash, cut-between-commands): the same value the workload
+	// was given.
+	Faults ClientFaults
 	// Record writes a nemesis event into the history (for instance
 	// (*history.Writer).Append); it must be safe to call from any
 	// goroutine and must not keep the pointer. Nil records nothing.
@@ -47,23 +47,32 @@ type Target struct {
 	// since Run was called.
 	Now func() int64
 
-	mu         sync.Mutex
-	origin     time.Time
-	active     []activeFault // in the order they started
-	armed      []int         // workers with a pause armed
-	crashArmed bool          // a crash was armed (it cannot be disarmed)
-	cuts       []armedCut    // cut-between-commands occurrences in force
+	mu     sync.Mutex
+	origin time.Time
+	active []activeFault // in the order they started
+	armed  []Action      // client faults armed and not stopped (arm)
+	cuts   []armedCut    // cut-between-commands occurrences in force
 }
 
-// armedCut is a cut-between-commands occurrence between its start (armed)
-// and its stop (healed): the hook fills in what it cut.
-type armedCut struct {
-	step, occurrence int
-	worker           int
-	taken            bool     // the hook ran for it
-	group            string   // the group cut off, once taken
-	nodes            []string // the nodes it was cut from, once taken
-	err              error    // why the cut could not be made
+// ClientFaults are the client-side fault mechanisms of the workload that
+// the client faults arm: a worker carries an armed fault out at the right
+// moment of its next critical section. workloads.ClientFaults implements
+// it; give the same value to the workload and to Target.Faults.
+type ClientFaults interface {
+	// Pause arms worker to pause for d between reading the resource and
+	// writing it in its next critical section; 0 disarms it.
+	Pause(worker int, d time.Duration)
+	// Crash arms worker to crash right after its next acquire.
+	Crash(worker int)
+	// CutBetween arms worker to be cut off between the two commands of
+	// its next two-command acquire.
+	CutBetween(worker int)
+	// TakeCutBetween reports whether worker has a cut armed and disarms
+	// it.
+	TakeCutBetween(worker int) bool
+	// Worker returns the index of the worker whose context ctx is (a lock
+	// strategy's hook runs inside the worker's acquire).
+	Worker(ctx context.Context) (int, bool)
 }
 
 // activeFault is a fault that started and has not stopped.
@@ -135,7 +144,7 @@ func Run(ctx context.Context, timeline []Action, t *Target) (err error) {
 	// Faults with no stop in the timeline, and client faults armed but
 	// perhaps not yet carried out, stay until the cell ends.
 	t.mu.Lock()
-	open := len(t.active) > 0 || len(t.armed) > 0 || t.crashArmed
+	open := len(t.active) > 0 || len(t.armed) > 0
 	t.mu.Unlock()
 	if open {
 		<-ctx.Done()
@@ -174,66 +183,36 @@ func (t *Target) resourceNode() string {
 	return ""
 }
 
-// check refuses a timeline t cannot carry out, before anything changes.
+// check refuses a timeline t cannot carry out, before anything changes:
+// what every fault needs (the lock mesh, the provider's process control),
+// then what the fault itself needs (Fault.Ready).
 func (t *Target) check(timeline []Action) error {
-	bad := func(a Action, format string, args ...any) error {
-		return fmt.Errorf("chaos: %s on %s: %s: %w", a.Fault, a.Target, fmt.Sprintf(format, args...), ErrInvalid)
-	}
 	for _, a := range timeline {
-		k, err := LookupFault(a.Fault)
+		f, err := lookupFault(a.Fault)
 		if err != nil {
 			return fmt.Errorf("chaos: %w", err)
 		}
 		if a.Phase != PhaseStart && a.Phase != PhaseStop {
-			return bad(a, "phase %q", a.Phase)
+			return notReady(a, "phase %q", a.Phase)
 		}
+		k := f.Kind()
 		// The same predicate as Schedule.Requirements' LockMesh: a cell
 		// that left its lock nodes unproxied is refused here, loudly,
 		// rather than running without its fault.
 		if k.UsesMesh() && t.Mesh == nil {
-			return bad(a, "needs the proxy mesh in front of the lock nodes, and the target has none (Requirements.LockMesh)")
+			return notReady(a, "needs the proxy mesh in front of the lock nodes, and the target has none (Requirements.LockMesh)")
 		}
-		switch k.Side {
-		case SideNetwork:
-			for _, c := range a.Cuts {
-				for _, n := range c.Nodes {
-					if t.Mesh.Addr(c.Group, n) == "" {
-						return bad(a, "the mesh has no proxy %s→%s (groups %v, nodes %v)", c.Group, n, t.Mesh.Groups(), t.Mesh.Nodes())
-					}
-				}
+		if len(k.Needs) > 0 && t.Cluster == nil {
+			return notReady(a, "node faults need the cluster")
+		}
+		for _, c := range k.Needs {
+			if !t.Cluster.Can(c) {
+				return fmt.Errorf("chaos: fault %s needs %s on the %s provider: %w; use --provider %s",
+					k.Name, c, t.Cluster.Provider, cluster.ErrUnsupported, providersWith(c))
 			}
-		case SideResource:
-			node := t.resourceNode()
-			if t.ResourceMesh == nil || node == "" {
-				return bad(a, "needs the resource reached through a proxy mesh (Target.ResourceMesh and ResourceNode)")
-			}
-			for _, c := range a.Cuts {
-				if t.ResourceMesh.Addr(c.Group, node) == "" {
-					return bad(a, "the resource mesh has no proxy %s→%s", c.Group, node)
-				}
-			}
-		case SideNode:
-			if t.Cluster == nil {
-				return bad(a, "node faults need the cluster")
-			}
-			for _, c := range k.Needs {
-				if !t.Cluster.Can(c) {
-					return fmt.Errorf("chaos: fault %s needs %s on the %s provider: %w; use --provider %s",
-						k.Name, c, t.Cluster.Provider, cluster.ErrUnsupported, providersWith(c))
-				}
-			}
-			for _, n := range a.Nodes {
-				if t.node(n) == nil {
-					return bad(a, "no node %q in the cluster", n)
-				}
-			}
-		case SideClient:
-			if t.Faults == nil {
-				return bad(a, "client faults need Target.Faults, shared with the workload")
-			}
-			if k.Name == FaultCutBetween && (t.Mesh == nil || len(t.Mesh.Nodes()) == 0) {
-				return bad(a, "a cut between commands needs a proxy mesh with node n1 in it")
-			}
+		}
+		if err := f.Ready(t, a); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -249,120 +228,51 @@ func (t *Target) node(name string) cluster.Node {
 	return nil
 }
 
-// do carries out one action and records it.
+// do carries out one action and records it. A fault that lasts is
+// recorded here: its start with the time just before Apply, its stop just
+// after Undo. An armed fault is only applied (armed); it records what it
+// records itself, and has no stop.
 func (t *Target) do(ctx context.Context, a Action) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	switch a.Fault {
-	case FaultClientPause, FaultClientCrash:
+	f, err := lookupFault(a.Fault)
+	if err != nil {
+		return fmt.Errorf("chaos: %w", err)
+	}
+	if f.Kind().Armed() {
 		if a.Phase == PhaseStop {
 			return nil // armed faults have no stop of their own
 		}
-	}
-	switch a.Fault {
-	case FaultClientPause:
-		t.Faults.Pause(a.Worker, a.Duration)
-		if !slices.Contains(t.armed, a.Worker) {
-			t.armed = append(t.armed, a.Worker)
-		}
-		return nil
-	case FaultClientCrash:
-		t.Faults.Crash(a.Worker)
-		t.crashArmed = true
-		at := t.now()
-		return errors.Join(t.record(at, a.Fault, a.Target, PhaseStart), t.record(at, a.Fault, a.Target, PhaseStop))
-	case FaultCutBetween:
-		return t.doCut(ctx, a)
+		return f.Apply(ctx, t, a)
 	}
 	if a.Phase == PhaseStart {
 		at := t.now()
 		// In force from now on as far as healing goes, even if applying
 		// fails half way: HealAll undoes it and records its stop.
 		t.active = append(t.active, activeFault{step: a.Step, occurrence: a.Occurrence, fault: a.Fault, target: a.Target})
-		err := t.apply(ctx, a)
+		err := f.Apply(ctx, t, a)
 		if rerr := t.record(at, a.Fault, a.Target, PhaseStart); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 		return err
 	}
+	same := func(o Action) bool { return o.Step == a.Step && o.Occurrence == a.Occurrence }
 	i := slices.IndexFunc(t.active, func(f activeFault) bool { return f.step == a.Step && f.occurrence == a.Occurrence })
 	if i < 0 {
 		return nil // never started (the cell began late) or already healed
 	}
-	if err := t.undo(ctx, a); err != nil {
+	if err := f.Undo(ctx, t, a); err != nil {
 		return err // still active: HealAll retries and records the stop
 	}
 	t.active = slices.Delete(t.active, i, i+1)
+	t.armed = slices.DeleteFunc(t.armed, same)
 	return t.record(t.now(), a.Fault, a.Target, PhaseStop)
 }
 
-// apply starts the fault of a.
-func (t *Target) apply(ctx context.Context, a Action) error {
-	switch a.Fault {
-	case FaultLatency, FaultJitter:
-		return t.eachLink(a, func(g, n string) error { return t.Mesh.AddLatency(ctx, g, n, a.Latency, a.Jitter, Both) })
-	case FaultSlowReplies:
-		return t.eachLink(a, func(g, n string) error { return t.Mesh.SlowReplies(ctx, g, n, a.Latency) })
-	case FaultPartitionNode, FaultPartitionMinority, FaultPartitionMajority, FaultPartitionAsymmetric, FaultFlapping:
-		for _, c := range a.Cuts {
-			if err := t.Mesh.PartitionGroup(ctx, c.Group, c.Nodes); err != nil {
-				return err
-			}
-		}
-		return nil
-	case FaultDelayedWrite:
-		node := t.resourceNode()
-		for _, c := range a.Cuts {
-			if err := t.ResourceMesh.AddLatency(ctx, c.Group, node, a.Latency, 0, Upstream); err != nil {
-				return err
-			}
-		}
-		return nil
-	case FaultKillRestart, FaultKillDelayedRestart:
-		return t.eachNode(a, func(n cluster.Node) error { return n.Kill(ctx) })
-	case FaultPauseNode:
-		return t.eachNode(a, func(n cluster.Node) error { return n.Pause(ctx) })
-	case FaultClockJump:
-		return t.eachNode(a, func(n cluster.Node) error { return n.SetClock(ctx, a.Offset, 1) })
-	case FaultClockFast:
-		return t.eachNode(a, func(n cluster.Node) error { return n.SetClock(ctx, 0, a.Rate) })
-	}
-	return fmt.Errorf("chaos: %s: %w", a.Fault, ErrUnknownFault)
-}
-
-// undo stops the fault of a.
-func (t *Target) undo(ctx context.Context, a Action) error {
-	switch a.Fault {
-	case FaultLatency, FaultJitter:
-		return t.eachLink(a, func(g, n string) error { return t.Mesh.RemoveLatency(ctx, g, n) })
-	case FaultSlowReplies:
-		return t.eachLink(a, func(g, n string) error { return t.Mesh.RemoveSlowReplies(ctx, g, n) })
-	case FaultPartitionNode, FaultPartitionMinority, FaultPartitionMajority, FaultPartitionAsymmetric, FaultFlapping:
-		for _, c := range a.Cuts {
-			if err := t.Mesh.HealGroup(ctx, c.Group, c.Nodes); err != nil {
-				return err
-			}
-		}
-		return nil
-	case FaultDelayedWrite:
-		node := t.resourceNode()
-		for _, c := range a.Cuts {
-			if err := t.ResourceMesh.RemoveLatency(ctx, c.Group, node); err != nil {
-				return err
-			}
-		}
-		return nil
-	case FaultKillRestart, FaultKillDelayedRestart:
-		// A killed node is started even when ctx has ended, as
-		// cluster.Restart does: a cancelled run must not leave it down.
-		return t.eachNode(a, func(n cluster.Node) error { return n.Start(context.WithoutCancel(ctx)) })
-	case FaultPauseNode:
-		return t.eachNode(a, func(n cluster.Node) error { return n.Resume(ctx) })
-	case FaultClockJump, FaultClockFast:
-		return t.eachNode(a, func(n cluster.Node) error { return n.SetClock(ctx, 0, 1) })
-	}
-	return fmt.Errorf("chaos: %s: %w", a.Fault, ErrUnknownFault)
-}
+// arm notes that a's Apply armed a worker: until a stops, HealAll
+// disarms it (Fault.Undo) and Run waits for the end of the cell, when the
+// worker may still carry it out. t.mu is held.
+func (t *Target) arm(a Action) { t.armed = append(t.armed, a) }
 
 // eachLink calls f for every (group, node) pair of a's cuts.
 func (t *Target) eachLink(a Action, f func(group, node string) error) error {
@@ -390,8 +300,10 @@ func (t *Target) eachNode(a Action, f func(cluster.Node) error) error {
 // removes every toxic on both meshes, resumes paused nodes and starts
 // killed ones (any node of a process-controlling provider that does not
 // answer PING), puts every clock-controlled node back on real time, and
-// disarms the client pauses Run armed (an armed crash cannot be disarmed;
-// it dies with the cell's workload). It then records a stop event for every
+// disarms what Run armed in the workers and they have not carried out
+// (Fault.Undo of client pauses and cuts between commands; an armed crash
+// cannot be disarmed: it dies with the cell's workload). It then records
+// a stop event for every
 // fault Run started and did not stop. Run calls it on its way out; call it
 // yourself at the end of a cell or on interrupt when Run may not have run
 // to its end. It is idempotent: a second call changes and records nothing.
@@ -411,13 +323,18 @@ func HealAll(ctx context.Context, t *Target) error {
 			errs = append(errs, err)
 		}
 	}
-	for _, w := range t.armed {
-		t.Faults.Pause(w, 0)
+	// Disarm what a worker has not carried out yet; the meshes are clear
+	// already, so undoing a cut has nothing left to heal.
+	for _, a := range t.armed {
+		f, err := lookupFault(a.Fault)
+		if err == nil {
+			err = f.Undo(ctx, t, a)
+		}
+		if err != nil && !errors.Is(err, ErrClosed) {
+			errs = append(errs, err)
+		}
 	}
-	for _, c := range t.cuts {
-		t.Faults.TakeCutBetween(c.worker) // disarm; the mesh is clear already
-	}
-	t.armed, t.crashArmed, t.cuts = nil, false, nil
+	t.armed = nil
 	if c := t.Cluster; c != nil {
 		if c.Can(cluster.CapKill) || c.Can(cluster.CapPause) {
 			for _, n := range c.Nodes {

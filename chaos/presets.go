@@ -117,7 +117,7 @@ func Presets() []Schedule {
 		out = append(out, Schedule{
 			Name:        k.Name,
 			Description: "The single fault " + k.Name + " with its default parameters, from 1 s into the cell: " + k.Description + ".",
-			Source:      singleSource(k.Name),
+			Source:      k.Source,
 			Steps:       []Step{{Fault: k.Name, At: presetStart}},
 		})
 	}
@@ -135,41 +135,6 @@ func restartSteps(fault string) []Step {
 		{Fault: fault, At: presetStart + presetStart/4, Targets: []string{SharedNodes}, Repeat: -1},
 		{Fault: fault, At: presetStart + 3*presetStart/4, Targets: []string{"n1"}, Repeat: -1},
 	}
-}
-
-// singleSource cites where a single fault is discussed.
-func singleSource(fault string) string {
-	switch fault {
-	case FaultLatency, FaultJitter:
-		return sourceJepsen + "; DESIGN §6"
-	case FaultSlowReplies:
-		return sourceKleppmann + ", section \"Protecting a resource with a lock\" (network delay, GitHub's 90-second packet delay)"
-	case FaultPartitionNode:
-		return sourceJepsen + " partition-random-node"
-	case FaultPartitionAsymmetric:
-		return sourceKleppmann + ", section \"Breaking Redlock with bad timings\"; " + sourceJepsen + " partition-majorities-ring (bridge)"
-	case FaultFlapping:
-		return sourceJepsen + " (a partitioner started and stopped on a cycle)"
-	case FaultKillRestart:
-		return sourceRedisIO + ", section \"Performance, Crash Recovery and fsync\""
-	case FaultKillDelayedRestart:
-		return sourceRedisIO + ", section \"Performance, Crash Recovery and fsync\" (delayed restarts)"
-	case FaultPauseNode:
-		return sourceJepsen + " hammer-time (SIGSTOP/SIGCONT)"
-	case FaultClockJump:
-		return sourceKleppmann + ", section \"Breaking Redlock with bad timings\"; " + sourceJepsen + ".time bump-time"
-	case FaultClockFast:
-		return sourceKleppmann + ", section \"Synchrony assumptions of Redlock\"; " + sourceJepsen + ".time strobe-time"
-	case FaultClientPause:
-		return sourceKleppmann + ", section \"Protecting a resource with a lock\""
-	case FaultClientCrash:
-		return sourceRedisIO + ", section \"Safety and Liveness Guarantees\" (liveness A: deadlock free when a client crashes)"
-	case FaultCutBetween:
-		return sourceRedisSET + " (one command, SET NX EX, because a failure between SETNX and EXPIRE leaves a lock that never expires)"
-	case FaultDelayedWrite:
-		return sourceKleppmann + ", section \"Protecting a resource with a lock\" (the write delayed in the network)"
-	}
-	return ""
 }
 
 // PresetNames returns the presets' names in documentation order.

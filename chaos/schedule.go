@@ -220,93 +220,26 @@ type Requirements struct {
 	MinNodes, MinGroups, MinClients int
 }
 
-// field flags: the step fields a fault takes.
-type fields uint16
-
-const (
-	fNodes fields = 1 << iota // Nodes, Targets
-	fGroups
-	fCuts
-	fLatency
-	fJitter
-	fOffset
-	fRate
-	fWorker
-	fDuration
-)
-
-// spec is how a fault is carried out and what it takes; the catalogue says
-// the same in words.
-type spec struct {
-	fields fields
-	// instant faults have no duration: kill-restart stops as it starts,
-	// client faults are armed.
-	instant bool
-	// family groups faults that touch the same thing, for overlap checks
-	// ("" = no check).
-	family string
-}
-
-func specOf(fault string) spec {
-	switch fault {
-	case FaultLatency, FaultJitter:
-		return spec{fields: fNodes | fGroups | fLatency | fJitter | fDuration, family: "latency"}
-	case FaultSlowReplies:
-		return spec{fields: fNodes | fGroups | fLatency | fDuration, family: "slow-replies"}
-	case FaultPartitionNode, FaultFlapping:
-		return spec{fields: fNodes | fGroups | fDuration, family: "partition"}
-	case FaultPartitionMinority, FaultPartitionMajority:
-		return spec{fields: fGroups | fDuration, family: "partition"}
-	case FaultPartitionAsymmetric:
-		return spec{fields: fGroups | fCuts | fDuration, family: "partition"}
-	case FaultKillRestart:
-		return spec{fields: fNodes, instant: true, family: "process"}
-	case FaultKillDelayedRestart, FaultPauseNode:
-		return spec{fields: fNodes | fDuration, family: "process"}
-	case FaultClockJump:
-		return spec{fields: fNodes | fOffset | fDuration, family: "clock"}
-	case FaultClockFast:
-		return spec{fields: fNodes | fRate | fDuration, family: "clock"}
-	case FaultClientPause:
-		return spec{fields: fWorker | fDuration, instant: true}
-	case FaultClientCrash:
-		return spec{fields: fWorker, instant: true}
-	case FaultCutBetween:
-		return spec{fields: fWorker | fDuration}
-	case FaultDelayedWrite:
-		return spec{fields: fGroups | fLatency | fDuration, family: "resource-latency"}
-	}
-	return spec{}
-}
-
 // Requirements says what the schedule needs; it assumes Validate passed.
 func (s Schedule) Requirements() Requirements {
 	r := Requirements{Persistence: s.Persistence}
 	for _, st := range s.Steps {
-		k, err := LookupFault(st.Fault)
+		f, err := lookupFault(st.Fault)
 		if err != nil {
 			continue
 		}
+		k := f.Kind()
 		for _, c := range k.Needs {
 			if !slices.Contains(r.Caps, c) {
 				r.Caps = append(r.Caps, c)
 			}
 		}
-		if slices.Contains(k.Needs, cluster.CapClock) {
-			r.FakeTime = true
-		}
 		if k.UsesMesh() {
 			r.LockMesh = true
 		}
-		switch k.Side {
-		case SideResource:
-			r.ResourceProxy = true
-		case SideClient:
-			r.ClientFaults = true
-			r.MinClients = max(r.MinClients, st.Worker+1, 1)
-		}
 		r.MinNodes = max(r.MinNodes, st.minNodes(), 1)
 		r.MinGroups = max(r.MinGroups, st.minGroups(), 1)
+		f.Require(st, &r)
 	}
 	return r
 }
@@ -314,10 +247,6 @@ func (s Schedule) Requirements() Requirements {
 // minNodes is the smallest node count the step makes sense on.
 func (st Step) minNodes() int {
 	n := st.Nodes
-	switch st.Fault {
-	case FaultPartitionMinority, FaultPartitionAsymmetric:
-		n = max(n, 3)
-	}
 	for _, t := range st.Targets {
 		if t == SharedNodes {
 			n = max(n, 3)
@@ -338,9 +267,6 @@ func (st Step) minNodes() int {
 // minGroups is the smallest group count the step makes sense on.
 func (st Step) minGroups() int {
 	n := 1
-	if st.Fault == FaultPartitionAsymmetric && len(st.Cuts) == 0 {
-		n = 2
-	}
 	names := slices.Clone(st.Groups)
 	for g := range st.Cuts {
 		names = append(names, g)
@@ -395,39 +321,68 @@ func (s Schedule) Validate(caps []cluster.Capability, provider string, nodes, gr
 	for i, st := range s.Steps {
 		k, err := LookupFault(st.Fault)
 		if err != nil {
-			return fmt.Errorf("schedule %q step %d: %w", s.Name, i+1, err)
+			return &StepError{Schedule: s.Name, Step: i, Fault: st.Fault, Err: err}
 		}
 		for _, c := range k.Needs {
 			if !slices.Contains(caps, c) {
-				return fmt.Errorf("schedule %q step %d: fault %s needs %s on the %s provider: %w; use --provider %s",
-					s.Name, i+1, k.Name, c, provider, cluster.ErrUnsupported, providersWith(c))
+				return &StepError{Schedule: s.Name, Step: i, Fault: st.Fault, Err: fmt.Errorf("fault %s needs %s on the %s provider: %w; use --provider %s",
+					k.Name, c, provider, cluster.ErrUnsupported, providersWith(c))}
 			}
 		}
 	}
-	return s.check(NodeNames(nodes), GroupNames(groups), clients)
+	return s.check(Topology{Nodes: NodeNames(nodes), Groups: GroupNames(groups), Clients: clients})
+}
+
+// Check is Validate without the provider: every step against a cluster of
+// nodes nodes, groups client groups and clients clients. A scenario file's
+// schedules are checked so before the provider is known.
+func (s Schedule) Check(nodes, groups, clients int) error {
+	return s.check(Topology{Nodes: NodeNames(nodes), Groups: GroupNames(groups), Clients: clients})
 }
 
 // check is what Validate and Timeline share: every step against the
 // topology's names, without the TTL.
-func (s Schedule) check(nodes, groups []string, clients int) error {
+func (s Schedule) check(topo Topology) error {
 	for i, st := range s.Steps {
-		if err := st.check(nodes, groups, clients); err != nil {
-			return fmt.Errorf("schedule %q step %d (%s): %w", s.Name, i+1, st.Fault, err)
+		if err := st.check(topo); err != nil {
+			return &StepError{Schedule: s.Name, Step: i, Fault: st.Fault, Err: err}
 		}
 	}
 	return nil
 }
 
-// check validates one step.
-func (st Step) check(nodes, groups []string, clients int) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrBadSchedule)
-	}
-	k, err := LookupFault(st.Fault)
+// StepError is a schedule step that cannot run: Err says why. Its message
+// names the schedule and the step; Step lets a caller that read the
+// schedule from a file name the line instead.
+type StepError struct {
+	// Schedule is the schedule's name.
+	Schedule string
+	// Step is the index of the step in Schedule.Steps (0 = the first).
+	Step int
+	// Fault is the step's fault.
+	Fault string
+	// Err is what is wrong; it wraps ErrBadSchedule or ErrUnknownFault.
+	Err error
+}
+
+// Error names the schedule and the step (counted from 1) and says why.
+func (e *StepError) Error() string {
+	return fmt.Sprintf("schedule %q step %d (%s): %v", e.Schedule, e.Step+1, e.Fault, e.Err)
+}
+
+// Unwrap returns Err.
+func (e *StepError) Unwrap() error { return e.Err }
+
+// check validates one step: what every step is checked for, then the
+// fault's own checks (Fault.Check).
+func (st Step) check(topo Topology) error {
+	bad := badStep
+	nodes, groups := topo.Nodes, topo.Groups
+	f, err := lookupFault(st.Fault)
 	if err != nil {
 		return err
 	}
-	sp := specOf(k.Name)
+	k := f.Kind()
 	if len(nodes) == 0 {
 		return bad("no nodes")
 	}
@@ -448,7 +403,7 @@ func (st Step) check(nodes, groups []string, clients int) error {
 		{fWorker, "worker", st.Worker != 0},
 		{fDuration, "duration", st.Duration != 0},
 	} {
-		if f.given && sp.fields&f.flag == 0 {
+		if f.given && k.takes&f.flag == 0 {
 			return bad("%s takes no %s", k.Name, f.name)
 		}
 	}
@@ -510,115 +465,44 @@ func (st Step) check(nodes, groups []string, clients int) error {
 			return bad("cuts cut nothing")
 		}
 	}
-	switch k.Name {
-	case FaultPartitionMinority:
-		if len(nodes) < 3 {
-			return bad("a minority of %d nodes is nobody: needs at least 3", len(nodes))
-		}
-	case FaultPartitionAsymmetric:
-		if len(st.Cuts) == 0 {
-			if len(nodes) < 3 {
-				return bad("needs at least 3 nodes for two overlapping majorities, the cluster has %d", len(nodes))
-			}
-			g := len(groups)
-			if len(st.Groups) > 0 {
-				g = len(st.Groups)
-			}
-			if g < 2 {
-				return bad("needs at least 2 client groups (run with --groups 2 or more)")
-			}
-		}
-	}
-	if k.Side == SideClient {
-		if clients < 1 {
-			return bad("needs at least one client")
-		}
-		if st.Worker < -1 || st.Worker >= clients {
-			return bad("worker %d is not a client (0 … %d, or −1 to draw one)", st.Worker, clients-1)
-		}
-	}
-	return nil
+	return f.Check(st, topo)
 }
 
 // resolved is a step with its defaults filled in for one topology.
 type resolved struct {
 	Step
+	fault Fault
 	kind  FaultKind
-	spec  spec
-	count int // nodes to hit when no targets are given
 }
 
-// resolve fills in the fault's defaults, relative to the TTL.
+// resolve fills in the fault's defaults, relative to the TTL
+// (Fault.Defaults), then the period of a repeated step where the fault
+// has none of its own: the duration plus 2×TTL.
 func (st Step) resolve(topo Topology) (resolved, error) {
-	k, err := LookupFault(st.Fault)
+	f, err := lookupFault(st.Fault)
 	if err != nil {
 		return resolved{}, err
 	}
-	r := resolved{Step: st, kind: k, spec: specOf(k.Name)}
-	ttl, n := topo.TTL, len(topo.Nodes)
-	if r.Duration == 0 && (!r.spec.instant || k.Name == FaultClientPause) {
-		switch k.Name {
-		case FaultFlapping:
-			r.Duration = ttl
-		case FaultKillDelayedRestart:
-			r.Duration = 2 * ttl
-		case FaultClockJump:
-			r.Duration = UntilEnd
-		default:
-			r.Duration = 3 * ttl
-		}
-	}
-	switch k.Name {
-	case FaultLatency, FaultJitter:
-		if r.Latency == 0 {
-			r.Latency = max(ttl/10, time.Millisecond)
-		}
-		if k.Name == FaultJitter && r.Jitter == 0 {
-			r.Jitter = r.Latency
-		}
-	case FaultSlowReplies, FaultDelayedWrite:
-		if r.Latency == 0 {
-			r.Latency = 2 * ttl
-		}
-	case FaultClockJump:
-		if r.Offset == 0 {
-			r.Offset = 2 * ttl
-		}
-	case FaultClockFast:
-		if r.Rate == 0 {
-			r.Rate = 2
-		}
-	}
+	r := resolved{Step: f.Defaults(st, topo), fault: f, kind: f.Kind()}
 	if r.Jitter > r.Latency {
 		return r, fmt.Errorf("jitter %v exceeds latency %v: %w", r.Jitter, r.Latency, ErrBadSchedule)
 	}
-	switch {
-	case r.Nodes > 0:
-		r.count = r.Nodes
-	case k.Name == FaultLatency || k.Name == FaultJitter || k.Name == FaultSlowReplies:
-		r.count = n
-	case k.Name == FaultPartitionMinority:
-		r.count = (n - 1) / 2
-	case k.Name == FaultPartitionMajority:
-		r.count = n/2 + 1
-	default:
-		r.count = 1
-	}
-	if k.Name == FaultFlapping && r.Repeat == 0 {
-		r.Repeat = 10
+	if r.Nodes == 0 {
+		r.Nodes = 1
 	}
 	if r.Every == 0 && r.Repeat != 0 && r.Repeat != 1 {
-		switch {
-		case k.Name == FaultFlapping:
-			r.Every = 2 * r.Duration
-		case r.Duration > 0:
-			r.Every = r.Duration + 2*ttl
-		default:
-			r.Every = 2 * ttl
+		if r.Duration > 0 {
+			r.Every = r.Duration + 2*topo.TTL
+		} else {
+			r.Every = 2 * topo.TTL
 		}
 	}
 	return r, nil
 }
+
+// lasts reports whether an occurrence stays in force for a duration (not
+// instant, not armed).
+func (r resolved) lasts() bool { return r.kind.timing == timingLasting }
 
 // occurrences is how many times the step may occur, before the end of the
 // cell cuts it short.
@@ -656,7 +540,7 @@ func (s Schedule) Timeline(seed uint64, topo Topology) ([]Action, error) {
 	case topo.Duration < 0:
 		return fail(fmt.Errorf("cell duration %v is negative: %w", topo.Duration, ErrBadSchedule))
 	}
-	if err := s.check(topo.Nodes, topo.Groups, topo.Clients); err != nil {
+	if err := s.check(topo); err != nil {
 		return nil, err
 	}
 	b := builder{topo: topo, cellEnd: topo.Duration, intervals: map[conflictKey][]interval{}}
@@ -664,7 +548,7 @@ func (s Schedule) Timeline(seed uint64, topo Topology) ([]Action, error) {
 	for i, st := range s.Steps {
 		end, err := b.step(seed, i, st, prevEnd)
 		if err != nil {
-			return fail(fmt.Errorf("step %d (%s): %w", i+1, st.Fault, err))
+			return nil, &StepError{Schedule: s.Name, Step: i, Fault: st.Fault, Err: err}
 		}
 		prevEnd = end
 	}
@@ -739,10 +623,10 @@ func (b *builder) step(seed uint64, i int, st Step, prevEnd time.Duration) (time
 	if err != nil {
 		return 0, err
 	}
-	if n > 1 && !r.spec.instant && r.Duration < 0 {
+	if n > 1 && r.lasts() && r.Duration < 0 {
 		return 0, fmt.Errorf("a repeated fault needs a duration (it would last until the end of the cell): %w", ErrBadSchedule)
 	}
-	if n > 1 && !r.spec.instant && r.Duration > r.Every {
+	if n > 1 && r.lasts() && r.Duration > r.Every {
 		return 0, fmt.Errorf("duration %v is longer than the period %v: occurrences would overlap: %w", r.Duration, r.Every, ErrBadSchedule)
 	}
 	window := r.Window
@@ -757,7 +641,7 @@ func (b *builder) step(seed uint64, i int, st Step, prevEnd time.Duration) (time
 		}
 		window = max(window, time.Millisecond)
 	}
-	if n > 1 && r.Random && !r.spec.instant && window+r.Duration > r.Every {
+	if n > 1 && r.Random && r.lasts() && window+r.Duration > r.Every {
 		return 0, fmt.Errorf("window %v + duration %v exceed the period %v: occurrences could overlap: %w", window, r.Duration, r.Every, ErrBadSchedule)
 	}
 	if b.cellEnd > 0 && base+window > b.cellEnd {
@@ -781,46 +665,26 @@ func (b *builder) step(seed uint64, i int, st Step, prevEnd time.Duration) (time
 		if r.Random && len(r.Targets) == 0 {
 			nodes = b.nodesFor(r, rnd)
 		}
-		worker := -1
-		if r.kind.Side == SideClient {
-			worker = r.Worker
-			if worker < 0 {
-				worker = rnd.IntN(b.topo.Clients)
-			}
-		}
-		a := Action{At: start, Step: i, Occurrence: k, Fault: r.kind.Name, Worker: worker, Duration: r.Duration,
+		a := Action{At: start, Step: i, Occurrence: k, Fault: r.kind.Name, Worker: -1, Duration: r.Duration,
 			Latency: r.Latency, Jitter: r.Jitter, Offset: r.Offset, Rate: r.Rate}
-		switch r.kind.Side {
-		case SideNode:
-			a.Nodes = nodes
-			a.Target = strings.Join(nodes, ",")
-		case SideNetwork:
-			a.Cuts = b.cutsFor(r, nodes)
-			a.Target = b.render(a.Cuts, "")
-		case SideResource:
-			for _, g := range b.groupsFor(r) {
-				a.Cuts = append(a.Cuts, Cut{Group: g})
-			}
-			a.Target = b.render(a.Cuts, "resource")
-		case SideClient:
-			a.Target = "worker " + strconv.Itoa(worker)
-		}
+		r.fault.Aim(&a, Occurrence{Step: r.Step, Topology: b.topo, Nodes: nodes, Rand: rnd})
 
-		// When the occurrence ends: instant faults at once; client
-		// pauses and crashes are armed and have no stop of their own; a
-		// cut between commands and the others after Duration or at the
-		// end of the cell.
+		// When the occurrence ends: an instant fault at once; an armed
+		// one has no stop of its own (the worker carries it out); the
+		// others after Duration or at the end of the cell.
 		var stop time.Duration
 		hasStop := true
-		switch {
-		case r.kind.Side == SideClient && r.kind.Name != FaultCutBetween:
+		switch r.kind.timing {
+		case timingArmed:
 			hasStop = false
 			stop = start + max(r.Duration, 0)
-		case r.spec.instant:
+		case timingInstant:
 			stop = start
-		case r.Duration < 0:
-			stop, hasStop = b.cellEnd, b.cellEnd > 0
 		default:
+			if r.Duration < 0 {
+				stop, hasStop = b.cellEnd, b.cellEnd > 0
+				break
+			}
 			stop = start + r.Duration
 			if b.cellEnd > 0 && stop > b.cellEnd {
 				stop = b.cellEnd
@@ -831,7 +695,7 @@ func (b *builder) step(seed uint64, i int, st Step, prevEnd time.Duration) (time
 			s := a
 			s.At = stop
 			rank := 0
-			if r.spec.instant {
+			if r.kind.timing == timingInstant {
 				rank = 2
 			}
 			b.add(s, PhaseStop, rank)
@@ -841,10 +705,10 @@ func (b *builder) step(seed uint64, i int, st Step, prevEnd time.Duration) (time
 		}
 		to := stop
 		switch {
-		case !hasStop && r.kind.Side != SideClient:
+		case !hasStop && r.lasts():
 			to = MaxSpan + 1
 			end = -1
-		case r.spec.instant:
+		case !r.lasts():
 			to = start + 1
 		}
 		b.hold(r, a, start, to)
@@ -863,12 +727,12 @@ func (b *builder) add(a Action, phase string, rank int) {
 
 // hold notes what the occurrence changes, for the overlap check.
 func (b *builder) hold(r resolved, a Action, from, to time.Duration) {
-	if r.spec.family == "" {
+	if r.kind.family == "" {
 		return
 	}
 	iv := interval{from: from, to: to, step: a.Step}
 	for _, n := range a.Nodes {
-		k := conflictKey{family: r.spec.family, node: n}
+		k := conflictKey{family: r.kind.family, node: n}
 		b.intervals[k] = append(b.intervals[k], iv)
 	}
 	for _, c := range a.Cuts {
@@ -877,7 +741,7 @@ func (b *builder) hold(r resolved, a Action, from, to time.Duration) {
 			nodes = []string{"resource"}
 		}
 		for _, n := range nodes {
-			k := conflictKey{family: r.spec.family, group: c.Group, node: n}
+			k := conflictKey{family: r.kind.family, group: c.Group, node: n}
 			b.intervals[k] = append(b.intervals[k], iv)
 		}
 	}
@@ -918,7 +782,7 @@ func sharedRange(n int) (lo, hi int) {
 }
 
 // nodesFor picks a node fault's or a partition's nodes: explicit targets,
-// else the first r.count nodes, else (rnd given) r.count drawn at random.
+// else the first r.Nodes nodes, else (rnd given) r.Nodes drawn at random.
 // The result is in cluster order.
 func (b *builder) nodesFor(r resolved, rnd *rand.Rand) []string {
 	all := b.topo.Nodes
@@ -935,92 +799,12 @@ func (b *builder) nodesFor(r resolved, rnd *rand.Rand) []string {
 		return inOrder(all, out)
 	}
 	if rnd == nil {
-		return slices.Clone(all[:r.count])
+		return slices.Clone(all[:r.Nodes])
 	}
-	perm := rnd.Perm(len(all))[:r.count]
+	perm := rnd.Perm(len(all))[:r.Nodes]
 	out := make([]string, len(perm))
 	for i, p := range perm {
 		out[i] = all[p]
 	}
 	return inOrder(all, out)
-}
-
-// inOrder dedupes names and sorts them in the order of all.
-func inOrder(all, names []string) []string {
-	var out []string
-	for _, n := range all {
-		if slices.Contains(names, n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// groupsFor is the step's groups, default all, in topology order.
-func (b *builder) groupsFor(r resolved) []string {
-	if len(r.Groups) == 0 {
-		return slices.Clone(b.topo.Groups)
-	}
-	return inOrder(b.topo.Groups, r.Groups)
-}
-
-// cutsFor turns nodes into one cut per group; partition-asymmetric builds
-// its own two-sided cuts.
-func (b *builder) cutsFor(r resolved, nodes []string) []Cut {
-	if r.kind.Name == FaultPartitionAsymmetric {
-		if len(r.Cuts) > 0 {
-			var out []Cut
-			for _, g := range b.topo.Groups {
-				if ns, ok := r.Cuts[g]; ok && len(ns) > 0 {
-					out = append(out, Cut{Group: g, Nodes: inOrder(b.topo.Nodes, ns)})
-				}
-			}
-			return out
-		}
-		// Kleppmann's arrangement: the first side reaches the first
-		// majority of nodes, the second side the last majority; they
-		// share the middle. Groups alternate between the sides.
-		all := b.topo.Nodes
-		m := len(all)/2 + 1
-		sides := [2][]string{slices.Clone(all[m:]), slices.Clone(all[:len(all)-m])}
-		var out []Cut
-		for j, g := range b.groupsFor(r) {
-			out = append(out, Cut{Group: g, Nodes: sides[j%2]})
-		}
-		return out
-	}
-	var out []Cut
-	for _, g := range b.groupsFor(r) {
-		out = append(out, Cut{Group: g, Nodes: slices.Clone(nodes)})
-	}
-	return out
-}
-
-// render names a network or resource fault's target: the nodes alone when
-// every group is cut from the same ones, else "A→n4,n5; B→n1,n2". node
-// stands in for empty node lists (the resource).
-func (b *builder) render(cuts []Cut, node string) string {
-	list := func(c Cut) string {
-		if len(c.Nodes) == 0 {
-			return node
-		}
-		return strings.Join(c.Nodes, ",")
-	}
-	if len(cuts) == 0 {
-		return ""
-	}
-	same := len(cuts) == len(b.topo.Groups)
-	for _, c := range cuts[1:] {
-		if !slices.Equal(c.Nodes, cuts[0].Nodes) {
-			same = false
-		}
-	}
-	if same {
-		return list(cuts[0])
-	}
-	parts := make([]string, len(cuts))
-	for i, c := range cuts {
-		parts[i] = c.Group + "→" + list(c)
-	}
-	return strings.Join(parts, "; ")
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/lockbench/lockbench/chaos"
 	"github.com/lockbench/lockbench/history"
 	"github.com/lockbench/lockbench/locks"
 	"github.com/lockbench/lockbench/workloads"
@@ -187,7 +186,7 @@ type shape struct {
 // shapeOf is cell's shape, with what its fault schedule adds to it, as
 // cellBody will build it.
 func shapeOf(sc Scenario, c Cell, provider string, cells int) (shape, error) {
-	sched, err := chaos.LookupPreset(c.Fault)
+	sched, err := sc.Schedule(c.Fault)
 	if err != nil {
 		return shape{}, fmt.Errorf("cell %s: %w: %w", c.ID, err, ErrBadScenario)
 	}

@@ -233,7 +233,7 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 	// Every fault the cells ask for must be possible here, before
 	// anything starts.
 	for _, c := range cells {
-		sched, err := chaos.LookupPreset(c.Fault)
+		sched, err := sc.Schedule(c.Fault)
 		if err != nil {
 			return nil, fmt.Errorf("cell %s: %w: %w", c.ID, err, ErrBadScenario)
 		}
@@ -279,7 +279,7 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 		if ctx.Err() != nil {
 			break
 		}
-		sched, _ := chaos.LookupPreset(cell.Fault)
+		sched, _ := sc.Schedule(cell.Fault)
 		req := sched.Requirements()
 		want := nodeNeeds{persistence: req.Persistence, fakeTime: req.FakeTime}
 		if want.persistence == "" {

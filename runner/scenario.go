@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,8 +34,13 @@ type Scenario struct {
 	Locks []string `yaml:"locks" json:"locks"`
 	// Workloads are preset names or inline specs.
 	Workloads []WorkloadRef `yaml:"workloads" json:"workloads"`
-	// Faults are fault schedule names (bench list presets).
-	Faults []string `yaml:"faults" json:"faults"`
+	// Faults are the cells' fault schedules by name: presets (bench list
+	// presets) or Schedules. A scenario file's faults: list holds names
+	// and hand-written schedules (scenario_faults.go, docs/faults.md).
+	Faults []string `yaml:"-" json:"faults"`
+	// Schedules are the schedules the scenario file wrote out in its
+	// faults: list, in its order.
+	Schedules []chaos.Schedule `yaml:"-" json:"schedules,omitempty"`
 	// Seeds: one cell per seed.
 	Seeds []uint64 `yaml:"seeds" json:"seeds"`
 	// Repeat is how many independent samples of each cell to take.
@@ -50,6 +56,16 @@ type Scenario struct {
 	// checker's default, max(3 × TTL, 5 s)); liveness is assessed only in
 	// cells with a fault-free stretch longer than it.
 	StallBound time.Duration `yaml:"stall_bound" json:"stall_bound_ns,omitempty"`
+
+	// src is where the file wrote Schedules, for errors naming lines.
+	src *faultSource
+}
+
+// scenarioFile is a scenario file as written: its faults: entries are
+// names or schedules, read by parseFaults.
+type scenarioFile struct {
+	Scenario `yaml:",inline"`
+	Faults   []yaml.Node `yaml:"faults"`
 }
 
 // WorkloadRef is a workload in a scenario: a preset name, or a mapping
@@ -102,13 +118,18 @@ func (w *WorkloadRef) UnmarshalYAML(n *yaml.Node) error {
 func (w WorkloadRef) MarshalYAML() (any, error) { return w.Spec, nil }
 
 // ParseScenario reads a scenario from YAML. Unknown fields are errors, with
-// their line.
+// their line; so is whatever is wrong in a hand-written fault schedule.
 func ParseScenario(b []byte) (*Scenario, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	var s Scenario
-	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("%s: %w", oneLine(err), ErrBadScenario)
+	var f scenarioFile
+	if err := dec.Decode(&f); err != nil {
+		msg := strings.ReplaceAll(oneLine(err), "in type runner.scenarioFile", "in a scenario")
+		return nil, fmt.Errorf("%s: %w", msg, ErrBadScenario)
+	}
+	s := f.Scenario
+	if err := parseFaults(f.Faults, &s); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }
@@ -120,15 +141,28 @@ func LoadScenario(file, preset string) (*Scenario, error) {
 		if !ok {
 			return nil, fmt.Errorf("unknown preset %q (known: %s): %w", preset, strings.Join(scenarios.Names(), ", "), ErrBadScenario)
 		}
-		return ParseScenario(b)
+		return parseFile("scenarios/"+preset+".yaml", b)
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("read scenario: %v: %w", err, ErrBadScenario)
 	}
+	return parseFile(file, b)
+}
+
+// parseFile is ParseScenario for a file: errors at a line say FILE:LINE,
+// and so do the errors Expand finds in the file's fault schedules.
+func parseFile(file string, b []byte) (*Scenario, error) {
 	s, err := ParseScenario(b)
-	if err != nil {
+	var le *lineError
+	switch {
+	case errors.As(err, &le):
+		return nil, fmt.Errorf("%s:%d: %s: %w", file, le.line, le.msg, ErrBadScenario)
+	case err != nil:
 		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if s.src != nil {
+		s.src.file = file
 	}
 	return s, nil
 }
@@ -225,9 +259,12 @@ func (s Scenario) Expand() ([]Cell, error) {
 		specs[i] = spec
 	}
 	for _, f := range s.Faults {
-		if _, err := chaos.LookupPreset(f); err != nil {
+		if _, err := s.Schedule(f); err != nil {
 			return nil, bad("%v", err)
 		}
+	}
+	if err := s.checkSchedules(specs); err != nil {
+		return nil, err
 	}
 	if err := checkCellCount(s.Name, len(s.Locks), len(specs), len(s.Faults), len(s.Seeds), s.Repeat); err != nil {
 		return nil, err
@@ -266,6 +303,40 @@ func checkCellCount(name string, locks, workloads, faults, seeds, repeat int) er
 				name, maxCells, locks, workloads, faults, seeds, repeat, maxCells)}
 		}
 		n *= int64(k)
+	}
+	return nil
+}
+
+// checkSchedules checks the hand-written schedules the cells use against
+// what only the whole scenario tells (its nodes, each workload's TTL,
+// length, groups and clients, the seeds), and names the line of the step
+// at fault. The provider's part is checked when the run starts.
+func (s Scenario) checkSchedules(specs []workloads.Spec) error {
+	for _, name := range s.Faults {
+		i := slices.IndexFunc(s.Schedules, func(sc chaos.Schedule) bool { return sc.Name == name })
+		if i < 0 {
+			continue
+		}
+		sched := s.Schedules[i]
+		req := sched.Requirements()
+		for _, spec := range specs {
+			groups, clients := max(spec.Groups, req.MinGroups, 1), max(spec.Clients, req.MinClients)
+			err := sched.Check(s.Nodes, groups, clients)
+			for _, seed := range s.Seeds {
+				if err != nil {
+					break
+				}
+				topo := chaos.Topology{Nodes: chaos.NodeNames(s.Nodes), Groups: chaos.GroupNames(groups), Clients: clients, TTL: spec.TTL, Duration: spec.Duration}
+				_, err = sched.Timeline(seed, topo)
+			}
+			if err == nil {
+				continue
+			}
+			if msg, ok := s.src.stepLine(err); ok {
+				return fmt.Errorf("%s (workload %q, nodes %d, ttl %v, duration %v): %w", msg, spec.Name, s.Nodes, spec.TTL, spec.Duration, ErrBadScenario)
+			}
+			return fmt.Errorf("scenario %q, faults %q, workload %q: %w: %w", s.Name, name, spec.Name, err, ErrBadScenario)
+		}
 	}
 	return nil
 }

@@ -1,12 +1,22 @@
 package runner
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
-	"github.com/lockbench/lockbench/chaos"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lockbench/lockbench/chaos"
+	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/history"
+	"github.com/lockbench/lockbench/internal/testenv"
 	"github.com/lockbench/lockbench/scenarios"
 )
 
@@ -151,5 +161,222 @@ func TestDefaultScenarioAssessesLiveness(t *testing.T) {
 		if free <= c.StallBound {
 			t.Errorf("%s: first fault at %v, not after the stall bound %v: liveness could not be assessed", c.ID, free, c.StallBound)
 		}
+	}
+}
+
+// TestHandWrittenSchedule: the example scenario's faults: list is a
+// preset's name and a schedule; both become cells, and the schedule's
+// steps are what the file says.
+func TestHandWrittenSchedule(t *testing.T) {
+	s, err := LoadScenario("", "custom-schedule")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"none", "latency-then-partition"}; !slices.Equal(s.Faults, want) {
+		t.Fatalf("faults %q, want %q", s.Faults, want)
+	}
+	sched, err := s.Schedule("latency-then-partition")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []chaos.Step{
+		{Fault: chaos.FaultLatency, Targets: []string{"n1"}, At: time.Second, Duration: 2 * time.Second, Latency: 50 * time.Millisecond},
+		{Fault: chaos.FaultPartitionNode, Targets: []string{"n2"}, Groups: []string{"A"}, At: 3 * time.Second, Duration: 500 * time.Millisecond},
+	}
+	if !reflect.DeepEqual(sched.Steps, want) {
+		t.Errorf("steps\n got  %+v\n want %+v", sched.Steps, want)
+	}
+	cells, err := s.Expand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(cells); n != 4 {
+		t.Errorf("%d cells, want 2 locks × 2 fault schedules", n)
+	}
+	if _, err := s.Schedule("kleppmann-clock-jump"); err != nil {
+		t.Errorf("presets are still there beside the file's schedules: %v", err)
+	}
+	if _, err := s.Schedule("no-such"); !errors.Is(err, chaos.ErrUnknownPreset) || !strings.Contains(err.Error(), "latency-then-partition") {
+		t.Errorf("an unknown name: %v; want ErrUnknownPreset naming the scenario's own schedules", err)
+	}
+
+	// --faults NAME picks the file's schedule like a preset.
+	s.Faults = []string{"latency-then-partition"}
+	if cells, err := s.Expand(); err != nil || len(cells) != 2 {
+		t.Errorf("--faults latency-then-partition: %d cells, %v", len(cells), err)
+	}
+
+	// The schedule is kept in summary.json's scenario; a summary
+	// without schedules (every one before them) reads as before.
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Scenario
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := back.Schedule("latency-then-partition"); err != nil || !reflect.DeepEqual(got.Steps, want) {
+		t.Errorf("read back from JSON: %+v, %v", got.Steps, err)
+	}
+	var old Scenario
+	if err := json.Unmarshal([]byte(`{"name":"old","faults":["none","partition-minority"]}`), &old); err != nil || len(old.Schedules) != 0 || len(old.Faults) != 2 {
+		t.Errorf("an old summary's scenario: %+v, %v", old, err)
+	}
+}
+
+// TestScheduleMistakesNameTheirLine: whatever is wrong in a hand-written
+// schedule is one line naming the file and the line, and what to do.
+func TestScheduleMistakesNameTheirLine(t *testing.T) {
+	// head is lines 1-6; the faults: list starts at line 5, the schedule's
+	// first step at line 8, its fields at lines 8-11.
+	const head = "name: t\nnodes: 3\nlocks: [token]\nworkloads: [{preset: hot-key, groups: 2}]\nfaults:\n  - name: s\n    steps:\n"
+	step := func(lines ...string) string {
+		out := "      - " + lines[0] + "\n"
+		for _, l := range lines[1:] {
+			out += "        " + l + "\n"
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		yaml string
+		line int
+		want string
+	}{
+		{"unknown fault kind", head + step("fault: latncy", "at: 1s"), 8, `unknown fault kind "latncy" (known: latency, jitter`},
+		{"bad duration", head + step("fault: latency", "at: 1s", "duration: 2x"), 10, `duration: "2x" is not a duration; write it with a unit: 1s, 250ms, 1m30s, or until-end`},
+		{"duration without unit", head + step("fault: latency", "at: 2"), 9, `at: "2" is not a duration`},
+		{"negative start", head + step("fault: latency", "at: -1s"), 9, "at: -1s is negative"},
+		{"node that does not exist", head + step("fault: pause-node", "targets: [n1, n9]"), 9, `node "n9" does not exist: the scenario has 3 nodes, n1 … n3`},
+		{"group that does not exist", head + step("fault: latency", "groups: [a]"), 9, `client group "a" does not exist: groups are named A, B, C`},
+		{"cut node that does not exist", head + step("fault: partition-asymmetric", "cuts: {A: [n4]}"), 9, `node "n4" does not exist`},
+		{"unknown step field", head + step("fault: latency", "taregts: [n1]"), 9, `unknown field "taregts" in a fault step (known: fault, at, after, duration`},
+		{"field twice", head + step("fault: latency", "at: 1s", "at: 2s"), 10, "at written twice"},
+		{"step without fault", head + step("at: 1s"), 8, "a step needs fault:"},
+		{"step not a mapping", head + "      - latency\n", 8, "a step is a mapping"},
+		{"bad number", head + step("fault: flapping", "repeat: often"), 9, `repeat: "often" is not a whole number`},
+		{"bad persistence", "name: t\nlocks: [token]\nworkloads: [hot-key]\nfaults:\n  - name: s\n    persistence: fsync\n    steps: [{fault: kill-restart}]\n", 6, "persistence: \"fsync\" is not a persistence mode"},
+		{"unknown schedule field", "name: t\nlocks: [token]\nworkloads: [hot-key]\nfaults:\n  - name: s\n    step: [{fault: latency}]\n", 6, `unknown field "step" in a fault schedule (known: name, description, source, persistence, steps)`},
+		{"schedule without name", "name: t\nlocks: [token]\nworkloads: [hot-key]\nfaults:\n  - steps: [{fault: latency}]\n", 5, "a fault schedule needs name:"},
+		{"schedule without steps", "name: t\nlocks: [token]\nworkloads: [hot-key]\nfaults:\n  - name: s\n", 5, `fault schedule "s" needs steps`},
+		{"schedule named like a preset", "name: t\nlocks: [token]\nworkloads: [hot-key]\nfaults:\n  - name: latency\n    steps: [{fault: latency}]\n", 5, `has a preset's name`},
+		{"schedule written twice", "name: t\nlocks: [token]\nworkloads: [hot-key]\nfaults:\n  - {name: s, steps: [{fault: latency}]}\n  - {name: s, steps: [{fault: jitter}]}\n", 6, "written twice"},
+		{"bad schedule name", "name: t\nlocks: [token]\nworkloads: [hot-key]\nfaults:\n  - name: a/b\n    steps: [{fault: latency}]\n", 5, "fault schedule name \"a/b\""},
+		{"unknown preset", "name: t\nlocks: [token]\nworkloads: [hot-key]\nfaults:\n  - none\n  - meteor-strike\n", 6, `fault schedule "meteor-strike" (known: none`},
+		{"entry is a list", "name: t\nlocks: [token]\nworkloads: [hot-key]\nfaults:\n  - [latency]\n", 5, "not a list"},
+		// Found by Expand, with the whole scenario: the step's line.
+		{"parameter the fault does not take", head + step("fault: latency", "offset: 1s"), 8, `step 1 of fault schedule "s" (latency): latency takes no offset`},
+		{"starts after the cell", head + step("fault: latency", "at: 1s", "duration: 1s") + step("fault: pause-node", "at: 20s"), 11, `step 2 of fault schedule "s" (pause-node): starts at 20s, not before the cell ends at 10s (lengthen the cell)`},
+		{"minority of too few nodes", strings.Replace(head, "nodes: 3", "nodes: 2", 1) + step("fault: partition-minority"), 8, "needs at least 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "s.yaml")
+			if err := os.WriteFile(file, []byte(tc.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := LoadScenario(file, "")
+			if err == nil {
+				_, err = s.Expand()
+			}
+			if !errors.Is(err, ErrBadScenario) {
+				t.Fatalf("err = %v, want ErrBadScenario", err)
+			}
+			msg := err.Error()
+			t.Log(msg)
+			if prefix := fmt.Sprintf("%s:%d: ", file, tc.line); !strings.HasPrefix(msg, prefix) {
+				t.Errorf("message %q\ndoes not start with %q", msg, prefix)
+			}
+			if !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+				t.Errorf("message %q\nwant one line saying %q", msg, tc.want)
+			}
+		})
+	}
+}
+
+// TestScheduleStepsFollowTheNodes: a target checked against the file's
+// nodes is checked again when --nodes changes them, naming the step.
+func TestScheduleStepsFollowTheNodes(t *testing.T) {
+	s, err := LoadScenario("", "custom-schedule")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Nodes = 1
+	_, err = s.Expand()
+	if !errors.Is(err, ErrBadScenario) || !strings.HasPrefix(err.Error(), "scenarios/custom-schedule.yaml:") || !strings.Contains(err.Error(), `target "n2" is not a node (nodes: n1)`) {
+		t.Errorf("nodes 1: %v", err)
+	}
+}
+
+// TestHandWrittenScheduleRuns runs the example scenario's schedule with the
+// real runner on exec nodes: the nemesis events in each cell's history
+// are the two steps, latency on n1 from 1 s to 3 s and group A cut off n2
+// from 3 s to 3.5 s, at their times (within a tolerance for a busy
+// machine), and summary.json's timeline is the schedule exactly.
+func TestHandWrittenScheduleRuns(t *testing.T) {
+	testenv.NeedRedisServer(t)
+	s, err := LoadScenario("", "custom-schedule")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Locks, s.Faults = []string{"token"}, []string{"latency-then-partition"}
+	cells, err := s.Expand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	sum, err := ExecuteCells(ctx, *s, cells, Options{Cluster: cluster.AutoOptions{Provider: "exec"}, Dir: dir, RunID: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Cells) != 1 || sum.Cells[0].Error != "" {
+		t.Fatalf("cells %+v", sum.Cells)
+	}
+	c := sum.Cells[0]
+	type event struct {
+		fault, target, phase string
+		at                   time.Duration
+	}
+	want := []event{
+		{chaos.FaultLatency, "n1", chaos.PhaseStart, time.Second},
+		{chaos.FaultLatency, "n1", chaos.PhaseStop, 3 * time.Second},
+		{chaos.FaultPartitionNode, "A→n2", chaos.PhaseStart, 3 * time.Second},
+		{chaos.FaultPartitionNode, "A→n2", chaos.PhaseStop, 3500 * time.Millisecond},
+	}
+	var planned []event
+	for _, a := range c.Timeline {
+		planned = append(planned, event{a.Fault, a.Target, a.Phase, a.At})
+	}
+	if !reflect.DeepEqual(planned, want) {
+		t.Errorf("summary timeline\n got  %v\n want %v", planned, want)
+	}
+	events, err := history.ReadFile(filepath.Join(dir, c.History))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []event
+	for _, e := range events {
+		if e.Type == history.Nemesis {
+			got = append(got, event{e.Fault, e.Target, e.Phase, time.Duration(e.Time)})
+		}
+	}
+	// The history's clock starts a little before the nemesis does, and a
+	// fault is applied a little after its time; a loaded machine under
+	// the race detector adds to both.
+	const tolerance = 300 * time.Millisecond
+	t.Logf("nemesis events: %v", got)
+	if len(got) != len(want) {
+		t.Fatalf("nemesis events %v, want %v", got, want)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.fault != w.fault || g.target != w.target || g.phase != w.phase || g.at < w.at-tolerance || g.at > w.at+tolerance {
+			t.Errorf("event %d: %v, want %v ± %v", i, g, w, tolerance)
+		}
+	}
+	if got[1].at > got[2].at {
+		t.Errorf("the latency stopped at %v, after the partition started at %v", got[1].at, got[2].at)
 	}
 }

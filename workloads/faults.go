@@ -12,6 +12,8 @@ import (
 // only its own slots, with one atomic load per operation. A cut between
 // commands is armed here too but carried out by a lock strategy's hook
 // (locks.Hooks.BetweenCommands), which consumes it with TakeCutBetween.
+// *ClientFaults is the chaos.ClientFaults the nemesis arms: give the same
+// value to the workload (Env.Faults) and to chaos.Target.Faults.
 type ClientFaults struct {
 	pause []atomic.Int64 // ns to pause in the next critical section
 	crash []atomic.Bool  // crash after the next acquire
@@ -25,7 +27,8 @@ func NewClientFaults(clients int) *ClientFaults {
 
 // Pause arms worker to pause for d between reading the resource and
 // writing it in its next critical section: a stop-the-world GC pause at
-// the worst moment (Kleppmann's scenario). Out-of-range workers are ignored.
+// the worst moment (Kleppmann's scenario). A d of 0 disarms it.
+// Out-of-range workers are ignored.
 func (f *ClientFaults) Pause(worker int, d time.Duration) {
 	if f != nil && worker >= 0 && worker < len(f.pause) {
 		f.pause[worker].Store(int64(d))
@@ -85,3 +88,8 @@ func WorkerFrom(ctx context.Context) (int, bool) {
 	w, ok := ctx.Value(workerKey{}).(int)
 	return w, ok
 }
+
+// Worker returns the index of the worker whose context ctx is (WorkerFrom):
+// the hook a lock strategy calls inside a worker's acquire asks it which
+// worker's cut to take.
+func (f *ClientFaults) Worker(ctx context.Context) (int, bool) { return WorkerFrom(ctx) }

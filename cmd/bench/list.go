@@ -48,6 +48,7 @@ func list(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Name, f.Side, strings.Join(f.Providers(), ","), f.Description, f.Params)
 		}
 		w.Flush()
+		fmt.Fprintln(stdout, "\nHow to write a schedule of these in a scenario file: docs/faults.md")
 		return exitOK
 	case "presets":
 		fmt.Fprintln(stdout, "Fault schedules (--faults NAME, or faults: in a scenario):")

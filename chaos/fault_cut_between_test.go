@@ -157,3 +157,6 @@ func TestCutBetweenCommandsLeavesAKeyWithoutTTL(t *testing.T) {
 		t.Errorf("TTL of the lock key = %v, %v; want -1 (no expiry)", ttl, err)
 	}
 }
+
+// The workload's client faults are what the nemesis arms.
+var _ ClientFaults = workloads.NewClientFaults(0)
