@@ -68,14 +68,23 @@ func warmClients(ctx context.Context, n int, timeout time.Duration, clients ...*
 	return errors.Join(errs...)
 }
 
-// pingAll sends n PINGs at once through c and returns their errors.
+// pingAll takes n connections of c's pool at once, each held until all
+// have answered a PING, so that n distinct connections are open when it
+// returns. (n PINGs sent at once through the client would not do: one
+// that finishes early hands its connection to the next, and fewer than
+// n are dialled.)
 func pingAll(ctx context.Context, c *redis.Client, n int) error {
+	conns := make([]*redis.Conn, n)
 	pings := make([]error, n)
 	var wg sync.WaitGroup
 	for j := range n {
-		wg.Go(func() { pings[j] = c.Ping(ctx).Err() })
+		conns[j] = c.Conn()
+		wg.Go(func() { pings[j] = conns[j].Ping(ctx).Err() })
 	}
 	wg.Wait()
+	for _, cn := range conns {
+		pings = append(pings, cn.Close())
+	}
 	return errors.Join(pings...)
 }
 

@@ -169,9 +169,17 @@ func TestDeadlineIsTTLMinusDrift(t *testing.T) {
 			}
 			defer lease.Release(ctx)
 			d := lease.Deadline()
-			lo, hi := before.Add(ttl-locks.Drift(ttl)-5*time.Millisecond), after.Add(ttl-locks.Drift(ttl)+time.Millisecond)
+			drift := locks.Drift(ttl)
+			if name == "redsync" {
+				// The library's own rule stands (adapters.go): TTL × its
+				// driftFactor 0.01, without our 2 ms. Judged by ours, its
+				// deadline was 2 ms late and the test passed only when the
+				// acquire itself took longer than that.
+				drift = ttl / 100
+			}
+			lo, hi := before.Add(ttl-drift-5*time.Millisecond), after.Add(ttl-drift+time.Millisecond)
 			if d.Before(lo) || d.After(hi) {
-				t.Errorf("deadline %v after start, want ≈ ttl − drift = %v", d.Sub(before), ttl-locks.Drift(ttl))
+				t.Errorf("deadline %v after start, want ≈ ttl − drift = %v", d.Sub(before), ttl-drift)
 			}
 		})
 	}
