@@ -43,10 +43,11 @@ test: test-deps image build
 gate: deps
 	@scripts/gate.sh
 
-## lint: formatting and vet
+## lint: formatting, vet and staticcheck (a tool in go.mod: nothing to install)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
 clean:
 	rm -rf bin
