@@ -214,3 +214,27 @@ func TestSchemaRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestFormatDocExample validates every line of the example in
+// history-format.md against the schema.
+func TestFormatDocExample(t *testing.T) {
+	s := compileSchema(t)
+	doc, err := os.ReadFile("history-format.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```json\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no json example in history-format.md")
+	}
+	lines := strings.Split(strings.TrimSpace(example), "\n")
+	for i, line := range lines {
+		if err := schemaAccepts(s, []byte(line)); err != nil {
+			t.Errorf("example line %d: %v", i+1, err)
+		}
+	}
+	if len(lines) < 10 {
+		t.Errorf("the example has %d lines: not the one this test expects", len(lines))
+	}
+}
