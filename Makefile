@@ -6,7 +6,7 @@ BIN     := bin/bench
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 
-.PHONY: all bench test build lint deps test-deps image gate clean
+.PHONY: all bench test build lint deps test-deps image gate screenshot clean
 
 all: build
 
@@ -43,10 +43,18 @@ test: test-deps image build
 gate: deps
 	@scripts/gate.sh
 
-## lint: formatting and vet
+## lint: formatting, vet and staticcheck (a tool in go.mod: nothing to install)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+## screenshot: docs/report.png from headless Chromium: the report of RUN (a results/<run-id>
+##       directory), else of the newest run in results/ that has one, else of the tests' synthetic run
+screenshot: test-deps
+	@run="$(RUN)"; if [ -z "$$run" ]; then run=$$(ls -td results/*/report.html 2>/dev/null | head -1 | xargs -r dirname); fi; \
+	if [ -n "$$run" ]; then run=$$(cd "$$run" && pwd); echo "screenshot of $$run"; else echo "screenshot of the synthetic test run"; fi; \
+	LOCKBENCH_WRITE_SCREENSHOT=1 LOCKBENCH_SCREENSHOT_RUN="$$run" $(GO) test -count=1 -run '^TestWriteScreenshot$$' -v ./report
 
 clean:
 	rm -rf bin

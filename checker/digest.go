@@ -411,7 +411,7 @@ func (b *builder) complete(ps *procState, e *history.Event) {
 			ps.reads = setRead(ps.reads, ps.key, ps.inv)
 		}
 	case history.Write:
-		start := ps.inv
+		var start int64
 		var found bool
 		if ps.reads, start, found = takeRead(ps.reads, ps.key); !found {
 			start = ps.inv

@@ -99,7 +99,6 @@ type simWorker struct {
 	op       history.Op
 	key      int
 	inv      int64
-	replyAt  int64
 	outcome  history.Type // at reply: OK, Fail or Info
 	crashNow bool         // crash instead of the reply
 	fence    int64

@@ -1,2 +1,32 @@
-// Package locks owns the Locker contract, every lock strategy, retry policies and adapters to redsync and bsm/redislock (DESIGN §3). Empty until the lock strategies land.
+// Package locks holds every lock strategy lockbench compares, behind one
+// contract (DESIGN §3): a [Locker] acquires a named lock with a TTL under a
+// context and returns a [Lease] that knows its token, its optional fencing
+// token and its validity deadline, and can be released and extended.
+//
+// Strategies are registered by name ([Builtin], [Lookup]; `bench list
+// locks`): setnx, setnx-expire, set-nx-ex, token, fenced, redlock, redsync
+// (go-redsync/redsync v4 over the same nodes), redislock (bsm/redislock on
+// one node) and nolock, the canary that grants every request. The
+// seed-faithful strategies (setnx, setnx-expire, set-nx-ex) keep the bugs
+// of the tutorials they come from on purpose: the harness exists to show
+// those bugs. Redlock is written out step by step next to redsync because
+// the harness needs each step exactly as redis.io states it, and each
+// node's outcome to tell a failed acquire that is certain from one that is
+// not.
+//
+// Errors are typed so a caller can tell "certainly not" from "don't know":
+// [ErrNotObtained] (contended, or nothing could be sent), [ErrLost] (not
+// the owner any more), [ErrUnknown] (a timeout or a connection lost
+// mid-command) and [ErrUnreachable] (no connection, nothing sent). The
+// workload records them as fail and info events of the history.
+//
+// Every strategy's go-redis clients run with explicit timeouts, one dial
+// attempt and no command retries ([Config.ClientOptions]), because the
+// library's defaults would hide the faults the harness injects. Contended
+// acquires retry per a shared, bounded [Retry] policy. A [Warmer] opens
+// and proves every connection before a cell's clock starts, so dialling is
+// never counted as the lock's work. The per-node timeout of the Redlock
+// family is [DefaultNodeTimeout], at most TTL/4 ([Config.NodeTimeoutFor]).
+// [Hooks] let a fault act inside a strategy: setnx-expire's cut between
+// SETNX and EXPIRE.
 package locks

@@ -1,11 +1,3 @@
-// Package locks holds every lock strategy lockbench compares, behind one
-// contract (DESIGN §3): acquire a named lock with a TTL under a context and
-// get back a Lease that knows its token, its optional fencing token and its
-// validity deadline, and can be released and extended.
-//
-// The seed-faithful strategies (setnx, setnx-expire, set-nx-ex) keep the
-// bugs of the tutorials they come from on purpose: the harness exists to
-// show those bugs.
 package locks
 
 import (

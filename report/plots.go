@@ -109,9 +109,6 @@ func (h hexColor) RGBA() (r, g, b, a uint32) {
 	return color.NRGBA{R: uint8(h >> 24), G: uint8(h >> 16), B: uint8(h >> 8), A: uint8(h)}.RGBA()
 }
 
-// css is the colour in CSS notation.
-func (h hexColor) css() string { return fmt.Sprintf("#%08x", uint32(h)) }
-
 // paletted converts a plot's image to at most 256 colours, for a PNG a
 // third the size that encodes several times faster: the colours are the
 // image's own, every one of them when there are no more than 256 (a plot

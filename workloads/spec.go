@@ -1,7 +1,3 @@
-// Package workloads generates the load lockbench puts on a lock strategy:
-// workload specs and their presets, deterministic per-client schedules,
-// the worker loop (closed and open loop), the protected resource, the
-// client faults the chaos schedule drives, and the statistics a run keeps.
 package workloads
 
 import (

@@ -1,6 +1,7 @@
 // Package leakcheck lets test binaries assert that nothing the harness
 // starts outlives it: redis-server processes, lockbench containers and
-// lockbench temp dirs are listed before and after the tests and compared.
+// lockbench temp dirs are listed before and after the tests and compared,
+// and goroutines still running after the tests are reported (goleak).
 package leakcheck
 
 import (
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // Snapshot is what one owner process has at one moment. Other test
@@ -120,11 +123,36 @@ func (s Snapshot) New(after Snapshot) []string {
 	return out
 }
 
-// Main runs the tests and fails the binary if they left anything behind.
-// Use it as TestMain(m) { leakcheck.Main(m) }.
+// Goroutines returns an error listing the goroutines running now that
+// are neither the testing package's nor the runtime's, nor excepted by
+// opts; nil when there are none. goleak retries for about a second first,
+// so goroutines that are on their way out (a closed pool's reaper, a
+// proxy's link draining) are given time to end.
+func Goroutines(opts ...goleak.Option) error {
+	if err := goleak.Find(opts...); err != nil {
+		return fmt.Errorf("goroutines still running: %w", err)
+	}
+	return nil
+}
+
+// Main runs the tests and fails the binary if they left anything behind:
+// processes, temp dirs, containers or goroutines. Use it as
+// TestMain(m) { leakcheck.Main(m) }.
+//
+// Goroutines running before the tests (started by package init) are not
+// the tests' doing and are ignored; every other goroutine still running
+// after them is a leak: a worker, proxy link, pool or timer a test (or the
+// code under test) did not stop.
 func Main(m *testing.M) {
 	before := Take()
+	atStart := goleak.IgnoreCurrent()
 	code := m.Run()
+	if err := Goroutines(atStart); err != nil {
+		fmt.Fprintf(os.Stderr, "leakcheck: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
 	// Give the kernel a moment to finish reaping what was just killed.
 	var leaked []string
 	for i := 0; i < 20; i++ {
