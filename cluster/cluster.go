@@ -9,12 +9,13 @@ package cluster
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lockbench/lockbench/endpoint"
 )
 
 // Persistence is how a node keeps its data across a kill -9 and restart.
@@ -83,16 +84,6 @@ const (
 	CapClock Capability = "clock" // move or speed up the node's wall clock
 )
 
-// Endpoint is how a client reaches a node.
-type Endpoint struct {
-	// Addr is host:port on a loopback address.
-	Addr string
-	// Password is empty unless an external node needs AUTH.
-	Password string
-	// TLS is nil unless an external node speaks TLS.
-	TLS *tls.Config
-}
-
 // Node is one Redis server under the harness's control. Methods a provider
 // cannot do return an error wrapping ErrUnsupported that names the providers
 // that can.
@@ -100,7 +91,7 @@ type Node interface {
 	// Name is a short stable name, e.g. "n1".
 	Name() string
 	// Endpoint is where clients connect; it stays the same across restarts.
-	Endpoint() Endpoint
+	Endpoint() endpoint.Endpoint
 	// Kill stops the node with SIGKILL: no shutdown, no final fsync.
 	Kill(ctx context.Context) error
 	// Start starts a killed node again on the same address with the same

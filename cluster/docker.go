@@ -25,6 +25,7 @@ import (
 	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/lockbench/lockbench/endpoint"
 	"github.com/lockbench/lockbench/internal/cpuset"
 )
 
@@ -384,7 +385,7 @@ type dockerNode struct {
 func (n *dockerNode) Name() string { return n.name }
 
 // Endpoint returns the published 127.0.0.1 address.
-func (n *dockerNode) Endpoint() Endpoint { return Endpoint{Addr: n.addr()} }
+func (n *dockerNode) Endpoint() endpoint.Endpoint { return endpoint.Endpoint{Addr: n.addr()} }
 
 func (n *dockerNode) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port)) }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/lockbench/lockbench/endpoint"
 )
 
 // ExternalOptions describes Redis servers the user runs.
@@ -69,7 +71,7 @@ func (p *externalProvider) Start(ctx context.Context, spec Spec) (*Cluster, erro
 	}
 	c := &Cluster{Provider: "external", close: func() error { return nil }}
 	for i, addr := range p.opts.Addrs[:n] {
-		node := &externalNode{name: fmt.Sprintf("n%d", i+1), ep: Endpoint{Addr: addr, Password: p.opts.Password, TLS: p.opts.TLS}}
+		node := &externalNode{name: fmt.Sprintf("n%d", i+1), ep: endpoint.Endpoint{Addr: addr, Password: p.opts.Password, TLS: p.opts.TLS}}
 		if err := ping(ctx, node.ep); err != nil {
 			return nil, fmt.Errorf("cannot reach redis at %s (check --redis-addrs and that the server runs): %v: %w", addr, err, ErrUnavailable)
 		}
@@ -79,7 +81,7 @@ func (p *externalProvider) Start(ctx context.Context, spec Spec) (*Cluster, erro
 }
 
 // ping checks one endpoint with a bounded PING.
-func ping(ctx context.Context, e Endpoint) error {
+func ping(ctx context.Context, e endpoint.Endpoint) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	c := redis.NewClient(e.ClientOptions(""))
@@ -90,11 +92,11 @@ func ping(ctx context.Context, e Endpoint) error {
 // externalNode is a server the harness does not control.
 type externalNode struct {
 	name string
-	ep   Endpoint
+	ep   endpoint.Endpoint
 }
 
 func (n *externalNode) Name() string                 { return n.name }
-func (n *externalNode) Endpoint() Endpoint           { return n.ep }
+func (n *externalNode) Endpoint() endpoint.Endpoint  { return n.ep }
 func (n *externalNode) Kill(context.Context) error   { return unsupported("external", CapKill) }
 func (n *externalNode) Start(context.Context) error  { return unsupported("external", CapKill) }
 func (n *externalNode) Pause(context.Context) error  { return unsupported("external", CapPause) }

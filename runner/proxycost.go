@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/lockbench/lockbench/chaos"
-	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/endpoint"
 )
 
 // How a run measures the proxy cost before its first cell: short, since
@@ -63,7 +63,7 @@ func proxyCostOf(direct, proxied []float64) ProxyCost {
 // times straight to lock and through proxyAddr, an idle proxy in front of
 // it, each for d at clients clients, alternating which path goes first.
 // The histories go to a temporary directory, removed again.
-func measureProxyCost(ctx context.Context, lock cluster.Endpoint, proxyAddr string, resource cluster.Endpoint, clients int, d time.Duration, rounds int) (ProxyCost, error) {
+func measureProxyCost(ctx context.Context, lock endpoint.Endpoint, proxyAddr string, resource endpoint.Endpoint, clients int, d time.Duration, rounds int) (ProxyCost, error) {
 	tmp, err := os.MkdirTemp("", "lockbench-proxy-cost-")
 	if err != nil {
 		return ProxyCost{}, fmt.Errorf("proxy cost: %w", err)
@@ -75,7 +75,7 @@ func measureProxyCost(ctx context.Context, lock cluster.Endpoint, proxyAddr stri
 	for round := range rounds {
 		var d1, p1 float64
 		paths := []struct {
-			ep  cluster.Endpoint
+			ep  endpoint.Endpoint
 			cps *float64
 		}{{lock, &d1}, {viaProxy, &p1}}
 		if round%2 == 1 {

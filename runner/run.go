@@ -16,6 +16,7 @@ import (
 	"github.com/lockbench/lockbench/chaos"
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/endpoint"
 	"github.com/lockbench/lockbench/history"
 	"github.com/lockbench/lockbench/internal/health"
 	"github.com/lockbench/lockbench/locks"
@@ -469,7 +470,7 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	var target *chaos.Target
 	var budget time.Duration // the strategy's shortest time budget
 	for _, g := range groups {
-		eps := make([]cluster.Endpoint, len(nodes.locks.Nodes))
+		eps := make([]endpoint.Endpoint, len(nodes.locks.Nodes))
 		for i, n := range nodes.locks.Nodes {
 			eps[i] = n.Endpoint()
 			if mesh != nil {
