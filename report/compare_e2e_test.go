@@ -12,6 +12,7 @@ import (
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/internal/testenv"
 	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/summary"
 	"github.com/lockbench/lockbench/workloads"
 )
 
@@ -78,7 +79,7 @@ func TestCompareEndToEnd(t *testing.T) {
 		}
 	}
 	const samples = 6
-	runs := map[string]*runner.Summary{}
+	runs := map[string]*summary.Summary{}
 	for i := range samples {
 		for _, r := range []struct{ name, lock string }{{"base", lockAddr}, {"slow", slowAddr}, {"again", lockAddr}} {
 			flush()

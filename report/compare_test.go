@@ -14,37 +14,36 @@ import (
 	"golang.org/x/perf/benchmath"
 
 	"github.com/lockbench/lockbench/checker"
-	"github.com/lockbench/lockbench/runner"
-	"github.com/lockbench/lockbench/workloads"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // cmpSample is one synthetic sample of a cell.
 type cmpSample struct {
 	throughput, p50, p99, p999, handoff float64
 	attempts, unknown                   int64
-	verdicts                            runner.Verdicts
+	verdicts                            summary.Verdicts
 	err                                 string
 }
 
 // cmpOKVerdicts() is the checker's all-clear.
-func cmpOKVerdicts() runner.Verdicts {
-	return runner.Verdicts{Mutex: checker.MutexOK, Resource: checker.ResourceOK, Liveness: checker.LivenessOK}
+func cmpOKVerdicts() summary.Verdicts {
+	return summary.Verdicts{Mutex: checker.MutexOK, Resource: checker.ResourceOK, Liveness: checker.LivenessOK}
 }
 
 // cmpCell makes a cell result from a sample.
-func cmpCell(k CellKey, sample int, s cmpSample) runner.CellResult {
-	c := runner.CellResult{
+func cmpCell(k CellKey, sample int, s cmpSample) summary.CellResult {
+	c := summary.CellResult{
 		ID:   fmt.Sprintf("%s-%s-%s-s%d-r%d", k.Lock, k.Workload, k.Fault, k.Seed, sample),
 		Lock: k.Lock, Workload: k.Workload, Fault: k.Fault, Seed: k.Seed, Sample: sample,
 		Error: s.err, Verdicts: s.verdicts, Throughput: s.throughput,
-		Latency: map[string]runner.Percentiles{
-			workloads.HistAcquireOK: {Count: 1000, P50: int64(s.p50), P90: int64(s.p50 * 2), P99: int64(s.p99), P999: int64(s.p999), Max: int64(s.p999 * 2)},
+		Latency: map[string]summary.Percentiles{
+			summary.HistAcquireOK: {Count: 1000, P50: int64(s.p50), P90: int64(s.p50 * 2), P99: int64(s.p99), P999: int64(s.p999), Max: int64(s.p999 * 2)},
 		},
-		Counts: workloads.Counts{Attempts: s.attempts, AcquireOK: s.attempts - s.unknown, AcquireUnknown: s.unknown},
-		Spec:   workloads.Spec{Name: k.Workload, Clients: 4},
+		Counts: summary.Counts{Attempts: s.attempts, AcquireOK: s.attempts - s.unknown, AcquireUnknown: s.unknown},
+		Spec:   summary.Spec{Name: k.Workload, Clients: 4},
 	}
 	if s.handoff > 0 {
-		c.Latency[workloads.HistHandoff] = runner.Percentiles{Count: 50, P50: int64(s.handoff), P99: int64(s.handoff * 3)}
+		c.Latency[summary.HistHandoff] = summary.Percentiles{Count: 50, P50: int64(s.handoff), P99: int64(s.handoff * 3)}
 	}
 	return c
 }
@@ -71,10 +70,10 @@ func (g cmpGen) sample(throughputFactor, latencyFactor float64) cmpSample {
 }
 
 // cmpRun builds a summary: every key gets n samples from gen(key, i).
-func cmpRun(id string, keys []CellKey, n int, gen func(k CellKey, i int) cmpSample) *runner.Summary {
-	sum := &runner.Summary{SchemaVersion: runner.SchemaVersion, RunID: id, Provider: "exec",
-		Machine:  runner.Machine{Hostname: "ci", OS: "linux", Arch: "amd64", CPUs: 4},
-		Scenario: runner.Scenario{Name: "ci"}}
+func cmpRun(id string, keys []CellKey, n int, gen func(k CellKey, i int) cmpSample) *summary.Summary {
+	sum := &summary.Summary{SchemaVersion: summary.SchemaVersion, RunID: id, Provider: "exec",
+		Machine:  summary.Machine{Hostname: "ci", OS: "linux", Arch: "amd64", CPUs: 4},
+		Scenario: summary.Scenario{Name: "ci"}}
 	for _, k := range keys {
 		for i := range n {
 			sum.Cells = append(sum.Cells, cmpCell(k, i, gen(k, i)))
@@ -126,7 +125,7 @@ func cmpText(t *testing.T, c *Comparison) string {
 // TestCompareSynthetic is the acceptance list of issue 8 on summaries
 // built in code.
 func TestCompareSynthetic(t *testing.T) {
-	violated := runner.Verdicts{Mutex: checker.MutexViolated, Resource: checker.ResourceLostUpdates, Liveness: checker.LivenessOK}
+	violated := summary.Verdicts{Mutex: checker.MutexViolated, Resource: checker.ResourceLostUpdates, Liveness: checker.LivenessOK}
 	tests := []struct {
 		name      string
 		keys      []CellKey
@@ -493,7 +492,7 @@ func TestCompareBadInput(t *testing.T) {
 	empty := cmpRun("empty", nil, 0, gen)
 	for _, tt := range []struct {
 		name      string
-		base, new *runner.Summary
+		base, new *summary.Summary
 		opts      CompareOptions
 	}{
 		{"nil", base, nil, CompareOptions{}},
@@ -530,10 +529,10 @@ func TestCompareFiles(t *testing.T) {
 	base := cmpRun("base", []CellKey{cmpKey()}, 5, func(CellKey, int) cmpSample { return g.sample(1, 1) })
 	nw := cmpRun("new", []CellKey{cmpKey()}, 5, func(CellKey, int) cmpSample { return g.sample(0.5, 2) })
 	bp, np := filepath.Join(dir, "base.json"), filepath.Join(dir, "new.json")
-	if err := runner.WriteSummary(bp, base); err != nil {
+	if err := summary.Write(bp, base); err != nil {
 		t.Fatal(err)
 	}
-	if err := runner.WriteSummary(np, nw); err != nil {
+	if err := summary.Write(np, nw); err != nil {
 		t.Fatal(err)
 	}
 	c, err := CompareFiles(bp, np, CompareOptions{})
@@ -712,7 +711,7 @@ func TestCompareGolden(t *testing.T) {
 	})
 	for i := range base.Cells {
 		if base.Cells[i].Lock == "fenced" {
-			delete(base.Cells[i].Latency, workloads.HistHandoff)
+			delete(base.Cells[i].Latency, summary.HistHandoff)
 		}
 	}
 	c, err := Compare(base, nw, CompareOptions{})
@@ -758,7 +757,7 @@ func TestReadRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 		sum := cmpRun(filepath.Base(path), keys, n, func(CellKey, int) cmpSample { return g.sample(1, 1) })
-		if err := runner.WriteSummary(path, sum); err != nil {
+		if err := summary.Write(path, sum); err != nil {
 			t.Fatal(err)
 		}
 	}

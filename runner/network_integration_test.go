@@ -13,6 +13,7 @@ import (
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/internal/testenv"
+	"github.com/lockbench/lockbench/summary"
 	"github.com/lockbench/lockbench/workloads"
 )
 
@@ -49,7 +50,7 @@ func TestCellNetworkPath(t *testing.T) {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"none": NetworkDirect, "partition-minority": NetworkProxied}
+	want := map[string]string{"none": summary.NetworkDirect, "partition-minority": summary.NetworkProxied}
 	for _, c := range raw.Cells {
 		if got := c["network"]; got != want[c["fault"].(string)] {
 			t.Errorf("cell %s: \"network\": %v, want %q", c["id"], got, want[c["fault"].(string)])
@@ -125,7 +126,7 @@ func TestDirectCellOutrunsProxied(t *testing.T) {
 			if c.Error != "" {
 				t.Fatalf("cell %s: %s", c.ID, c.Error)
 			}
-			if want := map[bool]string{false: NetworkDirect, true: NetworkProxied}[always]; c.Network != want {
+			if want := map[bool]string{false: summary.NetworkDirect, true: summary.NetworkProxied}[always]; c.Network != want {
 				t.Fatalf("AlwaysProxy %v: cell network %q, want %q", always, c.Network, want)
 			}
 			throughput[always] = c.Throughput

@@ -131,7 +131,7 @@ func observe(chk *checker.Result, avail *float64) Observation {
 	o := Observation{Mutex: chk.Mutex, Resource: chk.Resource, Liveness: chk.Liveness, Progress: chk.Progress,
 		Availability: avail, StaleRejected: chk.Counts.StaleRejected, Causes: chk.Counts.OverlapCauses}
 	switch {
-	case chk.Mutex == checker.MutexViolated || chk.Resource != checker.ResourceOK:
+	case checker.Unsafe(chk.Mutex, chk.Resource):
 		o.Safety = SafetyUnsafe
 	case chk.Mutex == checker.MutexUnknown:
 		o.Safety = SafetyUnknown

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/internal/testenv"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // TestZooQuickEntries runs three entries through the real runner on exec
@@ -57,7 +58,7 @@ func TestZooQuickEntries(t *testing.T) {
 		}
 	}
 	// The canary's visualisation is named from the run directory.
-	sum, err := ReadSummary(filepath.Join(dir, "summary.json"))
+	sum, err := summary.Read(filepath.Join(dir, "summary.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/history"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // ZooRow is one entry of a zoo run: what was expected, what was observed,
@@ -161,7 +162,7 @@ func RunZoo(ctx context.Context, entries []ZooEntry, o ZooOptions) (*ZooReport, 
 
 // zooRow compares one cell with its entry. dir is the run's directory,
 // where the cell's history is.
-func zooRow(e ZooEntry, res *CellResult, dir string) ZooRow {
+func zooRow(e ZooEntry, res *summary.CellResult, dir string) ZooRow {
 	row := ZooRow{Entry: e, CellID: res.ID, Seed: res.Seed, ElapsedMs: res.ElapsedMs,
 		Witnesses: res.Witnesses, Stalls: []checker.Stall{}}
 	if row.Witnesses == nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/report"
 	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/summary"
 	"github.com/lockbench/lockbench/workloads"
 )
 
@@ -164,7 +165,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // interrupted says what an interrupted run left. sum is nil when the
 // interrupt came before the run had started anything (while the provider
 // was chosen): then there is nothing to remove and nothing was written.
-func interrupted(stderr io.Writer, sum *runner.Summary, dir string) {
+func interrupted(stderr io.Writer, sum *summary.Summary, dir string) {
 	if sum == nil {
 		fmt.Fprintln(stderr, "bench run: interrupted before any node started; nothing to remove, nothing written")
 		return

@@ -6,8 +6,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/lockbench/lockbench/report"
-	"github.com/lockbench/lockbench/runner"
-	"github.com/lockbench/lockbench/workloads"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // printTable prints one row per cell: how its clients reached the lock
@@ -17,7 +16,7 @@ import (
 // in brackets: they are the machine's, not the lock's. The notes under the
 // table say why a cell made no or degraded progress, or had its harness
 // starved, and what the proxies cost the proxied cells' figures.
-func printTable(w io.Writer, sum *runner.Summary, colour bool) {
+func printTable(w io.Writer, sum *summary.Summary, colour bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "LOCK\tWORKLOAD\tFAULT\tNET\tACQ/S\tP50\tP99\tP99.9\tHANDOFF P50\tMUTEX\tRESOURCE\tLIVENESS\tPROGRESS\tHARNESS\t")
 	var notes []string
@@ -27,7 +26,7 @@ func printTable(w io.Writer, sum *runner.Summary, colour bool) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t%s\t\t\t\t\t\n", c.Lock, c.Workload, c.Fault, c.NetworkPath(), paint("error", colour))
 			continue
 		}
-		acq, hand := c.Latency[workloads.HistAcquireOK], c.Latency[workloads.HistHandoff]
+		acq, hand := c.Latency[summary.HistAcquireOK], c.Latency[summary.HistHandoff]
 		handoff := "-"
 		if hand.Count > 0 {
 			handoff = report.FormatMicros(hand.P50)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // TestTableShowsTheNetworkPath: every row says how the cell reached the
@@ -16,17 +16,17 @@ func TestTableShowsTheNetworkPath(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		network string
-		cost    *runner.ProxyCost
+		cost    *summary.ProxyCost
 		want    []string
 	}{
-		{"direct", runner.NetworkDirect, &runner.ProxyCost{Fraction: 0.55, Direct: 18720, Proxied: 8466, Rounds: 3, RoundMs: 100},
+		{"direct", summary.NetworkDirect, &summary.ProxyCost{Fraction: 0.55, Direct: 18720, Proxied: 8466, Rounds: 3, RoundMs: 100},
 			[]string{"NET", "· an idle fault proxy took 55 % of the harness's throughput (token, uncontended: 18720 lock cycles/s direct, 8466 proxied"}},
-		{"proxied", runner.NetworkProxied, &runner.ProxyCost{Error: "chaos: start proxy A->n1: address in use"},
+		{"proxied", summary.NetworkProxied, &summary.ProxyCost{Error: "chaos: start proxy A->n1: address in use"},
 			[]string{"· proxy cost not measured: chaos: start proxy A->n1: address in use"}},
 		{"before the field", "", nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sum := &runner.Summary{ProxyCost: tc.cost, Cells: []runner.CellResult{
+			sum := &summary.Summary{ProxyCost: tc.cost, Cells: []summary.CellResult{
 				{ID: "001", Lock: "token", Workload: "uncontended", Fault: "none", Network: tc.network},
 				{ID: "002", Lock: "redlock", Workload: "uncontended", Fault: "none", Network: tc.network, Error: "boom"},
 			}}
@@ -35,7 +35,7 @@ func TestTableShowsTheNetworkPath(t *testing.T) {
 			out := b.String()
 			path := tc.network
 			if path == "" {
-				path = runner.NetworkProxied
+				path = summary.NetworkProxied
 			}
 			for _, lock := range []string{"token", "redlock"} {
 				if !regexp.MustCompile(`(?m)^` + lock + `\s+uncontended\s+none\s+` + path + `\s`).MatchString(out) {
