@@ -13,14 +13,14 @@ import (
 	"github.com/lockbench/lockbench/runner"
 )
 
-// zoo is `bench zoo`: run every (strategy, literature scenario) pair of the
+// zooCmd is `bench zoo`: run every (strategy, literature scenario) pair of the
 // detection matrix with its expected verdict, print expected against
 // observed with the witness of every violation, and write
 // results/<run-id>/ (summary.json, zoo.json, zoo.md). It exits 0 when every
 // observation equals its expectation, 1 when one differs, 2 when none
 // differs but a cell could not run or be decided (or the run was
 // interrupted), 3 on bad input.
-func zoo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func zooCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("zoo")
 	quick := fs.Bool("quick", false, "run the subset for CI: one strategy per literature claim")
 	seed := fs.Uint64("seed", 1, "seed of every cell's fault timeline and workload")

@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"maps"
@@ -61,7 +61,7 @@ func TestGateOnTheCommittedBaseline(t *testing.T) {
 			keys = append(keys, k)
 		}
 	}
-	exit := func(nw *summary.Summary, o CompareOptions) (int, *Comparison) {
+	exit := func(nw *summary.Summary, o Options) (int, *Comparison) {
 		t.Helper()
 		o.Paired = true
 		c, err := Compare(base, nw, o)
@@ -73,7 +73,7 @@ func TestGateOnTheCommittedBaseline(t *testing.T) {
 	for _, k := range keys {
 		// One cell's throughput × 0.8 in every pass.
 		nw := modified(base, k, func(c *summary.CellResult) { c.Throughput *= 0.8 })
-		if code, c := exit(nw, CompareOptions{}); code != 1 || len(c.Regressions()) == 0 || c.Regressions()[0].Key != k {
+		if code, c := exit(nw, Options{}); code != 1 || len(c.Regressions()) == 0 || c.Regressions()[0].Key != k {
 			t.Errorf("%v throughput × 0.8: exit %d, regressions %v, want 1 on that cell", k, code, c.Regressions())
 		}
 		// One cell's acquire p99 × 1.5.
@@ -82,7 +82,7 @@ func TestGateOnTheCommittedBaseline(t *testing.T) {
 			p.P99 = int64(math.Round(float64(p.P99) * 1.5))
 			c.Latency[summary.HistAcquireOK] = p
 		})
-		if code, c := exit(nw, CompareOptions{}); code != 1 {
+		if code, c := exit(nw, Options{}); code != 1 {
 			t.Errorf("%v acquire p99 × 1.5: exit %d, want 1:\n%s", k, code, cmpText(t, c))
 		}
 	}
@@ -93,10 +93,10 @@ func TestGateOnTheCommittedBaseline(t *testing.T) {
 			dropped.Cells = append(dropped.Cells, c)
 		}
 	}
-	if code, _ := exit(dropped, CompareOptions{}); code != 1 {
+	if code, _ := exit(dropped, Options{}); code != 1 {
 		t.Errorf("a cell dropped: exit %d, want 1", code)
 	}
-	if code, _ := exit(dropped, CompareOptions{AllowMissing: true}); code != 0 {
+	if code, _ := exit(dropped, Options{AllowMissing: true}); code != 0 {
 		t.Errorf("a cell dropped with --allow-missing: exit %d, want 0", code)
 	}
 	// The baseline's passes against themselves: each pair of passes
@@ -110,7 +110,7 @@ func TestGateOnTheCommittedBaseline(t *testing.T) {
 			}
 			a, b = append(a, x), append(b, y)
 		}
-		c, err := Compare(pooled(a), pooled(b), CompareOptions{Paired: true})
+		c, err := Compare(pooled(a), pooled(b), Options{Paired: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +131,7 @@ func TestOtherMachineIsNotJudged(t *testing.T) {
 		c.Throughput *= 0.7 // slower machine
 		nw.Cells = append(nw.Cells, c)
 	}
-	c, err := Compare(base, nw, CompareOptions{})
+	c, err := Compare(base, nw, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestOtherMachineIsNotJudged(t *testing.T) {
 		t.Errorf("another machine: exit %d, %d regressions, reason %q; want 2, none, a reason naming it", c.ExitCode(), len(c.Regressions()), c.Incomparable)
 	}
 	nw.Cells[0].Verdicts.Mutex = "violated"
-	if c, _ = Compare(base, nw, CompareOptions{}); c.ExitCode() != 1 {
+	if c, _ = Compare(base, nw, Options{}); c.ExitCode() != 1 {
 		t.Errorf("a mutex violation on another machine: exit %d, want 1", c.ExitCode())
 	}
 }
@@ -159,7 +159,7 @@ func TestNetworkPathChangeIsNotJudged(t *testing.T) {
 		c.Network = other
 		c.Throughput *= 0.5 // would be a regression if judged
 	})
-	c, err := Compare(base, nw, CompareOptions{Paired: true})
+	c, err := Compare(base, nw, Options{Paired: true})
 	if err != nil {
 		t.Fatal(err)
 	}

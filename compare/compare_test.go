@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"bytes"
@@ -133,7 +133,7 @@ func TestCompareSynthetic(t *testing.T) {
 		nNew      int
 		base, new func(g cmpGen, k CellKey, i int) cmpSample
 		noise     float64
-		opts      CompareOptions
+		opts      Options
 		exit      int
 		regress   []string // metrics of cmpKey() that must regress
 		safety    int      // safety failures
@@ -168,7 +168,7 @@ func TestCompareSynthetic(t *testing.T) {
 			name: "a tighter threshold makes the 3% drop fail", keys: []CellKey{cmpKey()}, nBase: 10, nNew: 10, noise: 0.005,
 			base: func(g cmpGen, _ CellKey, _ int) cmpSample { return g.sample(1, 1) },
 			new:  func(g cmpGen, _ CellKey, _ int) cmpSample { return g.sample(0.97, 1) },
-			opts: CompareOptions{Thresholds: map[string]float64{MetricThroughput: 0.02}},
+			opts: Options{Thresholds: map[string]float64{MetricThroughput: 0.02}},
 			exit: 1, regress: []string{MetricThroughput},
 		},
 		{
@@ -220,7 +220,7 @@ func TestCompareSynthetic(t *testing.T) {
 			name: "2 samples, strict: could not decide", keys: []CellKey{cmpKey()}, nBase: 2, nNew: 2, noise: 0.03,
 			base: func(g cmpGen, _ CellKey, _ int) cmpSample { return g.sample(1, 1) },
 			new:  func(g cmpGen, _ CellKey, _ int) cmpSample { return g.sample(0.5, 2) },
-			opts: CompareOptions{Strict: true}, exit: 2, undecided: true, text: []string{"UNDECIDED (strict)"},
+			opts: Options{Strict: true}, exit: 2, undecided: true, text: []string{"UNDECIDED (strict)"},
 		},
 		{
 			name: "liveness lost fails", keys: []CellKey{cmpKey()}, nBase: 3, nNew: 3,
@@ -235,7 +235,7 @@ func TestCompareSynthetic(t *testing.T) {
 			exit: 1, safety: 1, undecided: true, text: []string{"liveness", "ok → stalled (1 of 3)"},
 		},
 		{
-			name: "liveness lost, ignored", keys: []CellKey{cmpKey()}, nBase: 3, nNew: 3, opts: CompareOptions{IgnoreLiveness: true},
+			name: "liveness lost, ignored", keys: []CellKey{cmpKey()}, nBase: 3, nNew: 3, opts: Options{IgnoreLiveness: true},
 			base: func(g cmpGen, _ CellKey, _ int) cmpSample { return g.sample(1, 1) },
 			new: func(g cmpGen, _ CellKey, i int) cmpSample {
 				s := g.sample(1, 1)
@@ -331,7 +331,7 @@ func TestCompareSynthetic(t *testing.T) {
 func TestCompareSelf(t *testing.T) {
 	g := cmpGen{rng: rand.New(rand.NewPCG(7, 7)), noise: 0.2}
 	sum := cmpRun("run", cmpKeys("token", "redlock"), 6, func(CellKey, int) cmpSample { return g.sample(1, 1) })
-	c, err := Compare(sum, sum, CompareOptions{})
+	c, err := Compare(sum, sum, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,14 +376,14 @@ func TestCompareFalseAlarms(t *testing.T) {
 			return noisy(1)
 		})
 		for _, corr := range []string{CorrectionBH, CorrectionNone} {
-			c, err := Compare(base, same, CompareOptions{Correction: corr})
+			c, err := Compare(base, same, Options{Correction: corr})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if c.Failed() {
 				fails[corr]++
 			}
-			c, err = Compare(base, slow, CompareOptions{Correction: corr})
+			c, err = Compare(base, slow, Options{Correction: corr})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -420,7 +420,7 @@ func TestCompareCells(t *testing.T) {
 	n := CellKey{Lock: "fenced", Workload: "hot-key", Fault: "none", Seed: 1}
 	base := cmpRun("base", []CellKey{a, b}, 5, gen)
 	nw := cmpRun("new", []CellKey{a, n}, 5, gen)
-	c, err := Compare(base, nw, CompareOptions{})
+	c, err := Compare(base, nw, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +459,7 @@ func TestCompareDrift(t *testing.T) {
 	keys := cmpKeys("token", "redlock")
 	base := cmpRun("base", keys, 6, func(CellKey, int) cmpSample { return g.sample(1, 1) })
 	nw := cmpRun("new", keys, 6, func(CellKey, int) cmpSample { return g.sample(0.8, 1.25) })
-	c, err := Compare(base, nw, CompareOptions{})
+	c, err := Compare(base, nw, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +476,7 @@ func TestCompareDrift(t *testing.T) {
 		}
 		return g.sample(1, 1)
 	})
-	if c, err = Compare(base, nw, CompareOptions{}); err != nil {
+	if c, err = Compare(base, nw, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(strings.Join(c.Warnings, "\n"), "machine or its load") {
@@ -493,16 +493,16 @@ func TestCompareBadInput(t *testing.T) {
 	for _, tt := range []struct {
 		name      string
 		base, new *summary.Summary
-		opts      CompareOptions
+		opts      Options
 	}{
-		{"nil", base, nil, CompareOptions{}},
-		{"no cells", base, empty, CompareOptions{}},
-		{"nothing in common", base, other, CompareOptions{}},
-		{"alpha", base, base, CompareOptions{Alpha: 1.5}},
-		{"confidence", base, base, CompareOptions{Confidence: -1}},
-		{"correction", base, base, CompareOptions{Correction: "bonferroni"}},
-		{"threshold name", base, base, CompareOptions{Thresholds: map[string]float64{"latency": 0.1}}},
-		{"threshold value", base, base, CompareOptions{Thresholds: map[string]float64{MetricP99: -0.1}}},
+		{"nil", base, nil, Options{}},
+		{"no cells", base, empty, Options{}},
+		{"nothing in common", base, other, Options{}},
+		{"alpha", base, base, Options{Alpha: 1.5}},
+		{"confidence", base, base, Options{Confidence: -1}},
+		{"correction", base, base, Options{Correction: "bonferroni"}},
+		{"threshold name", base, base, Options{Thresholds: map[string]float64{"latency": 0.1}}},
+		{"threshold value", base, base, Options{Thresholds: map[string]float64{MetricP99: -0.1}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, err := Compare(tt.base, tt.new, tt.opts); !errors.Is(err, ErrBadInput) {
@@ -511,14 +511,14 @@ func TestCompareBadInput(t *testing.T) {
 		})
 	}
 	dir := t.TempDir()
-	if _, err := CompareFiles(filepath.Join(dir, "nope.json"), filepath.Join(dir, "nope.json"), CompareOptions{}); !errors.Is(err, ErrBadInput) {
+	if _, err := Files(filepath.Join(dir, "nope.json"), filepath.Join(dir, "nope.json"), Options{}); !errors.Is(err, ErrBadInput) {
 		t.Errorf("missing file: %v, want ErrBadInput", err)
 	}
 	bad := filepath.Join(dir, "bad.json")
 	if err := os.WriteFile(bad, []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := CompareFiles(bad, bad, CompareOptions{}); !errors.Is(err, ErrBadInput) {
+	if _, err := Files(bad, bad, Options{}); !errors.Is(err, ErrBadInput) {
 		t.Errorf("bad JSON: %v, want ErrBadInput", err)
 	}
 }
@@ -535,7 +535,7 @@ func TestCompareFiles(t *testing.T) {
 	if err := summary.Write(np, nw); err != nil {
 		t.Fatal(err)
 	}
-	c, err := CompareFiles(bp, np, CompareOptions{})
+	c, err := Files(bp, np, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -588,7 +588,7 @@ func TestParseThresholds(t *testing.T) {
 		s.p999 *= 3
 		return s
 	})
-	c, err := Compare(base, nw, CompareOptions{Thresholds: th})
+	c, err := Compare(base, nw, Options{Thresholds: th})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -714,7 +714,7 @@ func TestCompareGolden(t *testing.T) {
 			delete(base.Cells[i].Latency, summary.HistHandoff)
 		}
 	}
-	c, err := Compare(base, nw, CompareOptions{})
+	c, err := Compare(base, nw, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -726,7 +726,7 @@ func TestCompareGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, got := range map[string][]byte{"compare.txt": text.Bytes(), "compare.md": md.Bytes()} {
-		path := filepath.Join("testdata", "compare", name)
+		path := filepath.Join("testdata", name)
 		if os.Getenv("LOCKBENCH_UPDATE_GOLDEN") != "" {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 				t.Fatal(err)
@@ -793,7 +793,7 @@ func TestReadRuns(t *testing.T) {
 	if _, err := ReadRuns(t.TempDir()); !errors.Is(err, ErrBadInput) {
 		t.Errorf("empty dir: %v, want ErrBadInput", err)
 	}
-	c, err := CompareFiles(dir, dir, CompareOptions{})
+	c, err := Files(dir, dir, Options{})
 	if err != nil || c.Failed() {
 		t.Fatalf("pooled against itself: %v, failed %v", err, c != nil && c.Failed())
 	}
@@ -813,7 +813,7 @@ func TestCompareMarkdownFits(t *testing.T) {
 		}
 		return g.sample(1, 1)
 	})
-	c, err := Compare(base, nw, CompareOptions{})
+	c, err := Compare(base, nw, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

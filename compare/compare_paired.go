@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"fmt"
@@ -125,7 +125,7 @@ func toChange(x float64, logs, absolute bool, baseMean float64) float64 {
 const minPairs = 3
 
 // pairedMetric tests one metric of one cell on the samples paired by pass.
-func pairedMetric(mc MetricComparison, m compareMetric, base, nw []*summary.CellResult, o CompareOptions) MetricComparison {
+func pairedMetric(mc MetricComparison, m compareMetric, base, nw []*summary.CellResult, o Options) MetricComparison {
 	bx, nx := pairedValues(m, base, nw)
 	if len(bx) < minPairs {
 		mc.Verdict = VerdictInsufficient

@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"cmp"
@@ -24,7 +24,7 @@ import (
 // options that make no sense. The CLI exits 3 on it.
 var ErrBadInput = errors.New("bad input")
 
-// The metrics bench compare tests, by the names CompareOptions.Thresholds
+// The metrics bench compare tests, by the names Options.Thresholds
 // and ParseThresholds use.
 const (
 	// MetricThroughput is acquires per second (higher is better).
@@ -47,7 +47,7 @@ const (
 	MetricErrorRate = "error_rate"
 )
 
-// Corrections for testing many metrics at once (CompareOptions.Correction).
+// Corrections for testing many metrics at once (Options.Correction).
 const (
 	// CorrectionBH is the Benjamini–Hochberg procedure over every test of
 	// the comparison: when nothing changed, the chance that any metric is
@@ -137,7 +137,7 @@ func DefaultThresholds() map[string]float64 {
 // "throughput=-5%" and "throughput=5%" mean the same. For error_rate the
 // value is absolute: "error_rate=1%" fails when the rate grows by one
 // percentage point. Metrics not named keep their defaults when the result
-// goes into CompareOptions.Thresholds. Errors wrap ErrBadInput.
+// goes into Options.Thresholds. Errors wrap ErrBadInput.
 func ParseThresholds(s string) (map[string]float64, error) {
 	out := map[string]float64{}
 	known := DefaultThresholds()
@@ -198,8 +198,8 @@ func compareMetricNames() []string {
 	return names
 }
 
-// CompareOptions configure Compare. The zero value is the default.
-type CompareOptions struct {
+// Options configure Compare. The zero value is the default.
+type Options struct {
 	// Alpha is the significance level (default 0.05): a change counts only
 	// when its p value (after Correction) is below it.
 	Alpha float64
@@ -231,7 +231,7 @@ type CompareOptions struct {
 }
 
 // withDefaults fills in the defaults and checks the options.
-func (o CompareOptions) withDefaults() (CompareOptions, error) {
+func (o Options) withDefaults() (Options, error) {
 	if o.Alpha == 0 {
 		o.Alpha = 0.05
 	}
@@ -450,7 +450,7 @@ type RunInfo struct {
 type Comparison struct {
 	Base    RunInfo
 	New     RunInfo
-	Options CompareOptions
+	Options Options
 	Cells   []CellComparison
 	// Tests is how many tests of gated metrics the correction covered;
 	// WatchedTests those of the watched metrics, corrected apart.
@@ -466,9 +466,9 @@ type Comparison struct {
 	Incomparable string
 }
 
-// CompareFiles reads BASE and NEW with ReadRuns and compares them. Read
+// Files reads BASE and NEW with ReadRuns and compares them. Read
 // errors wrap ErrBadInput.
-func CompareFiles(basePath, newPath string, opts CompareOptions) (*Comparison, error) {
+func Files(basePath, newPath string, opts Options) (*Comparison, error) {
 	base, err := ReadRuns(basePath)
 	if err != nil {
 		return nil, fmt.Errorf("BASE: %w", err)
@@ -622,7 +622,7 @@ func runIDOf(file string) string {
 // NEW sample fails the comparison, even with one sample each.
 //
 // Errors (nil summaries, no cell in common, bad options) wrap ErrBadInput.
-func Compare(base, head *summary.Summary, opts CompareOptions) (*Comparison, error) {
+func Compare(base, head *summary.Summary, opts Options) (*Comparison, error) {
 	if base == nil || head == nil {
 		return nil, fmt.Errorf("compare: missing summary: %w", ErrBadInput)
 	}
@@ -699,7 +699,7 @@ func ran(cells []*summary.CellResult) []*summary.CellResult {
 
 // compareCell compares one cell; P is the raw p value, Q and the verdicts
 // are set later, once every test of the comparison is known.
-func compareCell(k CellKey, base, nw []*summary.CellResult, metrics []compareMetric, o CompareOptions) CellComparison {
+func compareCell(k CellKey, base, nw []*summary.CellResult, metrics []compareMetric, o Options) CellComparison {
 	cc := CellComparison{Key: k}
 	switch {
 	case nw == nil:
@@ -747,7 +747,7 @@ func sameSpec(a, b summary.Spec) bool {
 }
 
 // safetyChanges compares the checker's verdicts of the samples that ran.
-func safetyChanges(base, nw []*summary.CellResult, o CompareOptions) []SafetyChange {
+func safetyChanges(base, nw []*summary.CellResult, o Options) []SafetyChange {
 	props := []struct {
 		name   string
 		ok     string
@@ -814,7 +814,7 @@ func worstVerdict(cells []*summary.CellResult, ok string, get func(summary.Verdi
 
 // compareMetricOf tests one metric of one cell. It returns false when
 // neither side has the metric at all (no handoffs anywhere).
-func compareMetricOf(m compareMetric, base, nw []*summary.CellResult, o CompareOptions) (MetricComparison, bool) {
+func compareMetricOf(m compareMetric, base, nw []*summary.CellResult, o Options) (MetricComparison, bool) {
 	values := func(cells []*summary.CellResult) []float64 {
 		var xs []float64
 		for _, c := range cells {

@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"context"
@@ -108,7 +108,7 @@ func TestCompareEndToEnd(t *testing.T) {
 
 	// The samples were taken interleaved: compare them paired, as the
 	// gate compares alternating passes.
-	slow, err := Compare(runs["base"], runs["slow"], CompareOptions{Paired: true})
+	slow, err := Compare(runs["base"], runs["slow"], Options{Paired: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestCompareEndToEnd(t *testing.T) {
 		}
 	}
 
-	again, err := Compare(runs["base"], runs["again"], CompareOptions{Paired: true})
+	again, err := Compare(runs["base"], runs["again"], Options{Paired: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"fmt"
@@ -30,7 +30,7 @@ type PowerOptions struct {
 	// Seed makes the resampling reproducible.
 	Seed uint64
 	// Compare are the comparison's options (Paired is set by Power).
-	Compare CompareOptions
+	Compare Options
 }
 
 // Injection is a synthetic regression: one metric of one cell scaled in
