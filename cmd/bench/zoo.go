@@ -11,6 +11,7 @@ import (
 
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/zoo"
 )
 
 // zooCmd is `bench zoo`: run every (strategy, literature scenario) pair of the
@@ -36,13 +37,13 @@ func zooCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench zoo: unexpected argument %q (flags only; see bench help)\n", fs.Arg(0))
 		return exitBadInput
 	}
-	entries := runner.Zoo()
+	entries := zoo.Entries()
 	if *quick {
-		entries = runner.QuickZoo(entries)
+		entries = zoo.QuickEntries(entries)
 	}
 	if *only != "" {
 		var err error
-		if entries, err = runner.SelectZoo(entries, splitList(*only)); err != nil {
+		if entries, err = zoo.Select(entries, splitList(*only)); err != nil {
 			return fail(stderr, "zoo", err)
 		}
 	}
@@ -73,7 +74,7 @@ func zooCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	p := &progress{w: stderr, tty: isTerminal(stderr), total: len(entries), started: time.Now()}
 	opts.Progress = p.update
 
-	rep, err := runner.RunZoo(ctx, entries, runner.ZooOptions{Run: opts, Seed: *seed, Quick: *quick})
+	rep, err := zoo.Run(ctx, entries, zoo.Options{Run: opts, Seed: *seed, Quick: *quick})
 	p.finish()
 	if rep != nil && len(rep.Rows) > 0 {
 		rep.WriteText(stdout)
