@@ -61,7 +61,7 @@ func NewExec(opts ExecOptions) Provider {
 	return &execProvider{opts: opts}
 }
 
-func (p *execProvider) Name() string       { return "exec" }
+func (p *execProvider) Name() string       { return ProviderExec }
 func (p *execProvider) Caps() []Capability { return execCaps }
 
 // RedisServerPath finds redis-server for the exec provider.
@@ -145,7 +145,7 @@ func (p *execProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err er
 	if err != nil {
 		return nil, err
 	}
-	return newCluster("exec", execCaps, nodes, closeAll), nil
+	return newCluster(ProviderExec, execCaps, nodes, closeAll), nil
 }
 
 // SweepStaleDirs removes exec node dirs whose owner process is gone (a run

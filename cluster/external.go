@@ -25,13 +25,16 @@ type ExternalOptions struct {
 
 type externalProvider struct{ opts ExternalOptions }
 
+// externalCaps is none: the nodes are the user's processes.
+var externalCaps []Capability
+
 // NewExternal returns the external provider: it starts nothing, checks that
 // every address answers PING, and refuses every fault that needs process
 // control.
 func NewExternal(opts ExternalOptions) Provider { return &externalProvider{opts: opts} }
 
-func (p *externalProvider) Name() string       { return "external" }
-func (p *externalProvider) Caps() []Capability { return nil }
+func (p *externalProvider) Name() string       { return ProviderExternal }
+func (p *externalProvider) Caps() []Capability { return externalCaps }
 
 // ParseAddrs splits a comma-separated address list and checks each entry.
 func ParseAddrs(s string) ([]string, error) {
@@ -57,7 +60,7 @@ func (p *externalProvider) Start(ctx context.Context, spec Spec) (*Cluster, erro
 		return nil, err
 	}
 	if spec.FakeTime {
-		return nil, unsupported("external", CapClock)
+		return nil, unsupported(ProviderExternal, CapClock)
 	}
 	if spec.Persistence != "" && spec.Persistence != PersistNone {
 		return nil, fmt.Errorf("persistence of external nodes is theirs to set: %w; use --provider exec or docker", ErrUnsupported)
@@ -69,7 +72,7 @@ func (p *externalProvider) Start(ctx context.Context, spec Spec) (*Cluster, erro
 	if n > len(p.opts.Addrs) {
 		return nil, fmt.Errorf("%d nodes wanted but %d addresses given (add more to --redis-addrs): %w", n, len(p.opts.Addrs), ErrBadSpec)
 	}
-	c := &Cluster{Provider: "external", close: func() error { return nil }}
+	c := &Cluster{Provider: ProviderExternal, close: func() error { return nil }}
 	for i, addr := range p.opts.Addrs[:n] {
 		node := &externalNode{name: fmt.Sprintf("n%d", i+1), ep: endpoint.Endpoint{Addr: addr, Password: p.opts.Password, TLS: p.opts.TLS}}
 		if err := ping(ctx, node.ep); err != nil {
@@ -97,10 +100,10 @@ type externalNode struct {
 
 func (n *externalNode) Name() string                 { return n.name }
 func (n *externalNode) Endpoint() endpoint.Endpoint  { return n.ep }
-func (n *externalNode) Kill(context.Context) error   { return unsupported("external", CapKill) }
-func (n *externalNode) Start(context.Context) error  { return unsupported("external", CapKill) }
-func (n *externalNode) Pause(context.Context) error  { return unsupported("external", CapPause) }
-func (n *externalNode) Resume(context.Context) error { return unsupported("external", CapPause) }
+func (n *externalNode) Kill(context.Context) error   { return unsupported(ProviderExternal, CapKill) }
+func (n *externalNode) Start(context.Context) error  { return unsupported(ProviderExternal, CapKill) }
+func (n *externalNode) Pause(context.Context) error  { return unsupported(ProviderExternal, CapPause) }
+func (n *externalNode) Resume(context.Context) error { return unsupported(ProviderExternal, CapPause) }
 func (n *externalNode) SetClock(context.Context, time.Duration, float64) error {
-	return unsupported("external", CapClock)
+	return unsupported(ProviderExternal, CapClock)
 }

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/lockbench/lockbench/chaos"
+	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/history"
 	"github.com/lockbench/lockbench/locks"
 	"github.com/lockbench/lockbench/workloads"
@@ -240,7 +241,9 @@ func (s shape) listeners() float64 {
 }
 
 // startsNodes reports whether the provider runs nodes on this machine.
-func (s shape) startsNodes() bool { return s.provider == "exec" || s.provider == "docker" }
+func (s shape) startsNodes() bool {
+	return s.provider == cluster.ProviderExec || s.provider == cluster.ProviderDocker
+}
 
 // files is the descriptors this process holds during the cell: a
 // proxied connection is three (the client's socket, the proxy's accepted
@@ -254,7 +257,7 @@ func (s shape) files() float64 {
 	} else {
 		f += conns
 	}
-	if s.provider == "exec" {
+	if s.provider == cluster.ProviderExec {
 		f += 2 * float64(s.nodes+1)
 	}
 	return f
@@ -268,7 +271,7 @@ func (s shape) systemFiles() float64 {
 		return f
 	}
 	perConn := 1.0
-	if s.provider == "docker" {
+	if s.provider == cluster.ProviderDocker {
 		perConn = 3
 	}
 	return f + float64(s.nodes+1)*nodeOwnFiles + float64(s.used+1)*s.nodeConns()*perConn
@@ -288,9 +291,9 @@ func (s shape) ports() float64 {
 // threads is the threads the nodes add.
 func (s shape) threads() float64 {
 	switch s.provider {
-	case "exec":
+	case cluster.ProviderExec:
 		return float64(s.nodes+1) * execNodeThreads
-	case "docker":
+	case cluster.ProviderDocker:
 		return float64(s.nodes+1) * dockerNodeThreads
 	}
 	return 0
@@ -302,7 +305,7 @@ func (s shape) memory(fp workloads.Footprint) float64 {
 	m := float64(harnessBytes)
 	if s.startsNodes() {
 		node := float64(execNodeBytes)
-		if s.provider == "docker" {
+		if s.provider == cluster.ProviderDocker {
 			node = dockerNodeBytes
 		}
 		m += float64(s.nodes+1)*node + float64(s.used+1)*s.nodeConns()*nodeConnBytes
@@ -351,10 +354,10 @@ func capacityChecks(c Capacity, provider string) []capacityCheck {
 		holds: fmt.Sprintf("this process may open %d more (ulimit -n %d)", c.OpenFiles-c.FilesOpen, c.OpenFiles),
 	})
 	maxClients := int64(redisMaxClients)
-	if provider == "exec" && c.NodeFiles >= 0 {
+	if provider == cluster.ProviderExec && c.NodeFiles >= 0 {
 		maxClients = min(maxClients, c.NodeFiles-redisReservedFiles)
 	}
-	add(provider == "exec" || provider == "docker", capacityCheck{
+	add(provider == cluster.ProviderExec || provider == cluster.ProviderDocker, capacityCheck{
 		what: "connections into one node", need: func(s shape, _ workloads.Footprint) float64 { return s.nodeConns() },
 		have: float64(maxClients), show: count,
 		holds: fmt.Sprintf("a redis-server node accepts %d (maxclients, ulimit -Hn)", maxClients),
@@ -369,7 +372,7 @@ func capacityChecks(c Capacity, provider string) []capacityCheck {
 		have: float64(c.Tasks), show: count,
 		holds: fmt.Sprintf("the kernel allows %d more (kernel.pid_max, kernel.threads-max)", c.Tasks),
 	})
-	add(c.UserTasks >= 0 && provider == "exec", capacityCheck{
+	add(c.UserTasks >= 0 && provider == cluster.ProviderExec, capacityCheck{
 		what: "processes", need: func(s shape, _ workloads.Footprint) float64 { return s.threads() },
 		have: float64(c.UserTasks), show: count,
 		holds: fmt.Sprintf("this user may start %d more (ulimit -u)", c.UserTasks),

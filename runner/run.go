@@ -213,13 +213,13 @@ type nodeSet struct {
 
 func startNodes(ctx context.Context, prov cluster.Provider, n int, needs nodeNeeds) (*nodeSet, error) {
 	spec := cluster.Spec{Nodes: n, Persistence: needs.persistence, FakeTime: needs.fakeTime}
-	if prov.Name() == "external" {
+	if prov.Name() == cluster.ProviderExternal {
 		spec.Persistence = ""
 		if needs.persistence != cluster.PersistNone {
 			return nil, fmt.Errorf("persistence %s needs process control: %w; use --provider exec or docker", needs.persistence, cluster.ErrUnsupported)
 		}
 	}
-	if prov.Name() == "external" {
+	if prov.Name() == cluster.ProviderExternal {
 		// External nodes: the last address is the resource.
 		all, err := prov.Start(ctx, cluster.Spec{Nodes: n + 1})
 		if err != nil {
@@ -251,7 +251,7 @@ func (s *nodeSet) close() error {
 // reset empties the nodes between cells. External nodes are the user's:
 // they are never flushed; unique key prefixes keep cells apart there.
 func (s *nodeSet) reset(ctx context.Context) error {
-	if s.provider == "external" {
+	if s.provider == cluster.ProviderExternal {
 		return nil
 	}
 	for _, n := range append(append([]cluster.Node{}, s.locks.Nodes...), s.resource.Nodes...) {

@@ -38,7 +38,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	seed := fs.Int64("seed", -1, "seed for schedules and faults (overrides the scenario)")
 	repeat := fs.Int("repeat", 0, "independent samples per cell")
 	nodes := fs.Int("nodes", 0, "lock nodes (overrides the scenario)")
-	provider := fs.String("provider", "", "auto, exec, docker or external (overrides the scenario)")
+	provider := fs.String("provider", "", cluster.ProviderChoices()+" (overrides the scenario)")
 	addrs := fs.String("redis-addrs", "", "comma-separated host:port of external nodes (lock nodes, then one for the resource)")
 	out := fs.String("out", "results", "directory that receives results/<run-id>/")
 	clientProcs := fs.Int("client-procs", 0, "GOMAXPROCS while a cell's workload runs: 0 keeps a CPU free per node the cell loads if there are CPUs to spare, -1 uses every CPU")

@@ -27,7 +27,7 @@ func zooCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 1, "seed of every cell's fault timeline and workload")
 	only := fs.String("only", "", "comma-separated entries to run, as lock/scenario (see --list)")
 	listOnly := fs.Bool("list", false, "list the entries with their expectation and source, and run nothing")
-	provider := fs.String("provider", "auto", "auto, exec, docker or external")
+	provider := fs.String("provider", cluster.ProviderAuto, cluster.ProviderChoices())
 	addrs := fs.String("redis-addrs", "", "comma-separated host:port of external nodes (5 lock nodes, then one for the resource)")
 	out := fs.String("out", "results", "directory that receives results/<run-id>/")
 	if !parseFlags(fs, args, stderr) {
