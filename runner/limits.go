@@ -8,10 +8,8 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/lockbench/lockbench/chaos"
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/history"
-	"github.com/lockbench/lockbench/locks"
 	"github.com/lockbench/lockbench/workloads"
 )
 
@@ -106,16 +104,23 @@ const eventBytes = 2 * (int64(unsafe.Sizeof(history.Event{})) + 32)
 // error wraps ErrTooBig and ErrBadScenario.
 func CheckCapacity(sc Scenario, cells []Cell, provider string, c Capacity) error {
 	sc = sc.withDefaults()
-	if err := checkRunTime(cells); err != nil {
+	plans, err := planCells(cells)
+	if err != nil {
+		return err
+	}
+	return checkCapacity(sc, plans, provider, c)
+}
+
+// checkCapacity is CheckCapacity of cells already planned on sc (with its
+// defaults).
+func checkCapacity(sc Scenario, plans []*cellPlan, provider string, c Capacity) error {
+	if err := checkRunTime(plans); err != nil {
 		return err
 	}
 	var shapes []shape
 	seen := map[shape]bool{}
-	for _, cell := range cells {
-		s, err := shapeOf(sc, cell, provider, len(cells))
-		if err != nil {
-			return err
-		}
+	for _, p := range plans {
+		s := shapeOf(sc, p, provider, len(plans))
 		if !seen[s] {
 			seen[s] = true
 			shapes = append(shapes, s)
@@ -132,10 +137,10 @@ func CheckCapacity(sc Scenario, cells []Cell, provider string, c Capacity) error
 }
 
 // checkRunTime refuses a run with more than maxRunTime of load.
-func checkRunTime(cells []Cell) error {
+func checkRunTime(cells []*cellPlan) error {
 	var total, longest time.Duration
 	for _, c := range cells {
-		d := c.Workload.Duration
+		d := c.spec.Duration
 		total = min(total, math.MaxInt64-d) + d // saturates instead of wrapping
 		longest = max(longest, d)
 	}
@@ -185,31 +190,22 @@ type shape struct {
 	cells int64
 }
 
-// shapeOf is cell's shape, with what its fault schedule adds to it, as
-// cellBody will build it.
-func shapeOf(sc Scenario, c Cell, provider string, cells int) (shape, error) {
-	sched, err := chaos.LookupPreset(c.Fault)
-	if err != nil {
-		return shape{}, fmt.Errorf("cell %s: %w: %w", c.ID, err, ErrBadScenario)
-	}
-	strategy, err := locks.Lookup(c.Lock)
-	if err != nil {
-		return shape{}, fmt.Errorf("cell %s: %w: %w", c.ID, err, ErrBadScenario)
-	}
-	req := sched.Requirements()
-	w := c.Workload
+// shapeOf is the planned cell's shape, with what its fault schedule adds
+// to it.
+func shapeOf(sc Scenario, p *cellPlan, provider string, cells int) shape {
+	w := p.spec
 	s := shape{
 		provider:      provider,
 		workload:      w.Name,
 		nodes:         int64(sc.Nodes),
-		multiNode:     strategy.MultiNode,
-		clients:       int64(max(w.Clients, req.MinClients)),
-		groups:        int64(max(w.Groups, req.MinGroups, 1)),
+		multiNode:     p.strategy.MultiNode,
+		clients:       int64(w.Clients),
+		groups:        int64(w.Groups),
 		keys:          int64(w.KeyCount()),
 		perClient:     w.Keys.Kind == "per-client",
 		seconds:       int64(max((w.Duration+time.Second-1)/time.Second, 1)),
 		rate:          int64(math.Ceil(min(w.Rate, math.MaxInt64/2))),
-		resourceProxy: req.ResourceProxy,
+		resourceProxy: p.req.ResourceProxy,
 		cells:         int64(cells),
 	}
 	s.used = 1
@@ -219,7 +215,7 @@ func shapeOf(sc Scenario, c Cell, provider string, cells int) (shape, error) {
 	if s.perClient {
 		s.keys = s.clients
 	}
-	return s, nil
+	return s
 }
 
 // The counts below are float64: inputs go up to the int64 range and their

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lockbench/lockbench/chaos"
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/internal/testenv"
@@ -102,15 +101,21 @@ func TestDirectCellOutrunsProxied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodes, err := startNodes(ctx, cluster.NewExec(cluster.ExecOptions{}), 1, nodeNeeds{persistence: cluster.PersistNone})
+	prov := cluster.NewExec(cluster.ExecOptions{})
+	plans, err := planCells(cells)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range plans {
+		if err := p.expand(sc.withDefaults(), prov); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodes, err := startNodes(ctx, prov, 1, nodeNeeds{persistence: cluster.PersistNone})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nodes.close()
-	sched, err := chaos.LookupPreset("none")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	var ratios []float64
 	for i := range pairs {
@@ -122,7 +127,7 @@ func TestDirectCellOutrunsProxied(t *testing.T) {
 		}
 		throughput := map[bool]float64{}
 		for j, always := range order {
-			c := runCell(ctx, cells[2*i+j], sched, nodes, Options{Dir: dir, CheckTimeout: 30 * time.Second, AlwaysProxy: always})
+			c := runCell(ctx, plans[2*i+j], nodes, Options{Dir: dir, CheckTimeout: 30 * time.Second, AlwaysProxy: always})
 			if c.Error != "" {
 				t.Fatalf("cell %s: %s", c.ID, c.Error)
 			}

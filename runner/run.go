@@ -97,32 +97,22 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 	if err != nil {
 		return nil, err
 	}
+	plans, err := planCells(cells)
+	if err != nil {
+		return nil, err
+	}
 	// First, and before saying anything: a run too big for the machine
 	// is refused in one line, and expanding its fault timelines could
 	// itself take long.
-	if err := CheckCapacity(sc, cells, prov.Name(), ReadCapacity()); err != nil {
+	if err := checkCapacity(sc, plans, prov.Name(), ReadCapacity()); err != nil {
 		return nil, err
 	}
 	say("provider %s", why)
 	// Every fault the cells ask for must be possible here, before
 	// anything starts.
-	for _, c := range cells {
-		sched, err := chaos.LookupPreset(c.Fault)
-		if err != nil {
-			return nil, fmt.Errorf("cell %s: %w: %w", c.ID, err, ErrBadScenario)
-		}
-		req := sched.Requirements()
-		groups := max(c.Workload.Groups, req.MinGroups)
-		clients := max(c.Workload.Clients, req.MinClients)
-		if err := sched.Validate(prov.Caps(), prov.Name(), sc.Nodes, groups, clients); err != nil {
-			return nil, fmt.Errorf("scenario %q, faults %q, workload %q: %w: %w", sc.Name, c.Fault, c.Workload.Name, err, ErrBadScenario)
-		}
-		// The timeline is a pure function of the schedule, seed and
-		// topology: expand it now so that a schedule longer than the cell
-		// is refused before anything runs.
-		topo := chaos.Topology{Nodes: chaos.NodeNames(sc.Nodes), Groups: chaos.GroupNames(max(groups, 1)), Clients: clients, TTL: c.Workload.TTL, Duration: c.Workload.Duration}
-		if _, err := sched.Timeline(c.Seed, topo); err != nil {
-			return nil, fmt.Errorf("scenario %q, faults %q, workload %q: %w: %w", sc.Name, c.Fault, c.Workload.Name, err, ErrBadScenario)
+	for _, p := range plans {
+		if err := p.expand(sc, prov); err != nil {
+			return nil, err
 		}
 	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
@@ -149,13 +139,11 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 			err = cerr
 		}
 	}()
-	for i, cell := range cells {
+	for i, plan := range plans {
 		if ctx.Err() != nil {
 			break
 		}
-		sched, _ := chaos.LookupPreset(cell.Fault)
-		req := sched.Requirements()
-		want := nodeNeeds{persistence: req.Persistence, fakeTime: req.FakeTime}
+		want := nodeNeeds{persistence: plan.req.Persistence, fakeTime: plan.req.FakeTime}
 		if want.persistence == "" {
 			want.persistence = cluster.PersistNone
 		}
@@ -182,12 +170,14 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 			}
 		}
 		if o.Progress != nil {
-			o.Progress(Progress{Cell: i, Cells: len(cells), ID: cell.ID})
+			o.Progress(Progress{Cell: i, Cells: len(cells), ID: plan.cell.ID})
 		}
-		res := runCell(ctx, cell, sched, nodes, o)
+		res := runCell(ctx, plan, nodes, o)
 		sum.Cells = append(sum.Cells, *res)
+		// The summary holds the timeline now; the plan is done with.
+		plans[i] = nil
 		if o.Progress != nil {
-			o.Progress(Progress{Cell: i, Cells: len(cells), ID: cell.ID, Done: true, Result: res})
+			o.Progress(Progress{Cell: i, Cells: len(cells), ID: plan.cell.ID, Done: true, Result: res})
 		}
 	}
 	if ctx.Err() != nil {
@@ -285,18 +275,20 @@ func commandTimeout(ttl time.Duration) time.Duration {
 
 // runCell runs one cell from start to verdict. It never returns nil; a
 // cell that could not run says why in Error.
-func runCell(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeSet, o Options) *summary.CellResult {
+func runCell(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options) *summary.CellResult {
+	cell := plan.cell
 	res := &summary.CellResult{ID: cell.ID, Lock: cell.Lock, Workload: cell.Workload.Name, Fault: cell.Fault, Seed: cell.Seed, Sample: cell.Sample, Spec: recordSpec(cell.Workload),
-		Network: networkPath(sched.Requirements(), o)}
+		Network: networkPath(plan.req, o)}
 	started := time.Now()
 	defer func() { res.ElapsedMs = float64(time.Since(started).Microseconds()) / 1000 }()
-	if err := cellBody(ctx, cell, sched, nodes, o, res); err != nil {
+	if err := cellBody(ctx, plan, nodes, o, res); err != nil {
 		res.Error = oneLine(err)
 	}
 	return res
 }
 
-func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeSet, o Options, res *summary.CellResult) (err error) {
+func cellBody(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options, res *summary.CellResult) (err error) {
+	cell, spec, req, strategy := plan.cell, plan.spec, plan.req, plan.strategy
 	dir := filepath.Join(o.Dir, "cells", cell.ID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -304,11 +296,7 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	if err := nodes.reset(ctx); err != nil {
 		return err
 	}
-	spec := cell.Workload
-	req := sched.Requirements()
-	spec.Groups = max(spec.Groups, req.MinGroups, 1)
-	spec.Clients = max(spec.Clients, req.MinClients)
-	groups := chaos.GroupNames(spec.Groups)
+	groups := plan.topo.Groups
 
 	// Proxies in front of the lock nodes only when the cell goes through
 	// them: an idle proxy would cost a fast lock much of its throughput.
@@ -332,10 +320,6 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 		defer resMesh.Close()
 	}
 
-	strategy, err := locks.Lookup(cell.Lock)
-	if err != nil {
-		return err
-	}
 	env := workloads.Env{KeyPrefix: cell.ID + ":"}
 	perGroup := (spec.Clients + spec.Groups - 1) / spec.Groups
 	// target is set below, before the workload starts; the hooks run only
@@ -417,11 +401,7 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 		env.Faults = workloads.NewClientFaults(spec.Clients)
 	}
 
-	topo := chaos.Topology{Nodes: chaos.NodeNames(len(nodes.locks.Nodes)), Groups: groups, Clients: spec.Clients, TTL: spec.TTL, Duration: spec.Duration}
-	timeline, err := sched.Timeline(cell.Seed, topo)
-	if err != nil {
-		return err
-	}
+	timeline := plan.timeline
 	res.Timeline = recordTimeline(timeline)
 	target = &chaos.Target{Cluster: nodes.locks, Mesh: mesh, ResourceMesh: resMesh, Faults: env.Faults, Record: w.Append, Now: clock.Now}
 	chaosCtx, stopChaos := context.WithCancel(ctx)
