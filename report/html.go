@@ -255,7 +255,7 @@ func rowOf(c *summary.CellResult, cv cellView) rowView {
 		Network: c.NetworkPath(), NetworkTitle: networkNote(c, nil),
 		Sample: fmt.Sprintf("seed %d #%d", c.Seed, c.Sample), Class: cv.Class,
 		Mutex: cv.Mutex, Resource: cv.Resource, Liveness: cv.Liveness, Progress: cv.Progress, Harness: cv.Harness, Error: c.Error}
-	if c.Harness != nil && c.Harness.Overloaded {
+	if c.Overloaded() {
 		r.NumClass, r.NumTitle = "num starved", c.Harness.Note
 	} else {
 		r.NumClass = "num"

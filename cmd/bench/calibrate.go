@@ -74,7 +74,7 @@ func calibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(stderr, "calibrate", err)
 	}
 
-	dir := filepath.Join(*out, time.Now().Format("20060102-150405")+"-calibrate")
+	_, dir := newRun(*out, "calibrate")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(stderr, "calibrate", err)
 	}

@@ -120,8 +120,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if name == "" {
 		name = "custom"
 	}
-	opts.RunID = time.Now().Format("20060102-150405") + "-" + name
-	opts.Dir = filepath.Join(*out, opts.RunID)
+	opts.RunID, opts.Dir = newRun(*out, name)
 	tty := isTerminal(stderr)
 	p := &progress{w: stderr, tty: tty, total: len(cells), started: time.Now()}
 	opts.Progress = p.update

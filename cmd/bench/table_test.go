@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/summary"
 )
 
@@ -49,6 +50,36 @@ func TestTableShowsTheNetworkPath(t *testing.T) {
 			}
 			if tc.cost == nil && strings.Contains(out, "proxy cost") {
 				t.Errorf("a run without a measured proxy cost mentions it:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestTableColoursByVerdict: on a terminal a violation is red, ok green,
+// an undecided or stalled verdict yellow, and what was not assessed plain.
+func TestTableColoursByVerdict(t *testing.T) {
+	red, green, yellow := "\033[31m", "\033[32m", "\033[33m"
+	for _, tc := range []struct {
+		name string
+		v    summary.Verdicts
+		want []string
+	}{
+		{"safe", summary.Verdicts{Mutex: checker.MutexOK, Resource: checker.ResourceOK, Liveness: checker.LivenessNA, Progress: checker.ProgressOK},
+			[]string{green + "ok", " n/a "}},
+		{"violated", summary.Verdicts{Mutex: checker.MutexViolated, Resource: checker.ResourceLostUpdates, Liveness: checker.LivenessOK, Progress: checker.ProgressOK},
+			[]string{red + "violated", red + "lost-updates", green + "ok"}},
+		{"stale writes", summary.Verdicts{Mutex: checker.MutexOK, Resource: checker.ResourceStaleWritesAccepted, Liveness: checker.LivenessStalled, Progress: checker.ProgressNone},
+			[]string{red + "stale-writes-accepted", yellow + "stalled", red + "none"}},
+		{"undecided", summary.Verdicts{Mutex: checker.MutexUnknown, Resource: checker.ResourceOK, Liveness: checker.LivenessOK, Progress: checker.ProgressDegraded},
+			[]string{yellow + "unknown", yellow + "degraded"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			printTable(&b, &summary.Summary{Cells: []summary.CellResult{{ID: "001", Lock: "token", Workload: "w", Fault: "none", Verdicts: tc.v}}}, true)
+			for _, w := range tc.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("table lacks %q:\n%q", w, b.String())
+				}
 			}
 		})
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -69,8 +68,7 @@ func zooCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *quick {
 		name = "zoo-quick"
 	}
-	opts.RunID = time.Now().Format("20060102-150405") + "-" + name + "-s" + strconv.FormatUint(*seed, 10)
-	opts.Dir = filepath.Join(*out, opts.RunID)
+	opts.RunID, opts.Dir = newRun(*out, name+"-s"+strconv.FormatUint(*seed, 10))
 	p := &progress{w: stderr, tty: isTerminal(stderr), total: len(entries), started: time.Now()}
 	opts.Progress = p.update
 
