@@ -123,7 +123,7 @@ type CalibrateResult struct {
 	HarnessVsRedisBenchmarkPaired *Ratios `json:"harness_vs_redis_benchmark_paired,omitempty"`
 	// ProxyCost is 1 − HarnessProxied/Harness, paired within each round
 	// (the median of the rounds' ratios), as bench run measures it for
-	// its summary (runner.ProxyCost).
+	// its summary (summary.ProxyCost).
 	ProxyCost float64 `json:"proxy_cost"`
 	// CheckerEventsPerSec is the checker's speed on the last harness
 	// history (read, validated and checked).
