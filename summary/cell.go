@@ -30,11 +30,6 @@ const (
 	HistHandoff        = "handoff"         // a release completing → the next acquire of that key by another client
 )
 
-// HistNames lists every histogram a cell records, in the order above.
-func HistNames() []string {
-	return []string{HistAcquireOK, HistAcquireFail, HistAcquireService, HistRelease, HistHandoff}
-}
-
 // CellResult is one cell's entry in summary.json.
 type CellResult struct {
 	ID       string `json:"id"`
