@@ -49,9 +49,9 @@ type providerCap struct {
 // start nothing, so cluster stays the one place that knows them.
 func providerCaps() []providerCap {
 	return []providerCap{
-		{"exec", cluster.NewExec(cluster.ExecOptions{}).Caps()},
-		{"docker", cluster.NewDocker(cluster.DockerOptions{}).Caps()},
-		{"external", cluster.NewExternal(cluster.ExternalOptions{}).Caps()},
+		{cluster.ProviderExec, cluster.NewExec(cluster.ExecOptions{}).Caps()},
+		{cluster.ProviderDocker, cluster.NewDocker(cluster.DockerOptions{}).Caps()},
+		{cluster.ProviderExternal, cluster.NewExternal(cluster.ExternalOptions{}).Caps()},
 	}
 }
 

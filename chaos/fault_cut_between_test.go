@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/endpoint"
 	"github.com/lockbench/lockbench/history"
 	"github.com/lockbench/lockbench/locks"
 	"github.com/lockbench/lockbench/workloads"
@@ -90,7 +91,7 @@ func TestCutBetweenCommandsLeavesAKeyWithoutTTL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := strat.New(locks.Config{Nodes: []cluster.Endpoint{ep}, Timeout: 100 * time.Millisecond,
+	l, err := strat.New(locks.Config{Nodes: []endpoint.Endpoint{ep}, Timeout: 100 * time.Millisecond,
 		Retry: locks.Retry{Policy: "exponential", Base: time.Millisecond, Cap: 20 * time.Millisecond, Attempts: 20},
 		Hooks: locks.Hooks{BetweenCommands: func(ctx context.Context, _ string) { tg.BetweenCommands(ctx, "A") }}})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/endpoint"
 	"github.com/lockbench/lockbench/history"
 	"github.com/lockbench/lockbench/internal/testenv"
 	"github.com/lockbench/lockbench/locks"
@@ -568,7 +569,7 @@ func newWorkloadRig(t *testing.T, lock string, clients int, d time.Duration, res
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := strat.New(locks.Config{Nodes: []cluster.Endpoint{c.Nodes[0].Endpoint()},
+	l, err := strat.New(locks.Config{Nodes: []endpoint.Endpoint{c.Nodes[0].Endpoint()},
 		Retry: locks.Retry{Policy: "exponential", Base: time.Millisecond, Cap: 20 * time.Millisecond, Attempts: 1000}})
 	if err != nil {
 		t.Fatal(err)

@@ -314,7 +314,7 @@ func (s Schedule) Validate(caps []cluster.Capability, provider string, nodes, gr
 	if _, err := cluster.ParsePersistence(string(s.Persistence)); err != nil {
 		return fmt.Errorf("schedule %q: %w", s.Name, err)
 	}
-	if provider == "external" && s.Persistence != "" && s.Persistence != cluster.PersistNone {
+	if provider == cluster.ProviderExternal && s.Persistence != "" && s.Persistence != cluster.PersistNone {
 		return fmt.Errorf("schedule %q needs persistence %s, which the external provider cannot set: %w; use --provider exec or docker",
 			s.Name, s.Persistence, cluster.ErrUnsupported)
 	}

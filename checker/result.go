@@ -268,13 +268,22 @@ type Result struct {
 // stall is reported, not a safety violation.
 func (r *Result) ExitCode() int {
 	switch {
-	case r.Mutex == MutexViolated || r.Resource != ResourceOK:
+	case Unsafe(r.Mutex, r.Resource):
 		return ExitViolation
 	case r.Mutex == MutexUnknown:
 		return ExitUnknown
 	default:
 		return ExitSafe
 	}
+}
+
+// Unsafe is the safety predicate every reader of verdicts shares (bench
+// check's exit code, a run's cell classes, the zoo's observations): mutual
+// exclusion was violated, or the resource was judged anything but ok (lost
+// updates, stale writes accepted). A resource never judged ("", a cell
+// that could not run) is no violation.
+func Unsafe(m MutexVerdict, r ResourceVerdict) bool {
+	return m == MutexViolated || (r != "" && r != ResourceOK)
 }
 
 // WriteJSON writes r as indented JSON followed by a newline.

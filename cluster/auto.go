@@ -36,24 +36,24 @@ func Auto(ctx context.Context, o AutoOptions) (Provider, string, error) {
 		}
 	}
 	switch o.Provider {
-	case "", "auto":
-	case "exec":
+	case "", ProviderAuto:
+	case ProviderExec:
 		if _, err := RedisServerPath(o.Exec.Binary); err != nil {
 			return nil, "", err
 		}
 		return NewExec(o.Exec), "exec: asked for with --provider", nil
-	case "docker":
+	case ProviderDocker:
 		if err := DockerHealthy(ctx, o.Docker); err != nil {
 			return nil, "", err
 		}
 		return NewDocker(o.Docker), "docker: asked for with --provider", nil
-	case "external":
+	case ProviderExternal:
 		if len(o.External.Addrs) == 0 {
 			return nil, "", fmt.Errorf("--provider external needs --redis-addrs or LOCKBENCH_REDIS_ADDRS: %w", ErrBadSpec)
 		}
 		return NewExternal(o.External), "external: asked for with --provider", nil
 	default:
-		return nil, "", fmt.Errorf("unknown provider %q (want auto, exec, docker or external): %w", o.Provider, ErrBadSpec)
+		return nil, "", fmt.Errorf("unknown provider %q (want %s): %w", o.Provider, ProviderChoices(), ErrBadSpec)
 	}
 
 	if len(o.External.Addrs) > 0 {

@@ -9,12 +9,14 @@ package cluster
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lockbench/lockbench/endpoint"
 )
 
 // Persistence is how a node keeps its data across a kill -9 and restart.
@@ -83,16 +85,6 @@ const (
 	CapClock Capability = "clock" // move or speed up the node's wall clock
 )
 
-// Endpoint is how a client reaches a node.
-type Endpoint struct {
-	// Addr is host:port on a loopback address.
-	Addr string
-	// Password is empty unless an external node needs AUTH.
-	Password string
-	// TLS is nil unless an external node speaks TLS.
-	TLS *tls.Config
-}
-
 // Node is one Redis server under the harness's control. Methods a provider
 // cannot do return an error wrapping ErrUnsupported that names the providers
 // that can.
@@ -100,7 +92,7 @@ type Node interface {
 	// Name is a short stable name, e.g. "n1".
 	Name() string
 	// Endpoint is where clients connect; it stays the same across restarts.
-	Endpoint() Endpoint
+	Endpoint() endpoint.Endpoint
 	// Kill stops the node with SIGKILL: no shutdown, no final fsync.
 	Kill(ctx context.Context) error
 	// Start starts a killed node again on the same address with the same
@@ -177,9 +169,42 @@ func (c *Cluster) Close() error {
 	return f()
 }
 
+// Provider names: what --provider, a scenario's provider and Provider.Name
+// say.
+const (
+	// ProviderAuto is no provider but the choice of one (Auto).
+	ProviderAuto     = "auto"
+	ProviderExec     = "exec"
+	ProviderDocker   = "docker"
+	ProviderExternal = "external"
+)
+
+// ProviderCaps is a provider and the process control its nodes offer.
+type ProviderCaps struct {
+	Name string
+	Caps []Capability
+}
+
+// Providers lists every provider with its capabilities, in the order
+// exec, docker, external: the one list of them that error messages and
+// the command line read. Nothing is started.
+func Providers() []ProviderCaps {
+	return []ProviderCaps{{ProviderExec, execCaps}, {ProviderDocker, dockerCaps}, {ProviderExternal, externalCaps}}
+}
+
+// ProviderChoices says what a provider may be asked for by name:
+// "auto, exec, docker or external".
+func ProviderChoices() string {
+	names := []string{ProviderAuto}
+	for _, p := range Providers() {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
 // Provider starts clusters.
 type Provider interface {
-	// Name is exec, docker or external.
+	// Name is ProviderExec, ProviderDocker or ProviderExternal.
 	Name() string
 	// Caps are the kinds of process control the provider offers.
 	Caps() []Capability
@@ -200,17 +225,9 @@ var (
 // providersWith names the providers that offer cap, for error messages.
 func providersWith(cap Capability) string {
 	var names []string
-	for _, p := range []struct {
-		name string
-		caps []Capability
-	}{
-		{"exec", execCaps},
-		{"docker", dockerCaps},
-	} {
-		for _, c := range p.caps {
-			if c == cap {
-				names = append(names, p.name)
-			}
+	for _, p := range Providers() {
+		if slices.Contains(p.Caps, cap) {
+			names = append(names, p.Name)
 		}
 	}
 	return strings.Join(names, " or ")

@@ -25,6 +25,7 @@ import (
 	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/lockbench/lockbench/endpoint"
 	"github.com/lockbench/lockbench/internal/cpuset"
 )
 
@@ -90,8 +91,8 @@ func NewDocker(opts DockerOptions) Provider {
 	return &dockerProvider{opts: opts.withDefaults()}
 }
 
-// Name returns "docker".
-func (p *dockerProvider) Name() string { return "docker" }
+// Name returns ProviderDocker.
+func (p *dockerProvider) Name() string { return ProviderDocker }
 
 // Caps returns kill and pause; clock faults need the exec provider.
 func (p *dockerProvider) Caps() []Capability { return dockerCaps }
@@ -222,7 +223,7 @@ func (p *dockerProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err 
 		return nil, fmt.Errorf("docker provider needs at least one node: %w", ErrBadSpec)
 	}
 	if spec.FakeTime {
-		return nil, fmt.Errorf("fake time: %w", unsupported("docker", CapClock))
+		return nil, fmt.Errorf("fake time: %w", unsupported(ProviderDocker, CapClock))
 	}
 	cli, err := dockerConnect(ctx)
 	if err != nil {
@@ -292,7 +293,7 @@ func (p *dockerProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err 
 	if err != nil {
 		return nil, err
 	}
-	return newCluster("docker", dockerCaps, nodes, closeAll), nil
+	return newCluster(ProviderDocker, dockerCaps, nodes, closeAll), nil
 }
 
 // dockerSweepStale removes lockbench containers made on this host by a
@@ -384,7 +385,7 @@ type dockerNode struct {
 func (n *dockerNode) Name() string { return n.name }
 
 // Endpoint returns the published 127.0.0.1 address.
-func (n *dockerNode) Endpoint() Endpoint { return Endpoint{Addr: n.addr()} }
+func (n *dockerNode) Endpoint() endpoint.Endpoint { return endpoint.Endpoint{Addr: n.addr()} }
 
 func (n *dockerNode) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port)) }
 
@@ -592,7 +593,7 @@ func (n *dockerNode) Resume(ctx context.Context) error {
 // SetClock is refused: a container shares the host's clock. Clock faults
 // need the exec provider with libfaketime.
 func (n *dockerNode) SetClock(context.Context, time.Duration, float64) error {
-	return unsupported("docker", CapClock)
+	return unsupported(ProviderDocker, CapClock)
 }
 
 // remove force-removes the container with its anonymous volumes; a

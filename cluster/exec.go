@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lockbench/lockbench/endpoint"
 	"github.com/lockbench/lockbench/internal/cpuset"
 )
 
@@ -60,7 +61,7 @@ func NewExec(opts ExecOptions) Provider {
 	return &execProvider{opts: opts}
 }
 
-func (p *execProvider) Name() string       { return "exec" }
+func (p *execProvider) Name() string       { return ProviderExec }
 func (p *execProvider) Caps() []Capability { return execCaps }
 
 // RedisServerPath finds redis-server for the exec provider.
@@ -144,7 +145,7 @@ func (p *execProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err er
 	if err != nil {
 		return nil, err
 	}
-	return newCluster("exec", execCaps, nodes, closeAll), nil
+	return newCluster(ProviderExec, execCaps, nodes, closeAll), nil
 }
 
 // SweepStaleDirs removes exec node dirs whose owner process is gone (a run
@@ -193,10 +194,10 @@ type execNode struct {
 
 func (n *execNode) Name() string { return n.name }
 
-func (n *execNode) Endpoint() Endpoint {
+func (n *execNode) Endpoint() endpoint.Endpoint {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return Endpoint{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port))}
+	return endpoint.Endpoint{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port))}
 }
 
 func (n *execNode) clockFile() string { return filepath.Join(n.dir, "clock") }
@@ -453,7 +454,7 @@ func waitClockOffset(ctx context.Context, addr string, want time.Duration) error
 	deadline := time.Now().Add(3 * time.Second)
 	var last time.Duration
 	for time.Now().Before(deadline) {
-		off, err := ClockOffset(ctx, Endpoint{Addr: addr})
+		off, err := ClockOffset(ctx, endpoint.Endpoint{Addr: addr})
 		if err == nil {
 			last = off
 			if d := off - want; d < 250*time.Millisecond && d > -250*time.Millisecond {

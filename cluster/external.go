@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/lockbench/lockbench/endpoint"
 )
 
 // ExternalOptions describes Redis servers the user runs.
@@ -23,13 +25,16 @@ type ExternalOptions struct {
 
 type externalProvider struct{ opts ExternalOptions }
 
+// externalCaps is none: the nodes are the user's processes.
+var externalCaps []Capability
+
 // NewExternal returns the external provider: it starts nothing, checks that
 // every address answers PING, and refuses every fault that needs process
 // control.
 func NewExternal(opts ExternalOptions) Provider { return &externalProvider{opts: opts} }
 
-func (p *externalProvider) Name() string       { return "external" }
-func (p *externalProvider) Caps() []Capability { return nil }
+func (p *externalProvider) Name() string       { return ProviderExternal }
+func (p *externalProvider) Caps() []Capability { return externalCaps }
 
 // ParseAddrs splits a comma-separated address list and checks each entry.
 func ParseAddrs(s string) ([]string, error) {
@@ -55,7 +60,7 @@ func (p *externalProvider) Start(ctx context.Context, spec Spec) (*Cluster, erro
 		return nil, err
 	}
 	if spec.FakeTime {
-		return nil, unsupported("external", CapClock)
+		return nil, unsupported(ProviderExternal, CapClock)
 	}
 	if spec.Persistence != "" && spec.Persistence != PersistNone {
 		return nil, fmt.Errorf("persistence of external nodes is theirs to set: %w; use --provider exec or docker", ErrUnsupported)
@@ -67,9 +72,9 @@ func (p *externalProvider) Start(ctx context.Context, spec Spec) (*Cluster, erro
 	if n > len(p.opts.Addrs) {
 		return nil, fmt.Errorf("%d nodes wanted but %d addresses given (add more to --redis-addrs): %w", n, len(p.opts.Addrs), ErrBadSpec)
 	}
-	c := &Cluster{Provider: "external", close: func() error { return nil }}
+	c := &Cluster{Provider: ProviderExternal, close: func() error { return nil }}
 	for i, addr := range p.opts.Addrs[:n] {
-		node := &externalNode{name: fmt.Sprintf("n%d", i+1), ep: Endpoint{Addr: addr, Password: p.opts.Password, TLS: p.opts.TLS}}
+		node := &externalNode{name: fmt.Sprintf("n%d", i+1), ep: endpoint.Endpoint{Addr: addr, Password: p.opts.Password, TLS: p.opts.TLS}}
 		if err := ping(ctx, node.ep); err != nil {
 			return nil, fmt.Errorf("cannot reach redis at %s (check --redis-addrs and that the server runs): %v: %w", addr, err, ErrUnavailable)
 		}
@@ -79,7 +84,7 @@ func (p *externalProvider) Start(ctx context.Context, spec Spec) (*Cluster, erro
 }
 
 // ping checks one endpoint with a bounded PING.
-func ping(ctx context.Context, e Endpoint) error {
+func ping(ctx context.Context, e endpoint.Endpoint) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	c := redis.NewClient(e.ClientOptions(""))
@@ -90,15 +95,15 @@ func ping(ctx context.Context, e Endpoint) error {
 // externalNode is a server the harness does not control.
 type externalNode struct {
 	name string
-	ep   Endpoint
+	ep   endpoint.Endpoint
 }
 
 func (n *externalNode) Name() string                 { return n.name }
-func (n *externalNode) Endpoint() Endpoint           { return n.ep }
-func (n *externalNode) Kill(context.Context) error   { return unsupported("external", CapKill) }
-func (n *externalNode) Start(context.Context) error  { return unsupported("external", CapKill) }
-func (n *externalNode) Pause(context.Context) error  { return unsupported("external", CapPause) }
-func (n *externalNode) Resume(context.Context) error { return unsupported("external", CapPause) }
+func (n *externalNode) Endpoint() endpoint.Endpoint  { return n.ep }
+func (n *externalNode) Kill(context.Context) error   { return unsupported(ProviderExternal, CapKill) }
+func (n *externalNode) Start(context.Context) error  { return unsupported(ProviderExternal, CapKill) }
+func (n *externalNode) Pause(context.Context) error  { return unsupported(ProviderExternal, CapPause) }
+func (n *externalNode) Resume(context.Context) error { return unsupported(ProviderExternal, CapPause) }
 func (n *externalNode) SetClock(context.Context, time.Duration, float64) error {
-	return unsupported("external", CapClock)
+	return unsupported(ProviderExternal, CapClock)
 }

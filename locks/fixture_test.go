@@ -3,6 +3,7 @@ package locks_test
 import (
 	"context"
 	"fmt"
+	"github.com/lockbench/lockbench/endpoint"
 	"github.com/lockbench/lockbench/locks"
 	"testing"
 	"time"
@@ -53,17 +54,17 @@ func newFixture(tb testing.TB, nodes int) *fixture {
 }
 
 // via returns the endpoints group g uses: the proxies in front of the nodes.
-func (f *fixture) via(g string) []cluster.Endpoint {
-	out := make([]cluster.Endpoint, len(f.c.Nodes))
+func (f *fixture) via(g string) []endpoint.Endpoint {
+	out := make([]endpoint.Endpoint, len(f.c.Nodes))
 	for i, n := range f.c.Nodes {
-		out[i] = cluster.Endpoint{Addr: f.mesh.Addr(g, n.Name())}
+		out[i] = endpoint.Endpoint{Addr: f.mesh.Addr(g, n.Name())}
 	}
 	return out
 }
 
 // direct returns the nodes' own endpoints.
-func (f *fixture) direct() []cluster.Endpoint {
-	out := make([]cluster.Endpoint, len(f.c.Nodes))
+func (f *fixture) direct() []endpoint.Endpoint {
+	out := make([]endpoint.Endpoint, len(f.c.Nodes))
 	for i, n := range f.c.Nodes {
 		out[i] = n.Endpoint()
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/endpoint"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
@@ -75,7 +75,7 @@ type Hooks struct {
 type Config struct {
 	// Nodes are the Redis nodes, in order; Addr may be a proxy in front of
 	// the node. Single-node strategies use Nodes[0].
-	Nodes []cluster.Endpoint
+	Nodes []endpoint.Endpoint
 	// Timeout bounds every command (dial, read, write). Default 1 s.
 	Timeout time.Duration
 	// NodeTimeout bounds each node's SET in a Redlock acquire; it must be
@@ -107,15 +107,15 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 // newClient builds the go-redis client of one node.
-func (c Config) newClient(ep cluster.Endpoint) *redis.Client {
+func (c Config) newClient(ep endpoint.Endpoint) *redis.Client {
 	return redis.NewClient(c.clientOptions(ep))
 }
 
 // ClientOptions are the go-redis options every strategy's client of node
 // ep is built with (defaults applied), for a caller that wants the same
 // client without a strategy around it: bench calibrate's bare loop.
-func (c Config) ClientOptions(ep cluster.Endpoint) (*redis.Options, error) {
-	c.Nodes = []cluster.Endpoint{ep}
+func (c Config) ClientOptions(ep endpoint.Endpoint) (*redis.Options, error) {
+	c.Nodes = []endpoint.Endpoint{ep}
 	c, err := c.withDefaults()
 	if err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func (c Config) ClientOptions(ep cluster.Endpoint) (*redis.Options, error) {
 // clientOptions sets every option explicitly: go-redis's defaults
 // (retries, multi-second timeouts, several dial attempts) would hide the
 // faults the harness injects.
-func (c Config) clientOptions(ep cluster.Endpoint) *redis.Options {
+func (c Config) clientOptions(ep endpoint.Endpoint) *redis.Options {
 	return &redis.Options{
 		Addr:                  ep.Addr,
 		Password:              ep.Password,

@@ -3,6 +3,7 @@ package locks_test
 import (
 	"context"
 	"errors"
+	"github.com/lockbench/lockbench/endpoint"
 	"github.com/lockbench/lockbench/locks"
 	"math/rand/v2"
 	"slices"
@@ -11,8 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/lockbench/lockbench/cluster"
 )
 
 func TestRegistry(t *testing.T) {
@@ -33,7 +32,7 @@ func TestRegistry(t *testing.T) {
 	if _, err := locks.NewTokenLocker(locks.Config{}); !errors.Is(err, locks.ErrBadConfig) {
 		t.Errorf("no nodes: %v, want ErrBadConfig", err)
 	}
-	if _, err := locks.NewTokenLocker(locks.Config{Nodes: make([]cluster.Endpoint, 1), Retry: locks.Retry{Policy: "sometimes"}}); !errors.Is(err, locks.ErrBadConfig) {
+	if _, err := locks.NewTokenLocker(locks.Config{Nodes: make([]endpoint.Endpoint, 1), Retry: locks.Retry{Policy: "sometimes"}}); !errors.Is(err, locks.ErrBadConfig) {
 		t.Errorf("bad retry policy: %v, want ErrBadConfig", err)
 	}
 }

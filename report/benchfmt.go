@@ -4,8 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/lockbench/lockbench/runner"
-	"github.com/lockbench/lockbench/workloads"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // Benchmark units of bench.txt, each declared with a Unit line so that
@@ -31,7 +30,7 @@ const (
 // attempts; violations is the number of safety violations the checker
 // found (overlaps, fence-order violations, lost updates, stale writes
 // accepted). Handoff p50 is given only when the cell had handoffs.
-func WriteBenchfmt(w io.Writer, sum *runner.Summary) error {
+func WriteBenchfmt(w io.Writer, sum *summary.Summary) error {
 	m := sum.Machine
 	_, err := fmt.Fprintf(w, "goos: %s\ngoarch: %s\npkg: lockbench\n", m.OS, m.Arch)
 	if err == nil && m.CPUModel != "" {
@@ -54,11 +53,11 @@ func WriteBenchfmt(w io.Writer, sum *runner.Summary) error {
 		if c.Error != "" {
 			continue
 		}
-		acq := c.Latency[workloads.HistAcquireOK]
+		acq := c.Latency[summary.HistAcquireOK]
 		line := fmt.Sprintf("BenchmarkLock/lock=%s/workload=%s/fault=%s/network=%s-%d %d %.1f %s %d %s %d %s %d %s",
 			benchName(c.Lock), benchName(c.Workload), benchName(c.Fault), benchName(c.NetworkPath()), procs, max(c.Counts.Attempts, 1),
 			c.Throughput, UnitThroughput, acq.P50, UnitP50, acq.P99, UnitP99, acq.P999, UnitP999)
-		if h := c.Latency[workloads.HistHandoff]; h.Count > 0 {
+		if h := c.Latency[summary.HistHandoff]; h.Count > 0 {
 			line += fmt.Sprintf(" %d %s", h.P50, UnitHandoffP50)
 		}
 		line += fmt.Sprintf(" %d %s\n", violations(c), UnitViolations)
@@ -71,7 +70,7 @@ func WriteBenchfmt(w io.Writer, sum *runner.Summary) error {
 
 // violations counts a cell's safety violations: every witness stands for
 // Count violations of its kind on its key.
-func violations(c *runner.CellResult) int {
+func violations(c *summary.CellResult) int {
 	n := 0
 	for _, w := range c.Witnesses {
 		n += max(w.Count, 1)

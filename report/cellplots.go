@@ -16,7 +16,7 @@ import (
 
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/history"
-	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // cellWidth is the width of the per-cell plots.
@@ -25,7 +25,7 @@ const cellWidth = 8 * vg.Inch
 // throughputFigure plots a cell's acquires per second (with the failed and
 // unknown ones when there are any) above its p99 acquire latency, both
 // over time, fault windows shaded.
-func throughputFigure(c *runner.CellResult, d *cellData) figure {
+func throughputFigure(c *summary.CellResult, d *cellData) figure {
 	var s *series
 	if d.fromHistory {
 		s = d.timeSeries()
@@ -107,7 +107,7 @@ func xyScatter(xs, ys []float64, col hexColor, r float64) *plotter.Scatter {
 
 // scatterFigure plots every acquire (at most maxScatterPoints of them) at
 // its invoke time against its latency, coloured by outcome.
-func scatterFigure(c *runner.CellResult, d *cellData) (figure, int) {
+func scatterFigure(c *summary.CellResult, d *cellData) (figure, int) {
 	pts := downsample(d.acquires, maxScatterPoints)
 	title := fmt.Sprintf("%s: acquire latency, invoke → outcome", c.ID)
 	if len(pts) < len(d.acquires) {
@@ -176,7 +176,7 @@ type span struct{ lo, hi float64 }
 // first witness (the whole witness and, when that is long, a zoom on the
 // overlap), or else a readable stretch from the first fault (or the
 // start).
-func timelineSpans(c *runner.CellResult, d *cellData) []span {
+func timelineSpans(c *summary.CellResult, d *cellData) []span {
 	if len(c.Witnesses) > 0 {
 		w := c.Witnesses[0]
 		lo, hi := math.Inf(1), math.Inf(-1)
@@ -239,7 +239,7 @@ func countBeliefs(bs []belief, lo, hi float64) int {
 // witnessLockKey is the lock key of the cell's first witness: its key, or
 // for a resource witness the lock key the resource is named after; ""
 // when there is no witness or no belief on that key.
-func witnessLockKey(c *runner.CellResult, d *cellData) string {
+func witnessLockKey(c *summary.CellResult, d *cellData) string {
 	if len(c.Witnesses) == 0 {
 		return ""
 	}
@@ -355,7 +355,7 @@ func (t timelineRows) fenceLabels(c draw.Canvas, p *plot.Plot, visible func(lo, 
 
 // timelineFigure is the lock-holder timeline of a cell: who believed they
 // held a lock when, with the violations marked.
-func timelineFigure(c *runner.CellResult, d *cellData) figure {
+func timelineFigure(c *summary.CellResult, d *cellData) figure {
 	spans := timelineSpans(c, d)
 	// With a witness, only its key's beliefs: the others would look like
 	// overlaps.

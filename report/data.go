@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/lockbench/lockbench/history"
-	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // maxScatterPoints bounds the points of a latency scatter plot.
@@ -61,7 +61,7 @@ type cellData struct {
 // that cannot be read is not fatal: the data then comes from the summary
 // (fault windows from the Timeline, no acquires or beliefs) and the error
 // says why.
-func loadCell(runDir string, c *runner.CellResult) (*cellData, error) {
+func loadCell(runDir string, c *summary.CellResult) (*cellData, error) {
 	if c.History == "" {
 		return fromSummary(c), fmt.Errorf("cell %s has no history", c.ID)
 	}
@@ -78,7 +78,7 @@ func loadCell(runDir string, c *runner.CellResult) (*cellData, error) {
 
 // historyPath is where the cell's history is: summary.json has it
 // relative to the run directory.
-func historyPath(runDir string, c *runner.CellResult) string {
+func historyPath(runDir string, c *summary.CellResult) string {
 	if c.History == "" || filepath.IsAbs(c.History) {
 		return c.History
 	}
@@ -86,7 +86,7 @@ func historyPath(runDir string, c *runner.CellResult) string {
 }
 
 // fromSummary is the data a cell without a readable history still has.
-func fromSummary(c *runner.CellResult) *cellData {
+func fromSummary(c *summary.CellResult) *cellData {
 	end := int64(len(c.Seconds)) * int64(time.Second)
 	if c.Check != nil && c.Check.DurationMs > 0 {
 		end = int64(c.Check.DurationMs * 1e6)
@@ -96,14 +96,14 @@ func fromSummary(c *runner.CellResult) *cellData {
 
 // timelineWindows pairs the start and stop actions of the cell's fault
 // timeline into windows; end closes those never stopped.
-func timelineWindows(c *runner.CellResult, end int64) []window {
+func timelineWindows(c *summary.CellResult, end int64) []window {
 	type occ struct{ step, occurrence int }
 	open := map[occ]int{}
 	var out []window
 	for _, a := range c.Timeline {
 		k := occ{a.Step, a.Occurrence}
 		switch a.Phase {
-		case "start":
+		case summary.PhaseStart:
 			open[k] = len(out)
 			w := window{fault: a.Fault, target: a.Target, start: int64(a.At), end: end, open: true}
 			if a.Duration > 0 {
@@ -112,7 +112,7 @@ func timelineWindows(c *runner.CellResult, end int64) []window {
 				w.end, w.open = min(int64(a.At+a.Duration), max(end, int64(a.At))), false
 			}
 			out = append(out, w)
-		case "stop":
+		case summary.PhaseStop:
 			if i, ok := open[k]; ok {
 				out[i].end, out[i].open = int64(a.At), false
 				delete(open, k)
@@ -326,7 +326,7 @@ func (d *cellData) timeSeries() *series {
 
 // secondsSeries is the series of a cell without a history: its per-second
 // counters.
-func secondsSeries(c *runner.CellResult) *series {
+func secondsSeries(c *summary.CellResult) *series {
 	s := &series{width: time.Second}
 	for i, sec := range c.Seconds {
 		s.t = append(s.t, float64(i))

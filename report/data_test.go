@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lockbench/lockbench/chaos"
 	"github.com/lockbench/lockbench/history"
-	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // TestAnalyzeBeliefs checks each way a belief ends (DESIGN §5): release
@@ -65,7 +64,7 @@ func TestAnalyzeBeliefs(t *testing.T) {
 }
 
 func TestTimelineWindowsFromSummary(t *testing.T) {
-	c := &runner.CellResult{Timeline: []chaos.Action{
+	c := &summary.CellResult{Timeline: []summary.Action{
 		{At: 100, Step: 0, Fault: "partition", Phase: "start", Target: "n1", Duration: 500},
 		{At: 200, Step: 1, Fault: "client-pause", Phase: "start", Target: "worker 1", Duration: 300}, // no stop
 		{At: 400, Step: 0, Fault: "partition", Phase: "stop", Target: "n1", Duration: 500},

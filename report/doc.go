@@ -5,7 +5,7 @@
 // [Write] writes the report of a run that has just finished; [Rebuild]
 // writes it again from a run directory's summary.json and histories
 // (`bench plot RUN_DIR`); [WriteBenchfmt] writes the benchmark lines alone.
-// [Compare] is the CI gate of `bench compare` (compare*.go).
+// The CI gate of `bench compare` is package compare.
 //
 // A run directory gets:
 //

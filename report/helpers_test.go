@@ -16,11 +16,9 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/lockbench/lockbench/chaos"
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/history"
-	"github.com/lockbench/lockbench/runner"
-	"github.com/lockbench/lockbench/workloads"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // ms is a duration in ms as ns since the start.
@@ -77,18 +75,18 @@ func cycle(ev []history.Event, p int, key string, t0, hold float64, fence int64)
 // every acquire outcome; a safe cell with more acquires than a scatter
 // plot shows; a cell that could not run; and a repeat whose history is
 // missing. It returns the directory and the summary it wrote.
-func syntheticRun(t *testing.T) (string, *runner.Summary) {
+func syntheticRun(t *testing.T) (string, *summary.Summary) {
 	t.Helper()
 	dir := t.TempDir()
-	spec := workloads.Spec{Name: "hot-key", Clients: 3, Groups: 1, TTL: time.Second, Duration: 1500 * time.Millisecond}
-	lat := map[string]runner.Percentiles{
-		workloads.HistAcquireOK: {Count: 5, P50: 200, P90: 400, P99: 900, P999: 1200, Max: 1500},
-		workloads.HistHandoff:   {Count: 3, P50: 100, P90: 150, P99: 180, P999: 180, Max: 180},
+	spec := summary.Spec{Name: "hot-key", Clients: 3, Groups: 1, TTL: time.Second, Duration: 1500 * time.Millisecond}
+	lat := map[string]summary.Percentiles{
+		summary.HistAcquireOK: {Count: 5, P50: 200, P90: 400, P99: 900, P999: 1200, Max: 1500},
+		summary.HistHandoff:   {Count: 3, P50: 100, P90: 150, P99: 180, P999: 180, Max: 180},
 	}
 	hists := func() map[string]string {
 		return map[string]string{
-			workloads.HistAcquireOK: encodeHist(t, 150, 200, 250, 400, 900, 1200, 1500, 30000),
-			workloads.HistHandoff:   encodeHist(t, 80, 100, 180),
+			summary.HistAcquireOK: encodeHist(t, 150, 200, 250, 400, 900, 1200, 1500, 30000),
+			summary.HistHandoff:   encodeHist(t, 80, 100, 180),
 		}
 	}
 
@@ -144,9 +142,9 @@ func syntheticRun(t *testing.T) (string, *runner.Summary) {
 		IntervalsMs: [][2]float64{{710, 712}, {720, 725}}, Fences: []int64{31, 29}, Faults: []string{}, Count: 2,
 		Explanation: "process 1 was granted " + key + " with fence 29 at 725 ms, after process 0 had been granted fence 31 at 712 ms: fences must increase",
 	}
-	cells := []runner.CellResult{{
-		ID: id1, Lock: "token", Workload: "hot-key", Fault: "crash", Seed: 1, Network: runner.NetworkDirect,
-		Verdicts:  runner.Verdicts{Mutex: checker.MutexViolated, Resource: checker.ResourceOK, Liveness: checker.LivenessOK},
+	cells := []summary.CellResult{{
+		ID: id1, Lock: "token", Workload: "hot-key", Fault: "crash", Seed: 1, Network: summary.NetworkDirect,
+		Verdicts:  summary.Verdicts{Mutex: checker.MutexViolated, Resource: checker.ResourceOK, Liveness: checker.LivenessOK},
 		Witnesses: []checker.Witness{overlap, fence},
 		Check: &checker.Result{
 			Mutex: checker.MutexViolated, Resource: checker.ResourceOK, Liveness: checker.LivenessOK,
@@ -158,8 +156,8 @@ func syntheticRun(t *testing.T) (string, *runner.Summary) {
 			Visualizations: []checker.Visualization{{Key: key, Path: filepath.Join("results", "elsewhere", "cells", id1, "visualizations", visName)}},
 		},
 		Throughput: 27.3, Latency: lat, Histograms: hists(),
-		Counts:  workloads.Counts{Attempts: 45, AcquireOK: 43, NotObtained: 1, AcquireUnknown: 1, ReleaseOK: 21, WritesOK: 20, Crashes: 1},
-		Seconds: []workloads.Second{{AcquireOK: 43, NotObtained: 1, Unknown: 1, P99us: 900}, {AcquireOK: 0}},
+		Counts:  summary.Counts{Attempts: 45, AcquireOK: 43, NotObtained: 1, AcquireUnknown: 1, ReleaseOK: 21, WritesOK: 20, Crashes: 1},
+		Seconds: []summary.Second{{AcquireOK: 43, NotObtained: 1, Unknown: 1, P99us: 900}, {AcquireOK: 0}},
 		History: hist1, ElapsedMs: 1500, Spec: spec,
 	}}
 
@@ -184,21 +182,21 @@ func syntheticRun(t *testing.T) (string, *runner.Summary) {
 	}
 	hist2 := filepath.Join("cells", id2, "history.jsonl")
 	writeHistory(t, filepath.Join(dir, hist2), ev)
-	cells = append(cells, runner.CellResult{
-		ID: id2, Lock: "nolock", Workload: "hot-key", Fault: "crash", Seed: 1, Network: runner.NetworkProxied,
-		Verdicts:   runner.Verdicts{Mutex: checker.MutexOK, Resource: checker.ResourceOK, Liveness: checker.LivenessOK},
+	cells = append(cells, summary.CellResult{
+		ID: id2, Lock: "nolock", Workload: "hot-key", Fault: "crash", Seed: 1, Network: summary.NetworkProxied,
+		Verdicts:   summary.Verdicts{Mutex: checker.MutexOK, Resource: checker.ResourceOK, Liveness: checker.LivenessOK},
 		Witnesses:  []checker.Witness{},
 		Check:      &checker.Result{Mutex: checker.MutexOK, Resource: checker.ResourceOK, Liveness: checker.LivenessOK, DurationMs: float64(n) * 0.05},
 		Throughput: 20000, Latency: lat, Histograms: hists(),
-		Counts:  workloads.Counts{Attempts: int64(n), AcquireOK: int64(n - n/1000)},
+		Counts:  summary.Counts{Attempts: int64(n), AcquireOK: int64(n - n/1000)},
 		History: hist2, ElapsedMs: float64(n) * 0.05, Spec: spec,
 	})
 
 	// Cell 3: could not run; the fault timeline is all there is.
-	cells = append(cells, runner.CellResult{
+	cells = append(cells, summary.CellResult{
 		ID: "003-fenced-hot-key-crash-s1", Lock: "fenced", Workload: "hot-key", Fault: "crash", Seed: 1,
 		Error: "start nodes: no redis-server", Witnesses: []checker.Witness{}, Spec: spec,
-		Timeline: []chaos.Action{
+		Timeline: []summary.Action{
 			{At: 500 * time.Millisecond, Fault: "client-crash", Phase: "start", Target: "process 2", Worker: 2},
 			{At: 800 * time.Millisecond, Fault: "client-crash", Phase: "stop", Target: "process 2", Worker: 2},
 		},
@@ -207,20 +205,20 @@ func syntheticRun(t *testing.T) (string, *runner.Summary) {
 	c4 := cells[0]
 	c4.ID, c4.Sample = "004-token-hot-key-crash-s1-r1", 1
 	c4.History = filepath.Join("cells", c4.ID, "history.jsonl")
-	c4.Verdicts = runner.Verdicts{Mutex: checker.MutexUnknown, Resource: checker.ResourceOK, Liveness: checker.LivenessStalled}
+	c4.Verdicts = summary.Verdicts{Mutex: checker.MutexUnknown, Resource: checker.ResourceOK, Liveness: checker.LivenessStalled}
 	c4.Witnesses, c4.Check = []checker.Witness{}, nil
-	c4.Latency = map[string]runner.Percentiles{workloads.HistAcquireOK: lat[workloads.HistAcquireOK]}
-	c4.Histograms = map[string]string{workloads.HistAcquireOK: encodeHist(t, 300, 600)}
+	c4.Latency = map[string]summary.Percentiles{summary.HistAcquireOK: lat[summary.HistAcquireOK]}
+	c4.Histograms = map[string]string{summary.HistAcquireOK: encodeHist(t, 300, 600)}
 	cells = append(cells, c4)
 
-	sum := &runner.Summary{
-		SchemaVersion: runner.SchemaVersion, RunID: "20260101-000000-synthetic", Started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
-		ElapsedMs: 6000, Machine: runner.Machine{Hostname: "test", OS: "linux", Arch: "amd64", CPUs: 2, CPUModel: "AMD EPYC 9B14", GoVersion: "go1.26", Redis: "7.0.15"},
-		Provider: "exec", ProviderWhy: "synthetic", Scenario: runner.Scenario{Name: "synthetic", Description: "made by the test", Nodes: 1, Seeds: []uint64{1}, Repeat: 2},
-		ProxyCost: &runner.ProxyCost{Fraction: 0.548, Direct: 18720, Proxied: 8466, Rounds: 3, RoundMs: 100, Clients: 4},
+	sum := &summary.Summary{
+		SchemaVersion: summary.SchemaVersion, RunID: "20260101-000000-synthetic", Started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		ElapsedMs: 6000, Machine: summary.Machine{Hostname: "test", OS: "linux", Arch: "amd64", CPUs: 2, CPUModel: "AMD EPYC 9B14", GoVersion: "go1.26", Redis: "7.0.15"},
+		Provider: "exec", ProviderWhy: "synthetic", Scenario: summary.Scenario{Name: "synthetic", Description: "made by the test", Nodes: 1, Seeds: []uint64{1}, Repeat: 2},
+		ProxyCost: &summary.ProxyCost{Fraction: 0.548, Direct: 18720, Proxied: 8466, Rounds: 3, RoundMs: 100, Clients: 4},
 		Cells:     cells,
 	}
-	if err := runner.WriteSummary(filepath.Join(dir, SummaryFile), sum); err != nil {
+	if err := summary.Write(filepath.Join(dir, SummaryFile), sum); err != nil {
 		t.Fatal(err)
 	}
 	return dir, sum
@@ -228,7 +226,7 @@ func syntheticRun(t *testing.T) (string, *runner.Summary) {
 
 // expectedPlots lists the plot files (without extension) a report of sum
 // must have, relative to the run directory.
-func expectedPlots(sum *runner.Summary) []string {
+func expectedPlots(sum *summary.Summary) []string {
 	out := []string{filepath.Join(PlotsDir, ComparisonPlot)}
 	l := newLayout(sum)
 	for _, g := range l.groups {
@@ -245,8 +243,8 @@ func expectedPlots(sum *runner.Summary) []string {
 	return out
 }
 
-func cellsOf(l *layout, g groupKey) []*runner.CellResult {
-	var out []*runner.CellResult
+func cellsOf(l *layout, g groupKey) []*summary.CellResult {
+	var out []*summary.CellResult
 	for _, lock := range l.locks {
 		out = append(out, l.cells[g][lock]...)
 	}
@@ -257,7 +255,7 @@ func cellsOf(l *layout, g groupKey) []*runner.CellResult {
 // PNG that decodes and an SVG whose root is <svg>; report.html with the
 // verdict table, every cell, every witness, no external resource and only
 // relative links that lead to files; bench.txt.
-func checkReportDir(t *testing.T, dir string, sum *runner.Summary) {
+func checkReportDir(t *testing.T, dir string, sum *summary.Summary) {
 	t.Helper()
 	for _, p := range expectedPlots(sum) {
 		b, err := os.ReadFile(filepath.Join(dir, p+".png"))

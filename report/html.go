@@ -11,13 +11,12 @@ import (
 	"time"
 
 	"github.com/lockbench/lockbench/checker"
-	"github.com/lockbench/lockbench/runner"
-	"github.com/lockbench/lockbench/workloads"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // page is everything report.html is made of.
 type page struct {
-	sum        *runner.Summary
+	sum        *summary.Summary
 	layout     *layout
 	runDir     string
 	comparison plotImage
@@ -33,7 +32,7 @@ type plotImage struct {
 
 // cellPage is one cell's part of the report.
 type cellPage struct {
-	cell           *runner.CellResult
+	cell           *summary.CellResult
 	data           *cellData
 	images         []plotImage
 	visualizations []link
@@ -128,12 +127,12 @@ func (pg *page) view() *htmlView {
 	if line := ProxyCostLine(s); line != "" {
 		v.Meta = append(v.Meta, keyValue{"proxy cost", line})
 	}
-	counts := map[runner.Class]int{}
+	counts := map[summary.Class]int{}
 	for i := range s.Cells {
 		counts[s.Cells[i].Class()]++
 	}
 	v.Headline = append(v.Headline, badge{fmt.Sprintf("%d cells", len(s.Cells)), ""})
-	for _, cl := range runner.Classes() {
+	for _, cl := range summary.Classes() {
 		if counts[cl] > 0 {
 			v.Headline = append(v.Headline, badge{fmt.Sprintf("%d %s", counts[cl], cl), "v-" + cl.String()})
 		}
@@ -150,7 +149,7 @@ func (pg *page) view() *htmlView {
 		cv := pg.cellView(cp)
 		v.Rows = append(v.Rows, rowOf(c, cv))
 		v.Cells = append(v.Cells, cv)
-		if c.Class() == runner.ClassUnsafe {
+		if c.Class() == summary.ClassUnsafe {
 			v.Unsafe = append(v.Unsafe, cv)
 		}
 		if cp.note != "" {
@@ -194,7 +193,7 @@ func verdict(s, note string) verdictView {
 }
 
 // harnessVerdict is "ok", "overloaded" or "-" (not measured).
-func harnessVerdict(c *runner.CellResult) verdictView {
+func harnessVerdict(c *summary.CellResult) verdictView {
 	switch {
 	case c.Harness == nil:
 		return verdictView{Text: "-"}
@@ -206,8 +205,8 @@ func harnessVerdict(c *runner.CellResult) verdictView {
 
 // networkNote says how the cell's clients reached the lock nodes and what
 // that means for its figures; pc, when measured, puts a number on it.
-func networkNote(c *runner.CellResult, pc *runner.ProxyCost) string {
-	if c.NetworkPath() == runner.NetworkDirect {
+func networkNote(c *summary.CellResult, pc *summary.ProxyCost) string {
+	if c.NetworkPath() == summary.NetworkDirect {
 		return "direct: the clients connected straight to the lock nodes (no fault of this cell acts in the network)"
 	}
 	note := "proxied: the clients reached the lock nodes through the fault proxies"
@@ -222,9 +221,9 @@ func networkNote(c *runner.CellResult, pc *runner.ProxyCost) string {
 }
 
 // ProxyCostLine states in one line what an idle proxy cost the harness in
-// the run (runner.Summary.ProxyCost), for the report's header and the
+// the run (summary.Summary.ProxyCost), for the report's header and the
 // terminal table; "" when the run did not measure it.
-func ProxyCostLine(s *runner.Summary) string {
+func ProxyCostLine(s *summary.Summary) string {
 	pc := s.ProxyCost
 	switch {
 	case pc == nil:
@@ -249,14 +248,14 @@ func FormatMicros(v int64) string {
 	}
 }
 
-func anchor(c *runner.CellResult) string { return "cell-" + c.ID }
+func anchor(c *summary.CellResult) string { return "cell-" + c.ID }
 
-func rowOf(c *runner.CellResult, cv cellView) rowView {
+func rowOf(c *summary.CellResult, cv cellView) rowView {
 	r := rowView{Anchor: cv.Anchor, ID: c.ID, Lock: c.Lock, Workload: c.Workload, Fault: c.Fault,
 		Network: c.NetworkPath(), NetworkTitle: networkNote(c, nil),
 		Sample: fmt.Sprintf("seed %d #%d", c.Seed, c.Sample), Class: cv.Class,
 		Mutex: cv.Mutex, Resource: cv.Resource, Liveness: cv.Liveness, Progress: cv.Progress, Harness: cv.Harness, Error: c.Error}
-	if c.Harness != nil && c.Harness.Overloaded {
+	if c.Overloaded() {
 		r.NumClass, r.NumTitle = "num starved", c.Harness.Note
 	} else {
 		r.NumClass = "num"
@@ -265,7 +264,7 @@ func rowOf(c *runner.CellResult, cv cellView) rowView {
 		r.Throughput, r.P50, r.P99, r.P999, r.Handoff = "-", "-", "-", "-", "-"
 		return r
 	}
-	acq, hand := c.Latency[workloads.HistAcquireOK], c.Latency[workloads.HistHandoff]
+	acq, hand := c.Latency[summary.HistAcquireOK], c.Latency[summary.HistHandoff]
 	r.Throughput = fmt.Sprintf("%.0f", c.Throughput)
 	r.P50, r.P99, r.P999 = FormatMicros(acq.P50), FormatMicros(acq.P99), FormatMicros(acq.P999)
 	r.Handoff = "-"
@@ -479,7 +478,7 @@ the linearizability check.</p>
 `
 
 // machineLine describes the machine in one line for the report's header.
-func machineLine(m runner.Machine) string {
+func machineLine(m summary.Machine) string {
 	cpus := fmt.Sprintf("%d CPUs", m.CPUs)
 	if m.CPUModel != "" {
 		cpus += " (" + m.CPUModel + ")"

@@ -6,8 +6,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/lockbench/lockbench/runner"
-	"github.com/lockbench/lockbench/workloads"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // groupKey is a workload × fault: one spectrum, one comparison panel.
@@ -21,13 +20,13 @@ type layout struct {
 	locks, workloads, faults []string
 	groups                   []groupKey
 	// cells holds, per group and lock, the cells (seeds × samples).
-	cells map[groupKey]map[string][]*runner.CellResult
+	cells map[groupKey]map[string][]*summary.CellResult
 	// multi is true when some group × lock has more than one cell.
 	multi bool
 }
 
-func newLayout(sum *runner.Summary) *layout {
-	l := &layout{cells: map[groupKey]map[string][]*runner.CellResult{}}
+func newLayout(sum *summary.Summary) *layout {
+	l := &layout{cells: map[groupKey]map[string][]*summary.CellResult{}}
 	add := func(xs *[]string, x string) {
 		if !slices.Contains(*xs, x) {
 			*xs = append(*xs, x)
@@ -41,7 +40,7 @@ func newLayout(sum *runner.Summary) *layout {
 		g := groupKey{c.Workload, c.Fault}
 		if l.cells[g] == nil {
 			l.groups = append(l.groups, g)
-			l.cells[g] = map[string][]*runner.CellResult{}
+			l.cells[g] = map[string][]*summary.CellResult{}
 		}
 		l.cells[g][c.Lock] = append(l.cells[g][c.Lock], c)
 		if len(l.cells[g][c.Lock]) > 1 {
@@ -54,28 +53,28 @@ func newLayout(sum *runner.Summary) *layout {
 // lockIndex is the lock's position, for its colour.
 func (l *layout) lockIndex(lock string) int { return slices.Index(l.locks, lock) }
 
-// classColor is the colour of a cell class (runner.Class).
-func classColor(c runner.Class) hexColor {
+// classColor is the colour of a cell class (summary.Class).
+func classColor(c summary.Class) hexColor {
 	switch c {
-	case runner.ClassSafe:
+	case summary.ClassSafe:
 		return colSafe
-	case runner.ClassDegraded, runner.ClassOverloaded:
+	case summary.ClassDegraded, summary.ClassOverloaded:
 		return colDegraded
-	case runner.ClassStalled:
+	case summary.ClassStalled:
 		return colStalled
-	case runner.ClassNoProgress:
+	case summary.ClassNoProgress:
 		return colNoProgress
-	case runner.ClassUndecided:
+	case summary.ClassUndecided:
 		return colUnknown
-	case runner.ClassError:
+	case summary.ClassError:
 		return colError
 	}
 	return colUnsafe
 }
 
 // worst is the most severe class of cells.
-func worst(cells []*runner.CellResult) runner.Class {
-	w := runner.ClassSafe
+func worst(cells []*summary.CellResult) summary.Class {
+	w := summary.ClassSafe
 	for _, c := range cells {
 		w = max(w, c.Class())
 	}
@@ -84,7 +83,7 @@ func worst(cells []*runner.CellResult) runner.Class {
 
 // histogram returns a cell's histogram name, decoding it from the
 // summary's base64 when the cell has no decoded ones.
-func histogram(c *runner.CellResult, name string) (*hdrhistogram.Histogram, error) {
+func histogram(c *summary.CellResult, name string) (*hdrhistogram.Histogram, error) {
 	if h := c.Hists()[name]; h != nil {
 		return h, nil
 	}
@@ -101,10 +100,10 @@ func histogram(c *runner.CellResult, name string) (*hdrhistogram.Histogram, erro
 
 // merged merges the acquire-ok histograms of cells; nil when none has
 // one.
-func merged(cells []*runner.CellResult) (*hdrhistogram.Histogram, error) {
+func merged(cells []*summary.CellResult) (*hdrhistogram.Histogram, error) {
 	var out *hdrhistogram.Histogram
 	for _, c := range cells {
-		h, err := histogram(c, workloads.HistAcquireOK)
+		h, err := histogram(c, summary.HistAcquireOK)
 		if err != nil {
 			return nil, err
 		}
@@ -120,7 +119,7 @@ func merged(cells []*runner.CellResult) (*hdrhistogram.Histogram, error) {
 }
 
 // meanThroughput is the cells' mean throughput, over those that ran.
-func meanThroughput(cells []*runner.CellResult) float64 {
+func meanThroughput(cells []*summary.CellResult) float64 {
 	var s float64
 	n := 0
 	for _, c := range cells {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // Files a report writes into a run directory.
@@ -45,7 +45,7 @@ const (
 // Rebuild rewrites the report of the run in runDir (plots, report.html,
 // bench.txt) from its summary.json and histories: `bench plot RUN_DIR`.
 func Rebuild(runDir string) error {
-	sum, err := runner.ReadSummary(filepath.Join(runDir, SummaryFile))
+	sum, err := summary.Read(filepath.Join(runDir, SummaryFile))
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -57,7 +57,7 @@ func Rebuild(runDir string) error {
 // bench.txt. A cell whose history cannot be read still gets its plots,
 // from what the summary holds, and the report says why; the error is only
 // for what could not be written.
-func Write(runDir string, sum *runner.Summary) error {
+func Write(runDir string, sum *summary.Summary) error {
 	if sum == nil {
 		return errors.New("report: no summary")
 	}
@@ -236,7 +236,7 @@ type link struct {
 // to the run directory. They are found by name under the cell: runs
 // recorded before the summary named them from the run directory named
 // them from where the run was started.
-func visualizations(runDir string, c *runner.CellResult) []link {
+func visualizations(runDir string, c *summary.CellResult) []link {
 	var out []link
 	seen := map[string]bool{}
 	dir := filepath.Join("cells", c.ID, "visualizations")

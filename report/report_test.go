@@ -16,6 +16,7 @@ import (
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/internal/testenv"
 	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // TestRebuildSynthetic rebuilds the report of a made-up run: every plot,
@@ -74,7 +75,7 @@ func TestRebuildNeedsASummary(t *testing.T) {
 
 func TestWriteEmptyRun(t *testing.T) {
 	dir := t.TempDir()
-	sum := &runner.Summary{SchemaVersion: runner.SchemaVersion, RunID: "empty", Interrupted: true}
+	sum := &summary.Summary{SchemaVersion: summary.SchemaVersion, RunID: "empty", Interrupted: true}
 	if err := Write(dir, sum); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestWriteAfterRealRun(t *testing.T) {
 	if err := Rebuild(dir); err != nil {
 		t.Fatal(err)
 	}
-	again, err := runner.ReadSummary(filepath.Join(dir, SummaryFile))
+	again, err := summary.Read(filepath.Join(dir, SummaryFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestWriteAfterRealRun(t *testing.T) {
 
 // checkBenchfmt reads path with the benchfmt reader: one result per cell
 // that ran, every unit declared with its direction.
-func checkBenchfmt(t *testing.T, path string, sum *runner.Summary) {
+func checkBenchfmt(t *testing.T, path string, sum *summary.Summary) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // spectrumMaxX is 1/(1−p) at the spectrum's right end: 99.99 %.
@@ -74,7 +74,7 @@ func spectrumFigure(l *layout, g groupKey) (figure, bool, error) {
 			continue
 		}
 		name := fmt.Sprintf("%s (n=%d)", lock, h.TotalCount())
-		if c := worst(cells); c != runner.ClassSafe {
+		if c := worst(cells); c != summary.ClassSafe {
 			name += " — " + c.String()
 		}
 		items = append(items, legendItem{name, line})
@@ -100,7 +100,7 @@ func spectrumFigure(l *layout, g groupKey) (figure, bool, error) {
 type verdictBars struct {
 	values  []float64
 	samples [][]float64
-	classes []runner.Class
+	classes []summary.Class
 }
 
 // Plot implements plot.Plotter.
@@ -116,10 +116,10 @@ func (b verdictBars) Plot(c draw.Canvas, p *plot.Plot) {
 		cl := b.classes[i]
 		rect(c, x0, y0, x1, y1, classColor(cl), nil)
 		switch cl {
-		case runner.ClassUnsafe:
+		case summary.ClassUnsafe:
 			hatch(c, x0, y0, x1, y1)
 			c.FillText(sty, vg.Point{X: (x0 + x1) / 2, Y: y1 + vg.Points(1)}, "UNSAFE")
-		case runner.ClassSafe, runner.ClassDegraded, runner.ClassStalled:
+		case summary.ClassSafe, summary.ClassDegraded, summary.ClassStalled:
 		default:
 			// A bar that is not the lock's own figure says why above it:
 			// "no-progress" over a bar of height 0 instead of a safe one.
@@ -167,7 +167,7 @@ func hatch(c draw.Canvas, x0, y0, x1, y1 vg.Length) {
 // each with a bar of throughput per lock coloured by verdict.
 func comparisonFigure(l *layout) figure {
 	rows, cols := len(l.faults), len(l.workloads)
-	present := map[runner.Class]bool{}
+	present := map[summary.Class]bool{}
 	plots := make([][]*plot.Plot, rows)
 	for r, fault := range l.faults {
 		plots[r] = make([]*plot.Plot, cols)
@@ -188,7 +188,7 @@ func comparisonFigure(l *layout) figure {
 				b.samples = append(b.samples, ss)
 				cl := worst(cells)
 				if len(cells) == 0 {
-					cl = runner.ClassError
+					cl = summary.ClassError
 				}
 				b.classes = append(b.classes, cl)
 				present[cl] = true
@@ -222,7 +222,7 @@ func comparisonFigure(l *layout) figure {
 }
 
 // drawVerdictLegend writes the colour key of the verdicts along c.
-func drawVerdictLegend(c draw.Canvas, p *plot.Plot, present map[runner.Class]bool) {
+func drawVerdictLegend(c draw.Canvas, p *plot.Plot, present map[summary.Class]bool) {
 	sty := smallText(p, 9, hexColor(0x000000ff))
 	sty.YAlign = draw.YCenter
 	x := c.Min.X + vg.Points(8)
@@ -231,17 +231,17 @@ func drawVerdictLegend(c draw.Canvas, p *plot.Plot, present map[runner.Class]boo
 	title := "acquires/s per lock; colour = verdict:"
 	c.FillText(sty, vg.Point{X: x, Y: y}, title)
 	x += sty.Width(title) + vg.Points(10)
-	for _, cl := range slices.Backward(runner.Classes()) {
-		if !present[cl] && cl != runner.ClassSafe && cl != runner.ClassUnsafe {
+	for _, cl := range slices.Backward(summary.Classes()) {
+		if !present[cl] && cl != summary.ClassSafe && cl != summary.ClassUnsafe {
 			continue
 		}
 		rect(c, x, y-sz/2, x+sz, y+sz/2, classColor(cl), nil)
-		if cl == runner.ClassUnsafe {
+		if cl == summary.ClassUnsafe {
 			hatch(c, x, y-sz/2, x+sz, y+sz/2)
 		}
 		x += sz + vg.Points(3)
 		label := cl.String()
-		if cl == runner.ClassUnsafe {
+		if cl == summary.ClassUnsafe {
 			label = "unsafe (mutex or resource)"
 		}
 		c.FillText(sty, vg.Point{X: x, Y: y}, label)

@@ -24,6 +24,7 @@ import (
 	"github.com/lockbench/lockbench/chaos"
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/endpoint"
 	"github.com/lockbench/lockbench/history"
 	"github.com/lockbench/lockbench/locks"
 	"github.com/lockbench/lockbench/workloads"
@@ -122,7 +123,7 @@ type CalibrateResult struct {
 	HarnessVsRedisBenchmarkPaired *Ratios `json:"harness_vs_redis_benchmark_paired,omitempty"`
 	// ProxyCost is 1 − HarnessProxied/Harness, paired within each round
 	// (the median of the rounds' ratios), as bench run measures it for
-	// its summary (runner.ProxyCost).
+	// its summary (summary.ProxyCost).
 	ProxyCost float64 `json:"proxy_cost"`
 	// CheckerEventsPerSec is the checker's speed on the last harness
 	// history (read, validated and checked).
@@ -378,7 +379,7 @@ type phase struct {
 
 // setRoundTrips times sequential SETs direct and through the proxy,
 // alternating in blocks so that drift hits both paths alike.
-func setRoundTrips(ctx context.Context, ep cluster.Endpoint, proxyAddr string, samples int) (Latency, Latency, error) {
+func setRoundTrips(ctx context.Context, ep endpoint.Endpoint, proxyAddr string, samples int) (Latency, Latency, error) {
 	direct := redis.NewClient(ep.ClientOptions(""))
 	defer direct.Close()
 	proxied := redis.NewClient(ep.ClientOptions(proxyAddr))
@@ -436,7 +437,7 @@ const compareAndDelete = `if redis.call("GET", KEYS[1]) == ARGV[1] then return r
 
 // redisBenchmark runs redis-benchmark for SET NX PX and the
 // compare-and-delete EVAL at the given client count; it returns requests/s.
-func redisBenchmark(ctx context.Context, path string, ep cluster.Endpoint, clients int) (set, eval float64, err error) {
+func redisBenchmark(ctx context.Context, path string, ep endpoint.Endpoint, clients int) (set, eval float64, err error) {
 	host, port, err := net.SplitHostPort(ep.Addr)
 	if err != nil {
 		return 0, 0, err
@@ -476,7 +477,7 @@ func redisBenchmark(ctx context.Context, path string, ep cluster.Endpoint, clien
 }
 
 // deleteKeys unlinks every key matching pattern on the node.
-func deleteKeys(ctx context.Context, ep cluster.Endpoint, pattern string) error {
+func deleteKeys(ctx context.Context, ep endpoint.Endpoint, pattern string) error {
 	c := redis.NewClient(ep.ClientOptions(""))
 	defer c.Close()
 	iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
@@ -501,7 +502,7 @@ func deleteKeys(ctx context.Context, ep cluster.Endpoint, pattern string) error 
 // bareLoop is the floor of what a Go client can do: each of clients
 // goroutines takes and releases its own key with SET NX PX and EVALSHA,
 // nothing recorded, for d. It returns cycles/s.
-func bareLoop(ctx context.Context, ep cluster.Endpoint, clients int, d time.Duration) (float64, error) {
+func bareLoop(ctx context.Context, ep endpoint.Endpoint, clients int, d time.Duration) (float64, error) {
 	// The strategies' own go-redis options: the loop is the harness's
 	// client without the harness around it.
 	opts, err := locks.Config{PoolSize: clients}.ClientOptions(ep)
@@ -549,7 +550,7 @@ func bareLoop(ctx context.Context, ep cluster.Endpoint, clients int, d time.Dura
 // harness runs the token lock on the uncontended workload with every
 // event recorded to historyPath and no protected resource (a cycle is the
 // same two commands the bare loop sends). It returns cycles/s.
-func harness(ctx context.Context, lock, resource cluster.Endpoint, clients int, d time.Duration, historyPath string) (float64, error) {
+func harness(ctx context.Context, lock, resource endpoint.Endpoint, clients int, d time.Duration, historyPath string) (float64, error) {
 	spec, err := workloads.Preset("uncontended")
 	if err != nil {
 		return 0, err
@@ -559,7 +560,7 @@ func harness(ctx context.Context, lock, resource cluster.Endpoint, clients int, 
 	if err != nil {
 		return 0, err
 	}
-	l, err := strategy.New(locks.Config{Nodes: []cluster.Endpoint{lock}, PoolSize: clients, Retry: spec.Retry})
+	l, err := strategy.New(locks.Config{Nodes: []endpoint.Endpoint{lock}, PoolSize: clients, Retry: spec.Retry})
 	if err != nil {
 		return 0, err
 	}

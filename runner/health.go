@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/lockbench/lockbench/internal/health"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // probeInterval is how often the harness-health probe wakes while a cell's
@@ -19,30 +20,14 @@ const probeInterval = 5 * time.Millisecond
 // harness, not the lock.
 const starvedShare = 4
 
-// FlagHarnessOverloaded marks a cell whose harness was starved.
-const FlagHarnessOverloaded = "harness-overloaded"
-
-// Harness is how well the harness itself ran during a cell's load.
-type Harness struct {
-	health.Sample
-	// BudgetUs is the shortest time budget the strategy works to: the
-	// per-node timeout of a Redlock-family strategy, else the command
-	// timeout.
-	BudgetUs float64 `json:"budget_us"`
-	// Overloaded: the harness's scheduling delay or timer lag (99th
-	// percentile) reached a quarter of BudgetUs.
-	Overloaded bool `json:"overloaded"`
-	// Note says so in a sentence when Overloaded.
-	Note string `json:"note,omitempty"`
-	// WarmupError is why the connections could not all be made and proven
-	// before the cell's clock started; empty when they were.
-	WarmupError string `json:"warmup_error,omitempty"`
-}
-
 // judgeHarness decides whether a cell's harness was starved; warmErr is
 // the warm-up's failure, if any.
-func judgeHarness(s health.Sample, budget time.Duration, warmErr error) Harness {
-	h := Harness{Sample: s, BudgetUs: float64(budget.Microseconds())}
+func judgeHarness(s health.Sample, budget time.Duration, warmErr error) summary.Harness {
+	h := summary.Harness{
+		WallMs: s.WallMs, SchedP99Us: s.SchedP99Us, SchedMaxUs: s.SchedMaxUs, LagP99Us: s.LagP99Us, LagMaxUs: s.LagMaxUs,
+		Wakeups: s.Wakeups, CPUs: s.CPUs, ProcessCores: s.ProcessCores, MachineBusyCores: s.MachineBusyCores, StealCores: s.StealCores,
+		BudgetUs: float64(budget.Microseconds()),
+	}
 	if warmErr != nil {
 		h.WarmupError = oneLine(warmErr)
 	}

@@ -8,8 +8,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/history"
-	"github.com/lockbench/lockbench/locks"
 	"github.com/lockbench/lockbench/workloads"
 )
 
@@ -104,16 +104,23 @@ const eventBytes = 2 * (int64(unsafe.Sizeof(history.Event{})) + 32)
 // error wraps ErrTooBig and ErrBadScenario.
 func CheckCapacity(sc Scenario, cells []Cell, provider string, c Capacity) error {
 	sc = sc.withDefaults()
-	if err := checkRunTime(cells); err != nil {
+	plans, err := planCells(sc, cells)
+	if err != nil {
+		return err
+	}
+	return checkCapacity(sc, plans, provider, c)
+}
+
+// checkCapacity is CheckCapacity of cells already planned on sc (with its
+// defaults).
+func checkCapacity(sc Scenario, plans []*cellPlan, provider string, c Capacity) error {
+	if err := checkRunTime(plans); err != nil {
 		return err
 	}
 	var shapes []shape
 	seen := map[shape]bool{}
-	for _, cell := range cells {
-		s, err := shapeOf(sc, cell, provider, len(cells))
-		if err != nil {
-			return err
-		}
+	for _, p := range plans {
+		s := shapeOf(sc, p, provider, len(plans))
 		if !seen[s] {
 			seen[s] = true
 			shapes = append(shapes, s)
@@ -130,10 +137,10 @@ func CheckCapacity(sc Scenario, cells []Cell, provider string, c Capacity) error
 }
 
 // checkRunTime refuses a run with more than maxRunTime of load.
-func checkRunTime(cells []Cell) error {
+func checkRunTime(cells []*cellPlan) error {
 	var total, longest time.Duration
 	for _, c := range cells {
-		d := c.Workload.Duration
+		d := c.spec.Duration
 		total = min(total, math.MaxInt64-d) + d // saturates instead of wrapping
 		longest = max(longest, d)
 	}
@@ -183,31 +190,22 @@ type shape struct {
 	cells int64
 }
 
-// shapeOf is cell's shape, with what its fault schedule adds to it, as
-// cellBody will build it.
-func shapeOf(sc Scenario, c Cell, provider string, cells int) (shape, error) {
-	sched, err := sc.Schedule(c.Fault)
-	if err != nil {
-		return shape{}, fmt.Errorf("cell %s: %w: %w", c.ID, err, ErrBadScenario)
-	}
-	strategy, err := locks.Lookup(c.Lock)
-	if err != nil {
-		return shape{}, fmt.Errorf("cell %s: %w: %w", c.ID, err, ErrBadScenario)
-	}
-	req := sched.Requirements()
-	w := c.Workload
+// shapeOf is the planned cell's shape, with what its fault schedule adds
+// to it.
+func shapeOf(sc Scenario, p *cellPlan, provider string, cells int) shape {
+	w := p.spec
 	s := shape{
 		provider:      provider,
 		workload:      w.Name,
 		nodes:         int64(sc.Nodes),
-		multiNode:     strategy.MultiNode,
-		clients:       int64(max(w.Clients, req.MinClients)),
-		groups:        int64(max(w.Groups, req.MinGroups, 1)),
+		multiNode:     p.strategy.MultiNode,
+		clients:       int64(w.Clients),
+		groups:        int64(w.Groups),
 		keys:          int64(w.KeyCount()),
 		perClient:     w.Keys.Kind == "per-client",
 		seconds:       int64(max((w.Duration+time.Second-1)/time.Second, 1)),
 		rate:          int64(math.Ceil(min(w.Rate, math.MaxInt64/2))),
-		resourceProxy: req.ResourceProxy,
+		resourceProxy: p.req.ResourceProxy,
 		cells:         int64(cells),
 	}
 	s.used = 1
@@ -217,7 +215,7 @@ func shapeOf(sc Scenario, c Cell, provider string, cells int) (shape, error) {
 	if s.perClient {
 		s.keys = s.clients
 	}
-	return s, nil
+	return s
 }
 
 // The counts below are float64: inputs go up to the int64 range and their
@@ -239,7 +237,9 @@ func (s shape) listeners() float64 {
 }
 
 // startsNodes reports whether the provider runs nodes on this machine.
-func (s shape) startsNodes() bool { return s.provider == "exec" || s.provider == "docker" }
+func (s shape) startsNodes() bool {
+	return s.provider == cluster.ProviderExec || s.provider == cluster.ProviderDocker
+}
 
 // files is the descriptors this process holds during the cell: a
 // proxied connection is three (the client's socket, the proxy's accepted
@@ -253,7 +253,7 @@ func (s shape) files() float64 {
 	} else {
 		f += conns
 	}
-	if s.provider == "exec" {
+	if s.provider == cluster.ProviderExec {
 		f += 2 * float64(s.nodes+1)
 	}
 	return f
@@ -267,7 +267,7 @@ func (s shape) systemFiles() float64 {
 		return f
 	}
 	perConn := 1.0
-	if s.provider == "docker" {
+	if s.provider == cluster.ProviderDocker {
 		perConn = 3
 	}
 	return f + float64(s.nodes+1)*nodeOwnFiles + float64(s.used+1)*s.nodeConns()*perConn
@@ -287,9 +287,9 @@ func (s shape) ports() float64 {
 // threads is the threads the nodes add.
 func (s shape) threads() float64 {
 	switch s.provider {
-	case "exec":
+	case cluster.ProviderExec:
 		return float64(s.nodes+1) * execNodeThreads
-	case "docker":
+	case cluster.ProviderDocker:
 		return float64(s.nodes+1) * dockerNodeThreads
 	}
 	return 0
@@ -301,7 +301,7 @@ func (s shape) memory(fp workloads.Footprint) float64 {
 	m := float64(harnessBytes)
 	if s.startsNodes() {
 		node := float64(execNodeBytes)
-		if s.provider == "docker" {
+		if s.provider == cluster.ProviderDocker {
 			node = dockerNodeBytes
 		}
 		m += float64(s.nodes+1)*node + float64(s.used+1)*s.nodeConns()*nodeConnBytes
@@ -331,6 +331,8 @@ type capacityCheck struct {
 	// holds says what the machine holds, e.g. "this process may open
 	// 20000 (ulimit -n)".
 	holds string
+	// applies reports whether the check concerns shape (nil: always).
+	applies func(shape) bool
 }
 
 // capacityChecks are the checks c allows (unknown capacities are skipped).
@@ -348,10 +350,10 @@ func capacityChecks(c Capacity, provider string) []capacityCheck {
 		holds: fmt.Sprintf("this process may open %d more (ulimit -n %d)", c.OpenFiles-c.FilesOpen, c.OpenFiles),
 	})
 	maxClients := int64(redisMaxClients)
-	if provider == "exec" && c.NodeFiles >= 0 {
+	if provider == cluster.ProviderExec && c.NodeFiles >= 0 {
 		maxClients = min(maxClients, c.NodeFiles-redisReservedFiles)
 	}
-	add(provider == "exec" || provider == "docker", capacityCheck{
+	add(provider == cluster.ProviderExec || provider == cluster.ProviderDocker, capacityCheck{
 		what: "connections into one node", need: func(s shape, _ workloads.Footprint) float64 { return s.nodeConns() },
 		have: float64(maxClients), show: count,
 		holds: fmt.Sprintf("a redis-server node accepts %d (maxclients, ulimit -Hn)", maxClients),
@@ -366,7 +368,7 @@ func capacityChecks(c Capacity, provider string) []capacityCheck {
 		have: float64(c.Tasks), show: count,
 		holds: fmt.Sprintf("the kernel allows %d more (kernel.pid_max, kernel.threads-max)", c.Tasks),
 	})
-	add(c.UserTasks >= 0 && provider == "exec", capacityCheck{
+	add(c.UserTasks >= 0 && provider == cluster.ProviderExec, capacityCheck{
 		what: "processes", need: func(s shape, _ workloads.Footprint) float64 { return s.threads() },
 		have: float64(c.UserTasks), show: count,
 		holds: fmt.Sprintf("this user may start %d more (ulimit -u)", c.UserTasks),

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lockbench/lockbench/chaos"
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/internal/testenv"
+	"github.com/lockbench/lockbench/summary"
 	"github.com/lockbench/lockbench/workloads"
 )
 
@@ -49,7 +49,7 @@ func TestCellNetworkPath(t *testing.T) {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"none": NetworkDirect, "partition-minority": NetworkProxied}
+	want := map[string]string{"none": summary.NetworkDirect, "partition-minority": summary.NetworkProxied}
 	for _, c := range raw.Cells {
 		if got := c["network"]; got != want[c["fault"].(string)] {
 			t.Errorf("cell %s: \"network\": %v, want %q", c["id"], got, want[c["fault"].(string)])
@@ -95,31 +95,35 @@ func BenchmarkCellNetworkPath(b *testing.B) {
 	testenv.NeedRedisServer(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	nodes, err := startNodes(ctx, cluster.NewExec(cluster.ExecOptions{}), 1, nodeNeeds{persistence: cluster.PersistNone})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nodes.close()
-	sched, err := chaos.LookupPreset("none")
-	if err != nil {
-		b.Fatal(err)
-	}
 	spec, err := workloads.Preset("uncontended")
 	if err != nil {
 		b.Fatal(err)
 	}
 	spec.Duration, spec.Clients = 500*time.Millisecond, 4
-	for _, path := range []string{NetworkDirect, NetworkProxied} {
+	sc := Scenario{Name: "b", Nodes: 1, Locks: []string{"token"}, Workloads: []WorkloadRef{{Spec: spec}}}
+	cells, err := sc.Expand()
+	if err != nil {
+		b.Fatal(err)
+	}
+	prov := cluster.NewExec(cluster.ExecOptions{})
+	plans, err := planCells(sc, cells)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := plans[0].expand(sc.withDefaults(), prov); err != nil {
+		b.Fatal(err)
+	}
+	nodes, err := startNodes(ctx, prov, 1, nodeNeeds{persistence: cluster.PersistNone})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nodes.close()
+	for _, path := range []string{summary.NetworkDirect, summary.NetworkProxied} {
 		b.Run("network="+path, func(b *testing.B) {
-			sc := Scenario{Name: "b", Nodes: 1, Locks: []string{"token"}, Workloads: []WorkloadRef{{Spec: spec}}}
-			cells, err := sc.Expand()
-			if err != nil {
-				b.Fatal(err)
-			}
 			dir := b.TempDir()
 			var acquires, secs float64
 			for b.Loop() {
-				c := runCell(ctx, cells[0], sched, nodes, Options{Dir: dir, CheckTimeout: 30 * time.Second, AlwaysProxy: path == NetworkProxied})
+				c := runCell(ctx, plans[0], nodes, Options{Dir: dir, CheckTimeout: 30 * time.Second, AlwaysProxy: path == summary.NetworkProxied})
 				if c.Error != "" {
 					b.Fatalf("cell %s: %s", c.ID, c.Error)
 				}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/lockbench/lockbench/checker"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // degradedShare: a cell under faults whose share of successful acquires
@@ -15,13 +16,13 @@ const degradedShare = 0.5
 // judgeProgress lowers the checker's progress verdicts with what the run
 // knows and a history does not: how the same lock did without faults, and
 // whether the harness was starved. It changes cells in place.
-func judgeProgress(cells []CellResult) {
+func judgeProgress(cells []summary.CellResult) {
 	type cellKey struct {
 		lock, workload string
 		seed           uint64
 		sample         int
 	}
-	baseline := map[cellKey]*CellResult{}
+	baseline := map[cellKey]*summary.CellResult{}
 	for i := range cells {
 		if c := &cells[i]; c.Fault == "none" && c.Check != nil {
 			baseline[cellKey{c.Lock, c.Workload, c.Seed, c.Sample}] = c

@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/lockbench/lockbench/chaos"
-	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/endpoint"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // How a run measures the proxy cost before its first cell: short, since
@@ -22,31 +23,9 @@ const (
 	proxyCostClients  = 4
 )
 
-// ProxyCost is what an idle proxy of the chaos mesh costs the harness's
-// token lock cycle (the uncontended workload, every event recorded, as in
-// bench calibrate), measured straight to a lock node and through an idle
-// proxy in front of it. A proxied cell's throughput carries this cost; a
-// direct cell's does not.
-type ProxyCost struct {
-	// Fraction is 1 − proxied/direct: the share of the direct cycle rate
-	// the proxy takes away, the median of the rounds' paired ratios.
-	Fraction float64 `json:"fraction"`
-	// Direct and Proxied are lock cycles/s, medians over the rounds.
-	Direct  float64 `json:"direct_cycles_per_sec"`
-	Proxied float64 `json:"proxied_cycles_per_sec"`
-	// Rounds is how many (direct, proxied) pairs were measured, each
-	// measurement RoundMs long at Clients clients.
-	Rounds  int     `json:"rounds"`
-	RoundMs float64 `json:"round_ms"`
-	Clients int     `json:"clients"`
-	// Error says why the cost could not be measured; the figures are
-	// then zero.
-	Error string `json:"error,omitempty"`
-}
-
 // proxyCostOf pairs direct[i] with proxied[i], both measured in round i.
-func proxyCostOf(direct, proxied []float64) ProxyCost {
-	pc := ProxyCost{Direct: median(direct), Proxied: median(proxied), Rounds: min(len(direct), len(proxied))}
+func proxyCostOf(direct, proxied []float64) summary.ProxyCost {
+	pc := summary.ProxyCost{Direct: median(direct), Proxied: median(proxied), Rounds: min(len(direct), len(proxied))}
 	ratios := make([]float64, 0, pc.Rounds)
 	for i := range pc.Rounds {
 		if direct[i] > 0 {
@@ -63,10 +42,10 @@ func proxyCostOf(direct, proxied []float64) ProxyCost {
 // times straight to lock and through proxyAddr, an idle proxy in front of
 // it, each for d at clients clients, alternating which path goes first.
 // The histories go to a temporary directory, removed again.
-func measureProxyCost(ctx context.Context, lock cluster.Endpoint, proxyAddr string, resource cluster.Endpoint, clients int, d time.Duration, rounds int) (ProxyCost, error) {
+func measureProxyCost(ctx context.Context, lock endpoint.Endpoint, proxyAddr string, resource endpoint.Endpoint, clients int, d time.Duration, rounds int) (summary.ProxyCost, error) {
 	tmp, err := os.MkdirTemp("", "lockbench-proxy-cost-")
 	if err != nil {
-		return ProxyCost{}, fmt.Errorf("proxy cost: %w", err)
+		return summary.ProxyCost{}, fmt.Errorf("proxy cost: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	viaProxy := lock
@@ -75,7 +54,7 @@ func measureProxyCost(ctx context.Context, lock cluster.Endpoint, proxyAddr stri
 	for round := range rounds {
 		var d1, p1 float64
 		paths := []struct {
-			ep  cluster.Endpoint
+			ep  endpoint.Endpoint
 			cps *float64
 		}{{lock, &d1}, {viaProxy, &p1}}
 		if round%2 == 1 {
@@ -83,7 +62,7 @@ func measureProxyCost(ctx context.Context, lock cluster.Endpoint, proxyAddr stri
 		}
 		for _, p := range paths {
 			if *p.cps, err = harness(ctx, p.ep, resource, clients, d, filepath.Join(tmp, "history.jsonl")); err != nil {
-				return ProxyCost{}, fmt.Errorf("proxy cost, via %s: %w", p.ep.Addr, err)
+				return summary.ProxyCost{}, fmt.Errorf("proxy cost, via %s: %w", p.ep.Addr, err)
 			}
 		}
 		direct, proxied = append(direct, d1), append(proxied, p1)
@@ -99,10 +78,10 @@ func measureProxyCost(ctx context.Context, lock cluster.Endpoint, proxyAddr stri
 // cost), through a mesh of its own that lives only as long as the
 // measurement. It never fails the run: a measurement that cannot be made
 // says why in Error.
-func runProxyCost(ctx context.Context, nodes *nodeSet, o Options) *ProxyCost {
+func runProxyCost(ctx context.Context, nodes *nodeSet, o Options) *summary.ProxyCost {
 	lock, resource := nodes.locks.Nodes[0], nodes.resource.Nodes[0]
-	fail := func(err error) *ProxyCost {
-		return &ProxyCost{Error: oneLine(err)}
+	fail := func(err error) *summary.ProxyCost {
+		return &summary.ProxyCost{Error: oneLine(err)}
 	}
 	mesh, err := chaos.NewMesh(ctx, []string{"A"}, []chaos.NodeAddr{{Name: lock.Name(), Addr: lock.Endpoint().Addr}})
 	if err != nil {

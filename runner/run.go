@@ -10,20 +10,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lockbench/lockbench/chaos"
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/endpoint"
 	"github.com/lockbench/lockbench/history"
 	"github.com/lockbench/lockbench/internal/health"
 	"github.com/lockbench/lockbench/locks"
+	"github.com/lockbench/lockbench/summary"
 	"github.com/lockbench/lockbench/workloads"
 )
-
-// SchemaVersion is the version of summary.json (results/README.md).
-const SchemaVersion = 1
 
 // Options configure a run of a scenario.
 type Options struct {
@@ -49,23 +47,12 @@ type Options struct {
 	AlwaysProxy bool
 }
 
-// A cell's network path (CellResult.Network): how its clients reached the
-// lock nodes.
-const (
-	// NetworkDirect: straight to the nodes; no fault of the cell acts
-	// in the network.
-	NetworkDirect = "direct"
-	// NetworkProxied: through the chaos mesh's proxies, which a network
-	// fault (or cut-between-commands) needs, or Options.AlwaysProxy.
-	NetworkProxied = "proxied"
-)
-
 // networkPath decides a cell's path from its schedule's requirements.
 func networkPath(req chaos.Requirements, o Options) string {
 	if req.LockMesh || o.AlwaysProxy {
-		return NetworkProxied
+		return summary.NetworkProxied
 	}
-	return NetworkDirect
+	return summary.NetworkDirect
 }
 
 // Progress is one step of a run, for a progress display.
@@ -75,128 +62,15 @@ type Progress struct {
 	ID          string
 	// Done is false when the cell starts and true when it has a result.
 	Done   bool
-	Result *CellResult
+	Result *summary.CellResult
 	// Note is a line worth showing (provider chosen, nodes started).
 	Note string
 }
 
-// Summary is summary.json.
-type Summary struct {
-	SchemaVersion int       `json:"schema_version"`
-	RunID         string    `json:"run_id"`
-	Started       time.Time `json:"started"`
-	ElapsedMs     float64   `json:"elapsed_ms"`
-	Machine       Machine   `json:"machine"`
-	Provider      string    `json:"provider"`
-	ProviderWhy   string    `json:"provider_why"`
-	Scenario      Scenario  `json:"scenario"`
-	// ProxyCost is what an idle proxy cost the harness on this machine,
-	// measured before the first cell: the share of throughput a proxied
-	// cell's figures lose to the proxies. Nil in runs before it was
-	// measured.
-	ProxyCost   *ProxyCost   `json:"proxy_cost,omitempty"`
-	Interrupted bool         `json:"interrupted,omitempty"`
-	Cells       []CellResult `json:"cells"`
-}
-
-// Machine describes where the run happened.
-type Machine struct {
-	Hostname string `json:"hostname"`
-	OS       string `json:"os"`
-	Arch     string `json:"arch"`
-	CPUs     int    `json:"cpus"`
-	// CPUModel is the processor's name, "" where it is not known.
-	CPUModel  string `json:"cpu_model,omitempty"`
-	GoVersion string `json:"go_version"`
-	Redis     string `json:"redis_version,omitempty"`
-}
-
-// Verdicts are a cell's verdicts: the checker's, with progress lowered
-// where the run knows more than the history (see judgeProgress).
-type Verdicts struct {
-	Mutex    checker.MutexVerdict    `json:"mutex"`
-	Resource checker.ResourceVerdict `json:"resource"`
-	Liveness checker.LivenessVerdict `json:"liveness"`
-	Progress checker.ProgressVerdict `json:"progress"`
-}
-
-// Notes say in a sentence why progress and liveness read as they do.
-type Notes struct {
-	Progress string `json:"progress,omitempty"`
-	Liveness string `json:"liveness,omitempty"`
-}
-
-// Percentiles of one histogram, in microseconds.
-type Percentiles struct {
-	Count int64 `json:"count"`
-	P50   int64 `json:"p50_us"`
-	P90   int64 `json:"p90_us"`
-	P99   int64 `json:"p99_us"`
-	P999  int64 `json:"p999_us"`
-	Max   int64 `json:"max_us"`
-}
-
-// CellResult is one cell's entry in summary.json.
-type CellResult struct {
-	ID       string `json:"id"`
-	Lock     string `json:"lock"`
-	Workload string `json:"workload"`
-	Fault    string `json:"fault"`
-	Seed     uint64 `json:"seed"`
-	Sample   int    `json:"sample"`
-	// Network is how the cell's clients reached the lock nodes,
-	// NetworkDirect or NetworkProxied. It is part of the cell's identity:
-	// a proxied cell's throughput and latency carry the proxies' cost
-	// (Summary.ProxyCost) and do not compare with the same cell direct.
-	// Summaries written before it was recorded lack it; every cell then
-	// went through the proxies: read it with NetworkPath.
-	Network string `json:"network"`
-	// Error is set when the cell could not run; the rest is then partial.
-	Error    string   `json:"error,omitempty"`
-	Verdicts Verdicts `json:"verdicts"`
-	Notes    Notes    `json:"notes"`
-	// Flags mark what makes the cell's numbers not the lock's:
-	// FlagHarnessOverloaded.
-	Flags     []string          `json:"flags,omitempty"`
-	Witnesses []checker.Witness `json:"witnesses"`
-	// Check is the checker's full result.
-	Check      *checker.Result        `json:"check,omitempty"`
-	Throughput float64                `json:"throughput"`
-	Latency    map[string]Percentiles `json:"latency"`
-	// Histograms are the HDR histograms (µs), base64 V2 compressed.
-	Histograms   map[string]string  `json:"histograms"`
-	Counts       workloads.Counts   `json:"counts"`
-	LostUpdates  int64              `json:"lost_updates"`
-	Saturated    bool               `json:"saturated,omitempty"`
-	AchievedRate float64            `json:"achieved_rate"`
-	Seconds      []workloads.Second `json:"seconds"`
-	Timeline     []chaos.Action     `json:"timeline,omitempty"`
-	History      string             `json:"history"`
-	ElapsedMs    float64            `json:"elapsed_ms"`
-	Spec         workloads.Spec     `json:"spec"`
-	// ClientProcs is the GOMAXPROCS the workload ran with.
-	ClientProcs int `json:"client_procs,omitempty"`
-	// Harness is how well the harness itself ran during the load.
-	Harness *Harness `json:"harness,omitempty"`
-	hists   map[string]*hdrhistogram.Histogram
-}
-
-// NetworkPath is the cell's Network, NetworkProxied for a summary written
-// before it was recorded (every cell then went through the proxies).
-func (c *CellResult) NetworkPath() string {
-	if c.Network == "" {
-		return NetworkProxied
-	}
-	return c.Network
-}
-
-// Hists returns the cell's decoded histograms (for plots).
-func (c *CellResult) Hists() map[string]*hdrhistogram.Histogram { return c.hists }
-
 // Execute runs every cell of s and writes summary.json into o.Dir. It stops
 // early, healing every fault and removing every node, when ctx ends; the
 // summary then holds the cells that finished and says it was interrupted.
-func Execute(ctx context.Context, s *Scenario, o Options) (*Summary, error) {
+func Execute(ctx context.Context, s *Scenario, o Options) (*summary.Summary, error) {
 	cells, err := s.Expand()
 	if err != nil {
 		return nil, err
@@ -206,7 +80,7 @@ func Execute(ctx context.Context, s *Scenario, o Options) (*Summary, error) {
 
 // ExecuteCells runs cells that were built by hand (the zoo) or by Expand,
 // with sc's provider and node count.
-func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (sum *Summary, err error) {
+func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (sum *summary.Summary, err error) {
 	sc = sc.withDefaults()
 	if o.CheckTimeout <= 0 {
 		o.CheckTimeout = 30 * time.Second
@@ -223,48 +97,38 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 	if err != nil {
 		return nil, err
 	}
+	plans, err := planCells(sc, cells)
+	if err != nil {
+		return nil, err
+	}
 	// First, and before saying anything: a run too big for the machine
 	// is refused in one line, and expanding its fault timelines could
 	// itself take long.
-	if err := CheckCapacity(sc, cells, prov.Name(), ReadCapacity()); err != nil {
+	if err := checkCapacity(sc, plans, prov.Name(), ReadCapacity()); err != nil {
 		return nil, err
 	}
 	say("provider %s", why)
 	// Every fault the cells ask for must be possible here, before
 	// anything starts.
-	for _, c := range cells {
-		sched, err := sc.Schedule(c.Fault)
-		if err != nil {
-			return nil, fmt.Errorf("cell %s: %w: %w", c.ID, err, ErrBadScenario)
-		}
-		req := sched.Requirements()
-		groups := max(c.Workload.Groups, req.MinGroups)
-		clients := max(c.Workload.Clients, req.MinClients)
-		if err := sched.Validate(prov.Caps(), prov.Name(), sc.Nodes, groups, clients); err != nil {
-			return nil, fmt.Errorf("scenario %q, faults %q, workload %q: %w: %w", sc.Name, c.Fault, c.Workload.Name, err, ErrBadScenario)
-		}
-		// The timeline is a pure function of the schedule, seed and
-		// topology: expand it now so that a schedule longer than the cell
-		// is refused before anything runs.
-		topo := chaos.Topology{Nodes: chaos.NodeNames(sc.Nodes), Groups: chaos.GroupNames(max(groups, 1)), Clients: clients, TTL: c.Workload.TTL, Duration: c.Workload.Duration}
-		if _, err := sched.Timeline(c.Seed, topo); err != nil {
-			return nil, fmt.Errorf("scenario %q, faults %q, workload %q: %w: %w", sc.Name, c.Fault, c.Workload.Name, err, ErrBadScenario)
+	for _, p := range plans {
+		if err := p.expand(sc, prov); err != nil {
+			return nil, err
 		}
 	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("results dir: %w", err)
 	}
 	host, _ := os.Hostname()
-	sum = &Summary{
-		SchemaVersion: SchemaVersion, RunID: o.RunID, Started: time.Now(),
-		Machine:  Machine{Hostname: host, OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), CPUModel: cpuModel(), GoVersion: runtime.Version()},
-		Provider: prov.Name(), ProviderWhy: why, Scenario: sc,
+	sum = &summary.Summary{
+		SchemaVersion: summary.SchemaVersion, RunID: o.RunID, Started: time.Now(),
+		Machine:  summary.Machine{Hostname: host, OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), CPUModel: cpuModel(), GoVersion: runtime.Version()},
+		Provider: prov.Name(), ProviderWhy: why, Scenario: recordScenario(sc),
 	}
 	defer func() {
 		judgeProgress(sum.Cells)
 		sum.ElapsedMs = float64(time.Since(sum.Started).Microseconds()) / 1000
 		sum.Interrupted = ctx.Err() != nil
-		if werr := WriteSummary(filepath.Join(o.Dir, "summary.json"), sum); werr != nil && err == nil {
+		if werr := summary.Write(filepath.Join(o.Dir, "summary.json"), sum); werr != nil && err == nil {
 			err = werr
 		}
 	}()
@@ -275,13 +139,11 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 			err = cerr
 		}
 	}()
-	for i, cell := range cells {
+	for i, plan := range plans {
 		if ctx.Err() != nil {
 			break
 		}
-		sched, _ := sc.Schedule(cell.Fault)
-		req := sched.Requirements()
-		want := nodeNeeds{persistence: req.Persistence, fakeTime: req.FakeTime}
+		want := nodeNeeds{persistence: plan.req.Persistence, fakeTime: plan.req.FakeTime}
 		if want.persistence == "" {
 			want.persistence = cluster.PersistNone
 		}
@@ -308,12 +170,14 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 			}
 		}
 		if o.Progress != nil {
-			o.Progress(Progress{Cell: i, Cells: len(cells), ID: cell.ID})
+			o.Progress(Progress{Cell: i, Cells: len(cells), ID: plan.cell.ID})
 		}
-		res := runCell(ctx, cell, sched, nodes, o)
+		res := runCell(ctx, plan, nodes, o)
 		sum.Cells = append(sum.Cells, *res)
+		// The summary holds the timeline now; the plan is done with.
+		plans[i] = nil
 		if o.Progress != nil {
-			o.Progress(Progress{Cell: i, Cells: len(cells), ID: cell.ID, Done: true, Result: res})
+			o.Progress(Progress{Cell: i, Cells: len(cells), ID: plan.cell.ID, Done: true, Result: res})
 		}
 	}
 	if ctx.Err() != nil {
@@ -339,13 +203,13 @@ type nodeSet struct {
 
 func startNodes(ctx context.Context, prov cluster.Provider, n int, needs nodeNeeds) (*nodeSet, error) {
 	spec := cluster.Spec{Nodes: n, Persistence: needs.persistence, FakeTime: needs.fakeTime}
-	if prov.Name() == "external" {
+	if prov.Name() == cluster.ProviderExternal {
 		spec.Persistence = ""
 		if needs.persistence != cluster.PersistNone {
 			return nil, fmt.Errorf("persistence %s needs process control: %w; use --provider exec or docker", needs.persistence, cluster.ErrUnsupported)
 		}
 	}
-	if prov.Name() == "external" {
+	if prov.Name() == cluster.ProviderExternal {
 		// External nodes: the last address is the resource.
 		all, err := prov.Start(ctx, cluster.Spec{Nodes: n + 1})
 		if err != nil {
@@ -377,7 +241,7 @@ func (s *nodeSet) close() error {
 // reset empties the nodes between cells. External nodes are the user's:
 // they are never flushed; unique key prefixes keep cells apart there.
 func (s *nodeSet) reset(ctx context.Context) error {
-	if s.provider == "external" {
+	if s.provider == cluster.ProviderExternal {
 		return nil
 	}
 	for _, n := range append(append([]cluster.Node{}, s.locks.Nodes...), s.resource.Nodes...) {
@@ -411,18 +275,20 @@ func commandTimeout(ttl time.Duration) time.Duration {
 
 // runCell runs one cell from start to verdict. It never returns nil; a
 // cell that could not run says why in Error.
-func runCell(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeSet, o Options) *CellResult {
-	res := &CellResult{ID: cell.ID, Lock: cell.Lock, Workload: cell.Workload.Name, Fault: cell.Fault, Seed: cell.Seed, Sample: cell.Sample, Spec: cell.Workload,
-		Network: networkPath(sched.Requirements(), o)}
+func runCell(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options) *summary.CellResult {
+	cell := plan.cell
+	res := &summary.CellResult{ID: cell.ID, Lock: cell.Lock, Workload: cell.Workload.Name, Fault: cell.Fault, Seed: cell.Seed, Sample: cell.Sample, Spec: recordSpec(cell.Workload),
+		Network: networkPath(plan.req, o)}
 	started := time.Now()
 	defer func() { res.ElapsedMs = float64(time.Since(started).Microseconds()) / 1000 }()
-	if err := cellBody(ctx, cell, sched, nodes, o, res); err != nil {
+	if err := cellBody(ctx, plan, nodes, o, res); err != nil {
 		res.Error = oneLine(err)
 	}
 	return res
 }
 
-func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeSet, o Options, res *CellResult) (err error) {
+func cellBody(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options, res *summary.CellResult) (err error) {
+	cell, spec, req, strategy := plan.cell, plan.spec, plan.req, plan.strategy
 	dir := filepath.Join(o.Dir, "cells", cell.ID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -430,16 +296,12 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	if err := nodes.reset(ctx); err != nil {
 		return err
 	}
-	spec := cell.Workload
-	req := sched.Requirements()
-	spec.Groups = max(spec.Groups, req.MinGroups, 1)
-	spec.Clients = max(spec.Clients, req.MinClients)
-	groups := chaos.GroupNames(spec.Groups)
+	groups := plan.topo.Groups
 
 	// Proxies in front of the lock nodes only when the cell goes through
 	// them: an idle proxy would cost a fast lock much of its throughput.
 	var mesh *chaos.Mesh
-	if res.Network == NetworkProxied {
+	if res.Network == summary.NetworkProxied {
 		lockAddrs := make([]chaos.NodeAddr, len(nodes.locks.Nodes))
 		for i, n := range nodes.locks.Nodes {
 			lockAddrs[i] = chaos.NodeAddr{Name: n.Name(), Addr: n.Endpoint().Addr}
@@ -458,10 +320,6 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 		defer resMesh.Close()
 	}
 
-	strategy, err := locks.Lookup(cell.Lock)
-	if err != nil {
-		return err
-	}
 	env := workloads.Env{KeyPrefix: cell.ID + ":"}
 	perGroup := (spec.Clients + spec.Groups - 1) / spec.Groups
 	// target is set below, before the workload starts; the hooks run only
@@ -469,7 +327,7 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	var target *chaos.Target
 	var budget time.Duration // the strategy's shortest time budget
 	for _, g := range groups {
-		eps := make([]cluster.Endpoint, len(nodes.locks.Nodes))
+		eps := make([]endpoint.Endpoint, len(nodes.locks.Nodes))
 		for i, n := range nodes.locks.Nodes {
 			eps[i] = n.Endpoint()
 			if mesh != nil {
@@ -543,12 +401,8 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 		env.Faults = workloads.NewClientFaults(spec.Clients)
 	}
 
-	topo := chaos.Topology{Nodes: chaos.NodeNames(len(nodes.locks.Nodes)), Groups: groups, Clients: spec.Clients, TTL: spec.TTL, Duration: spec.Duration}
-	timeline, err := sched.Timeline(cell.Seed, topo)
-	if err != nil {
-		return err
-	}
-	res.Timeline = timeline
+	timeline := plan.timeline
+	res.Timeline = recordTimeline(timeline)
 	target = &chaos.Target{Cluster: nodes.locks, Mesh: mesh, ResourceMesh: resMesh, Faults: env.Faults, Record: w.Append, Now: clock.Now}
 	chaosCtx, stopChaos := context.WithCancel(ctx)
 	chaosDone := make(chan error, 1)
@@ -568,7 +422,7 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	harness := judgeHarness(probe.Stop(), budget, warmErr)
 	res.Harness = &harness
 	if harness.Overloaded {
-		res.Flags = append(res.Flags, FlagHarnessOverloaded)
+		res.Flags = append(res.Flags, summary.FlagHarnessOverloaded)
 	}
 	restoreProcs()
 	stopChaos()
@@ -578,7 +432,7 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 	if werr != nil {
 		return werr
 	}
-	fillWorkload(res, wres)
+	recordWorkload(res, wres)
 	if cerr != nil && !errors.Is(cerr, context.Canceled) {
 		return fmt.Errorf("fault schedule: %w", cerr)
 	}
@@ -610,32 +464,10 @@ func cellBody(ctx context.Context, cell Cell, sched chaos.Schedule, nodes *nodeS
 		}
 	}
 	res.Check = chk
-	res.Verdicts = Verdicts{Mutex: chk.Mutex, Resource: chk.Resource, Liveness: chk.Liveness, Progress: chk.Progress}
-	res.Notes = Notes{Progress: chk.ProgressNote, Liveness: chk.LivenessNote}
+	res.Verdicts = summary.Verdicts{Mutex: chk.Mutex, Resource: chk.Resource, Liveness: chk.Liveness, Progress: chk.Progress}
+	res.Notes = summary.Notes{Progress: chk.ProgressNote, Liveness: chk.LivenessNote}
 	res.Witnesses = chk.Witnesses
 	return nil
-}
-
-// fillWorkload copies the workload's measurements into the cell result.
-func fillWorkload(res *CellResult, w *workloads.Result) {
-	res.Throughput = w.Throughput
-	res.Counts = w.Counts
-	res.LostUpdates = w.LostUpdates
-	res.Saturated = w.Saturated
-	res.AchievedRate = w.AchievedRate
-	res.Seconds = w.Seconds
-	res.Latency = map[string]Percentiles{}
-	res.Histograms = map[string]string{}
-	res.hists = w.Hists
-	for name, h := range w.Hists {
-		res.Latency[name] = Percentiles{
-			Count: h.TotalCount(), P50: h.ValueAtQuantile(50), P90: h.ValueAtQuantile(90),
-			P99: h.ValueAtQuantile(99), P999: h.ValueAtQuantile(99.9), Max: h.Max(),
-		}
-		if b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase); err == nil {
-			res.Histograms[name] = string(b)
-		}
-	}
 }
 
 // cpuModel is the processor's name from /proc/cpuinfo (Linux x86 and

@@ -10,11 +10,12 @@ import (
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/internal/testenv"
+	"github.com/lockbench/lockbench/summary"
 	"github.com/lockbench/lockbench/workloads"
 )
 
 // runCells runs a scenario's cells on provider and returns the summary.
-func runCells(t *testing.T, sc Scenario, o Options) *Summary {
+func runCells(t *testing.T, sc Scenario, o Options) *summary.Summary {
 	t.Helper()
 	cells, err := sc.Expand()
 	if err != nil {
@@ -30,7 +31,7 @@ func runCells(t *testing.T, sc Scenario, o Options) *Summary {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := ReadSummary(filepath.Join(o.Dir, "summary.json"))
+	back, err := summary.Read(filepath.Join(o.Dir, "summary.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestNoProgressIsNotSafe(t *testing.T) {
 		NodeTimeout: time.Microsecond, TTL: 500 * time.Millisecond}
 	sum := runCells(t, sc, Options{Cluster: cluster.AutoOptions{Provider: "exec"}})
 	rl, tok := &sum.Cells[0], &sum.Cells[1]
-	if rl.Verdicts.Progress != checker.ProgressNone || rl.Class() != ClassNoProgress {
+	if rl.Verdicts.Progress != checker.ProgressNone || rl.Class() != summary.ClassNoProgress {
 		t.Errorf("redlock at 1 µs per node: progress %s, class %s (%s), want none, no-progress", rl.Verdicts.Progress, rl.Class(), rl.Notes.Progress)
 	}
 	if rl.Counts.AcquireOK != 0 || rl.Counts.Attempts == 0 {
@@ -71,7 +72,7 @@ func TestNoProgressIsNotSafe(t *testing.T) {
 		t.Errorf("progress note %q does not say what failed", rl.Notes.Progress)
 	}
 	// The node timeout is Redlock's alone: the token lock still works.
-	if tok.Verdicts.Progress != checker.ProgressOK || tok.Class() == ClassNoProgress {
+	if tok.Verdicts.Progress != checker.ProgressOK || tok.Class() == summary.ClassNoProgress {
 		t.Errorf("token: progress %s (%s), want ok", tok.Verdicts.Progress, tok.Notes.Progress)
 	}
 }
@@ -92,10 +93,10 @@ func TestStarvedHarnessIsFlagged(t *testing.T) {
 		t.Fatal("no harness health recorded")
 	}
 	t.Logf("harness: %+v", *c.Harness)
-	if !c.Harness.Overloaded || !strings.Contains(strings.Join(c.Flags, ","), FlagHarnessOverloaded) {
-		t.Fatalf("four CPU burners on one P: harness %+v, flags %v, want %s", *c.Harness, c.Flags, FlagHarnessOverloaded)
+	if !c.Harness.Overloaded || !strings.Contains(strings.Join(c.Flags, ","), summary.FlagHarnessOverloaded) {
+		t.Fatalf("four CPU burners on one P: harness %+v, flags %v, want %s", *c.Harness, c.Flags, summary.FlagHarnessOverloaded)
 	}
-	if c.Class() != ClassOverloaded && c.Class() != ClassNoProgress {
+	if c.Class() != summary.ClassOverloaded && c.Class() != summary.ClassNoProgress {
 		t.Errorf("class %s: a starved cell must not read as the lock's result", c.Class())
 	}
 	if c.Harness.BudgetUs != 20000 || !strings.Contains(c.Harness.Note, "not the lock") {
@@ -156,18 +157,18 @@ func TestDockerRedlockMakesProgress(t *testing.T) {
 // successful acquires outside the faults is below half the same lock's
 // share without faults is degraded; a starved harness is named.
 func TestJudgeProgressAgainstTheBaseline(t *testing.T) {
-	cell := func(lock, fault string, attempts, ok int, overloaded bool) CellResult {
-		c := CellResult{ID: lock + "-" + fault, Lock: lock, Workload: "w", Fault: fault,
-			Verdicts: Verdicts{Progress: checker.ProgressOK},
+	cell := func(lock, fault string, attempts, ok int, overloaded bool) summary.CellResult {
+		c := summary.CellResult{ID: lock + "-" + fault, Lock: lock, Workload: "w", Fault: fault,
+			Verdicts: summary.Verdicts{Progress: checker.ProgressOK},
 			Check:    &checker.Result{ProgressCounts: checker.ProgressCounts{Attempts: attempts, OK: ok}}}
 		if overloaded {
-			c.Harness = &Harness{Overloaded: true, Note: "harness starved"}
+			c.Harness = &summary.Harness{Overloaded: true, Note: "harness starved"}
 			c.Verdicts.Progress = checker.ProgressNone
 			c.Notes.Progress = "none of them"
 		}
 		return c
 	}
-	cells := []CellResult{
+	cells := []summary.CellResult{
 		cell("a", "none", 100, 100, false),
 		cell("a", "partition", 100, 40, false), // 40 % against 100 %: degraded
 		cell("a", "latency", 100, 60, false),   // 60 %: still ok

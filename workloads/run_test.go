@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/endpoint"
 	"github.com/lockbench/lockbench/history"
 	"github.com/lockbench/lockbench/internal/leakcheck"
 	"github.com/lockbench/lockbench/internal/testenv"
@@ -44,7 +45,7 @@ func (r *rig) env(t testing.TB, name string, rec *memRecorder) Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := s.New(locks.Config{Nodes: []cluster.Endpoint{r.c.Nodes[0].Endpoint()}, Retry: locks.Retry{Policy: "exponential", Base: time.Millisecond, Cap: 20 * time.Millisecond, Attempts: 1000}})
+	l, err := s.New(locks.Config{Nodes: []endpoint.Endpoint{r.c.Nodes[0].Endpoint()}, Retry: locks.Retry{Policy: "exponential", Base: time.Millisecond, Cap: 20 * time.Millisecond, Attempts: 1000}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 // results/<run-id>/.
 func calibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("calibrate")
-	provider := fs.String("provider", "auto", "auto, exec, docker or external")
+	provider := fs.String("provider", cluster.ProviderAuto, cluster.ProviderChoices())
 	addrs := fs.String("redis-addrs", "", "comma-separated host:port of external nodes")
 	nodes := fs.Int("nodes", 5, "nodes to start (and time)")
 	samples := fs.Int("samples", 5000, "SETs to time on each path")
@@ -74,7 +74,7 @@ func calibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(stderr, "calibrate", err)
 	}
 
-	dir := filepath.Join(*out, time.Now().Format("20060102-150405")+"-calibrate")
+	_, dir := newRun(*out, "calibrate")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(stderr, "calibrate", err)
 	}

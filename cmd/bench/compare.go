@@ -6,13 +6,13 @@ import (
 	"io"
 	"os"
 
-	"github.com/lockbench/lockbench/report"
+	"github.com/lockbench/lockbench/compare"
 )
 
-// compare is `bench compare BASE NEW`: the CI gate. Exit 0 pass, 1 a
+// compareCmd is `bench compare BASE NEW`: the CI gate. Exit 0 pass, 1 a
 // regression or a lost safety verdict, 2 could not decide (--strict only),
 // 3 bad input.
-func compare(args []string, stdout, stderr io.Writer) int {
+func compareCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("compare")
 	thresholds := fs.String("thresholds", "", `per-metric thresholds, e.g. "throughput=5%,p99=10%,p999=off"`)
 	markdown := fs.String("markdown", "", "also write the comparison as Markdown (a pull-request comment) to this file")
@@ -43,19 +43,19 @@ func compare(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench compare: give BASE and NEW (summary.json files, run directories or directories of runs)")
 		return exitBadInput
 	}
-	opts := report.CompareOptions{Alpha: *alpha, Strict: *strict, IgnoreLiveness: *ignoreLiveness, Paired: *paired, AllowMissing: *allowMissing}
+	opts := compare.Options{Alpha: *alpha, Strict: *strict, IgnoreLiveness: *ignoreLiveness, Paired: *paired, AllowMissing: *allowMissing}
 	if *thresholds != "" {
-		t, err := report.ParseThresholds(*thresholds)
+		t, err := compare.ParseThresholds(*thresholds)
 		if err != nil {
 			fmt.Fprintf(stderr, "bench compare: %v\n", err)
 			return exitBadInput
 		}
 		opts.Thresholds = t
 	}
-	c, err := report.CompareFiles(paths[0], paths[1], opts)
+	c, err := compare.Files(paths[0], paths[1], opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "bench compare: %v\n", err)
-		if errors.Is(err, report.ErrBadInput) {
+		if errors.Is(err, compare.ErrBadInput) {
 			return exitBadInput
 		}
 		return exitUndecided
@@ -82,21 +82,21 @@ func compare(args []string, stdout, stderr io.Writer) int {
 // comparePower is bench compare --power DIR: the gate's false-alarm rate
 // and power, measured by resampling DIR's passes, as a Markdown table.
 func comparePower(dir string, trials int, seed uint64, alpha float64, stdout, stderr io.Writer) int {
-	passes, err := report.ReadPasses(dir)
+	passes, err := compare.ReadPasses(dir)
 	if err == nil {
-		var rows []report.PowerRow
-		rows, err = report.Power(passes, report.PowerOptions{Trials: trials, Seed: seed, Compare: report.CompareOptions{Alpha: alpha}})
+		var rows []compare.PowerRow
+		rows, err = compare.Power(passes, compare.PowerOptions{Trials: trials, Seed: seed, Compare: compare.Options{Alpha: alpha}})
 		if err == nil {
-			err = report.WritePowerMarkdown(stdout, rows)
+			err = compare.WritePowerMarkdown(stdout, rows)
 		}
 		if err == nil {
 			fmt.Fprintln(stdout)
-			err = report.WriteMetricMarkdown(stdout, rows, report.DefaultThresholds())
+			err = compare.WriteMetricMarkdown(stdout, rows, compare.DefaultThresholds())
 		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "bench compare: %v\n", err)
-		if errors.Is(err, report.ErrBadInput) {
+		if errors.Is(err, compare.ErrBadInput) {
 			return exitBadInput
 		}
 		return exitUndecided

@@ -91,7 +91,7 @@ func TestInterruptedBeforeAnythingStarted(t *testing.T) {
 		{"run, exec", runCmd, []string{"--provider", "exec", "--preset", "quick"}},
 		{"run, docker", runCmd, []string{"--provider", "docker", "--preset", "quick"}},
 		{"run, auto", runCmd, []string{"--preset", "quick"}},
-		{"zoo, docker", zoo, []string{"--provider", "docker", "--quick"}},
+		{"zoo, docker", zooCmd, []string{"--provider", "docker", "--quick"}},
 		{"calibrate, exec", calibrate, []string{"--provider", "exec"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,7 +12,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	tclog "github.com/testcontainers/testcontainers-go/log"
@@ -113,3 +115,11 @@ func exitCode(err error) int {
 
 // errBadInput marks errors in what the user typed.
 var errBadInput = errors.New("bad input")
+
+// newRun names a run and its directory: <out>/<date>-<time>-<name>, the
+// one naming bench run, bench zoo and bench calibrate share. Nothing is
+// created: the runner creates the directory once the run is accepted.
+func newRun(out, name string) (id, dir string) {
+	id = time.Now().Format("20060102-150405") + "-" + name
+	return id, filepath.Join(out, id)
+}

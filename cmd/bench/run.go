@@ -15,6 +15,7 @@ import (
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/report"
 	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/summary"
 	"github.com/lockbench/lockbench/workloads"
 )
 
@@ -37,7 +38,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	seed := fs.Int64("seed", -1, "seed for schedules and faults (overrides the scenario)")
 	repeat := fs.Int("repeat", 0, "independent samples per cell")
 	nodes := fs.Int("nodes", 0, "lock nodes (overrides the scenario)")
-	provider := fs.String("provider", "", "auto, exec, docker or external (overrides the scenario)")
+	provider := fs.String("provider", "", cluster.ProviderChoices()+" (overrides the scenario)")
 	addrs := fs.String("redis-addrs", "", "comma-separated host:port of external nodes (lock nodes, then one for the resource)")
 	out := fs.String("out", "results", "directory that receives results/<run-id>/")
 	clientProcs := fs.Int("client-procs", 0, "GOMAXPROCS while a cell's workload runs: 0 keeps a CPU free per node the cell loads if there are CPUs to spare, -1 uses every CPU")
@@ -119,8 +120,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if name == "" {
 		name = "custom"
 	}
-	opts.RunID = time.Now().Format("20060102-150405") + "-" + name
-	opts.Dir = filepath.Join(*out, opts.RunID)
+	opts.RunID, opts.Dir = newRun(*out, name)
 	tty := isTerminal(stderr)
 	p := &progress{w: stderr, tty: tty, total: len(cells), started: time.Now()}
 	opts.Progress = p.update
@@ -164,7 +164,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // interrupted says what an interrupted run left. sum is nil when the
 // interrupt came before the run had started anything (while the provider
 // was chosen): then there is nothing to remove and nothing was written.
-func interrupted(stderr io.Writer, sum *runner.Summary, dir string) {
+func interrupted(stderr io.Writer, sum *summary.Summary, dir string) {
 	if sum == nil {
 		fmt.Fprintln(stderr, "bench run: interrupted before any node started; nothing to remove, nothing written")
 		return

@@ -4,29 +4,29 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/zoo"
 )
 
-// zoo is `bench zoo`: run every (strategy, literature scenario) pair of the
+// zooCmd is `bench zoo`: run every (strategy, literature scenario) pair of the
 // detection matrix with its expected verdict, print expected against
 // observed with the witness of every violation, and write
 // results/<run-id>/ (summary.json, zoo.json, zoo.md). It exits 0 when every
 // observation equals its expectation, 1 when one differs, 2 when none
 // differs but a cell could not run or be decided (or the run was
 // interrupted), 3 on bad input.
-func zoo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func zooCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("zoo")
 	quick := fs.Bool("quick", false, "run the subset for CI: one strategy per literature claim")
 	seed := fs.Uint64("seed", 1, "seed of every cell's fault timeline and workload")
 	only := fs.String("only", "", "comma-separated entries to run, as lock/scenario (see --list)")
 	listOnly := fs.Bool("list", false, "list the entries with their expectation and source, and run nothing")
-	provider := fs.String("provider", "auto", "auto, exec, docker or external")
+	provider := fs.String("provider", cluster.ProviderAuto, cluster.ProviderChoices())
 	addrs := fs.String("redis-addrs", "", "comma-separated host:port of external nodes (5 lock nodes, then one for the resource)")
 	out := fs.String("out", "results", "directory that receives results/<run-id>/")
 	if !parseFlags(fs, args, stderr) {
@@ -36,13 +36,13 @@ func zoo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench zoo: unexpected argument %q (flags only; see bench help)\n", fs.Arg(0))
 		return exitBadInput
 	}
-	entries := runner.Zoo()
+	entries := zoo.Entries()
 	if *quick {
-		entries = runner.QuickZoo(entries)
+		entries = zoo.QuickEntries(entries)
 	}
 	if *only != "" {
 		var err error
-		if entries, err = runner.SelectZoo(entries, splitList(*only)); err != nil {
+		if entries, err = zoo.Select(entries, splitList(*only)); err != nil {
 			return fail(stderr, "zoo", err)
 		}
 	}
@@ -68,12 +68,11 @@ func zoo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *quick {
 		name = "zoo-quick"
 	}
-	opts.RunID = time.Now().Format("20060102-150405") + "-" + name + "-s" + strconv.FormatUint(*seed, 10)
-	opts.Dir = filepath.Join(*out, opts.RunID)
+	opts.RunID, opts.Dir = newRun(*out, name+"-s"+strconv.FormatUint(*seed, 10))
 	p := &progress{w: stderr, tty: isTerminal(stderr), total: len(entries), started: time.Now()}
 	opts.Progress = p.update
 
-	rep, err := runner.RunZoo(ctx, entries, runner.ZooOptions{Run: opts, Seed: *seed, Quick: *quick})
+	rep, err := zoo.Run(ctx, entries, zoo.Options{Run: opts, Seed: *seed, Quick: *quick})
 	p.finish()
 	if rep != nil && len(rep.Rows) > 0 {
 		rep.WriteText(stdout)

@@ -1,4 +1,4 @@
-package runner
+package zoo
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/internal/testenv"
+	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // TestZooQuickEntries runs three entries through the real runner on exec
@@ -17,14 +19,14 @@ import (
 // expectation, and the run leaves zoo.json, zoo.md and summary.json.
 func TestZooQuickEntries(t *testing.T) {
 	testenv.NeedRedisServer(t)
-	entries, err := SelectZoo(Zoo(), []string{"nolock/no-fault", "token/no-fault", "setnx/holder-crash"})
+	entries, err := Select(Entries(), []string{"nolock/no-fault", "token/no-fault", "setnx/holder-crash"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	rep, err := RunZoo(ctx, entries, ZooOptions{Seed: 1, Run: Options{Cluster: cluster.AutoOptions{Provider: "exec"}, Dir: dir, RunID: "test"}})
+	rep, err := Run(ctx, entries, Options{Seed: 1, Run: runner.Options{Cluster: cluster.AutoOptions{Provider: "exec"}, Dir: dir, RunID: "test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +59,7 @@ func TestZooQuickEntries(t *testing.T) {
 		}
 	}
 	// The canary's visualisation is named from the run directory.
-	sum, err := ReadSummary(filepath.Join(dir, "summary.json"))
+	sum, err := summary.Read(filepath.Join(dir, "summary.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +80,7 @@ func TestZooQuickEntries(t *testing.T) {
 	if drawn == 0 {
 		t.Error("the canary's violation was not drawn")
 	}
-	back, err := ReadZooReport(filepath.Join(dir, "zoo.json"))
+	back, err := ReadReport(filepath.Join(dir, "zoo.json"))
 	if err != nil || len(back.Rows) != len(entries) || back.Matched != len(entries) {
 		t.Errorf("zoo.json read back: %+v, %v", back, err)
 	}

@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"bytes"
@@ -14,37 +14,36 @@ import (
 	"golang.org/x/perf/benchmath"
 
 	"github.com/lockbench/lockbench/checker"
-	"github.com/lockbench/lockbench/runner"
-	"github.com/lockbench/lockbench/workloads"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // cmpSample is one synthetic sample of a cell.
 type cmpSample struct {
 	throughput, p50, p99, p999, handoff float64
 	attempts, unknown                   int64
-	verdicts                            runner.Verdicts
+	verdicts                            summary.Verdicts
 	err                                 string
 }
 
 // cmpOKVerdicts() is the checker's all-clear.
-func cmpOKVerdicts() runner.Verdicts {
-	return runner.Verdicts{Mutex: checker.MutexOK, Resource: checker.ResourceOK, Liveness: checker.LivenessOK}
+func cmpOKVerdicts() summary.Verdicts {
+	return summary.Verdicts{Mutex: checker.MutexOK, Resource: checker.ResourceOK, Liveness: checker.LivenessOK}
 }
 
 // cmpCell makes a cell result from a sample.
-func cmpCell(k CellKey, sample int, s cmpSample) runner.CellResult {
-	c := runner.CellResult{
+func cmpCell(k CellKey, sample int, s cmpSample) summary.CellResult {
+	c := summary.CellResult{
 		ID:   fmt.Sprintf("%s-%s-%s-s%d-r%d", k.Lock, k.Workload, k.Fault, k.Seed, sample),
 		Lock: k.Lock, Workload: k.Workload, Fault: k.Fault, Seed: k.Seed, Sample: sample,
 		Error: s.err, Verdicts: s.verdicts, Throughput: s.throughput,
-		Latency: map[string]runner.Percentiles{
-			workloads.HistAcquireOK: {Count: 1000, P50: int64(s.p50), P90: int64(s.p50 * 2), P99: int64(s.p99), P999: int64(s.p999), Max: int64(s.p999 * 2)},
+		Latency: map[string]summary.Percentiles{
+			summary.HistAcquireOK: {Count: 1000, P50: int64(s.p50), P90: int64(s.p50 * 2), P99: int64(s.p99), P999: int64(s.p999), Max: int64(s.p999 * 2)},
 		},
-		Counts: workloads.Counts{Attempts: s.attempts, AcquireOK: s.attempts - s.unknown, AcquireUnknown: s.unknown},
-		Spec:   workloads.Spec{Name: k.Workload, Clients: 4},
+		Counts: summary.Counts{Attempts: s.attempts, AcquireOK: s.attempts - s.unknown, AcquireUnknown: s.unknown},
+		Spec:   summary.Spec{Name: k.Workload, Clients: 4},
 	}
 	if s.handoff > 0 {
-		c.Latency[workloads.HistHandoff] = runner.Percentiles{Count: 50, P50: int64(s.handoff), P99: int64(s.handoff * 3)}
+		c.Latency[summary.HistHandoff] = summary.Percentiles{Count: 50, P50: int64(s.handoff), P99: int64(s.handoff * 3)}
 	}
 	return c
 }
@@ -71,10 +70,10 @@ func (g cmpGen) sample(throughputFactor, latencyFactor float64) cmpSample {
 }
 
 // cmpRun builds a summary: every key gets n samples from gen(key, i).
-func cmpRun(id string, keys []CellKey, n int, gen func(k CellKey, i int) cmpSample) *runner.Summary {
-	sum := &runner.Summary{SchemaVersion: runner.SchemaVersion, RunID: id, Provider: "exec",
-		Machine:  runner.Machine{Hostname: "ci", OS: "linux", Arch: "amd64", CPUs: 4},
-		Scenario: runner.Scenario{Name: "ci"}}
+func cmpRun(id string, keys []CellKey, n int, gen func(k CellKey, i int) cmpSample) *summary.Summary {
+	sum := &summary.Summary{SchemaVersion: summary.SchemaVersion, RunID: id, Provider: "exec",
+		Machine:  summary.Machine{Hostname: "ci", OS: "linux", Arch: "amd64", CPUs: 4},
+		Scenario: summary.Scenario{Name: "ci"}}
 	for _, k := range keys {
 		for i := range n {
 			sum.Cells = append(sum.Cells, cmpCell(k, i, gen(k, i)))
@@ -126,7 +125,7 @@ func cmpText(t *testing.T, c *Comparison) string {
 // TestCompareSynthetic is the acceptance list of issue 8 on summaries
 // built in code.
 func TestCompareSynthetic(t *testing.T) {
-	violated := runner.Verdicts{Mutex: checker.MutexViolated, Resource: checker.ResourceLostUpdates, Liveness: checker.LivenessOK}
+	violated := summary.Verdicts{Mutex: checker.MutexViolated, Resource: checker.ResourceLostUpdates, Liveness: checker.LivenessOK}
 	tests := []struct {
 		name      string
 		keys      []CellKey
@@ -134,7 +133,7 @@ func TestCompareSynthetic(t *testing.T) {
 		nNew      int
 		base, new func(g cmpGen, k CellKey, i int) cmpSample
 		noise     float64
-		opts      CompareOptions
+		opts      Options
 		exit      int
 		regress   []string // metrics of cmpKey() that must regress
 		safety    int      // safety failures
@@ -169,7 +168,7 @@ func TestCompareSynthetic(t *testing.T) {
 			name: "a tighter threshold makes the 3% drop fail", keys: []CellKey{cmpKey()}, nBase: 10, nNew: 10, noise: 0.005,
 			base: func(g cmpGen, _ CellKey, _ int) cmpSample { return g.sample(1, 1) },
 			new:  func(g cmpGen, _ CellKey, _ int) cmpSample { return g.sample(0.97, 1) },
-			opts: CompareOptions{Thresholds: map[string]float64{MetricThroughput: 0.02}},
+			opts: Options{Thresholds: map[string]float64{MetricThroughput: 0.02}},
 			exit: 1, regress: []string{MetricThroughput},
 		},
 		{
@@ -221,7 +220,7 @@ func TestCompareSynthetic(t *testing.T) {
 			name: "2 samples, strict: could not decide", keys: []CellKey{cmpKey()}, nBase: 2, nNew: 2, noise: 0.03,
 			base: func(g cmpGen, _ CellKey, _ int) cmpSample { return g.sample(1, 1) },
 			new:  func(g cmpGen, _ CellKey, _ int) cmpSample { return g.sample(0.5, 2) },
-			opts: CompareOptions{Strict: true}, exit: 2, undecided: true, text: []string{"UNDECIDED (strict)"},
+			opts: Options{Strict: true}, exit: 2, undecided: true, text: []string{"UNDECIDED (strict)"},
 		},
 		{
 			name: "liveness lost fails", keys: []CellKey{cmpKey()}, nBase: 3, nNew: 3,
@@ -236,7 +235,7 @@ func TestCompareSynthetic(t *testing.T) {
 			exit: 1, safety: 1, undecided: true, text: []string{"liveness", "ok → stalled (1 of 3)"},
 		},
 		{
-			name: "liveness lost, ignored", keys: []CellKey{cmpKey()}, nBase: 3, nNew: 3, opts: CompareOptions{IgnoreLiveness: true},
+			name: "liveness lost, ignored", keys: []CellKey{cmpKey()}, nBase: 3, nNew: 3, opts: Options{IgnoreLiveness: true},
 			base: func(g cmpGen, _ CellKey, _ int) cmpSample { return g.sample(1, 1) },
 			new: func(g cmpGen, _ CellKey, i int) cmpSample {
 				s := g.sample(1, 1)
@@ -332,7 +331,7 @@ func TestCompareSynthetic(t *testing.T) {
 func TestCompareSelf(t *testing.T) {
 	g := cmpGen{rng: rand.New(rand.NewPCG(7, 7)), noise: 0.2}
 	sum := cmpRun("run", cmpKeys("token", "redlock"), 6, func(CellKey, int) cmpSample { return g.sample(1, 1) })
-	c, err := Compare(sum, sum, CompareOptions{})
+	c, err := Compare(sum, sum, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,14 +376,14 @@ func TestCompareFalseAlarms(t *testing.T) {
 			return noisy(1)
 		})
 		for _, corr := range []string{CorrectionBH, CorrectionNone} {
-			c, err := Compare(base, same, CompareOptions{Correction: corr})
+			c, err := Compare(base, same, Options{Correction: corr})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if c.Failed() {
 				fails[corr]++
 			}
-			c, err = Compare(base, slow, CompareOptions{Correction: corr})
+			c, err = Compare(base, slow, Options{Correction: corr})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -421,7 +420,7 @@ func TestCompareCells(t *testing.T) {
 	n := CellKey{Lock: "fenced", Workload: "hot-key", Fault: "none", Seed: 1}
 	base := cmpRun("base", []CellKey{a, b}, 5, gen)
 	nw := cmpRun("new", []CellKey{a, n}, 5, gen)
-	c, err := Compare(base, nw, CompareOptions{})
+	c, err := Compare(base, nw, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,7 +459,7 @@ func TestCompareDrift(t *testing.T) {
 	keys := cmpKeys("token", "redlock")
 	base := cmpRun("base", keys, 6, func(CellKey, int) cmpSample { return g.sample(1, 1) })
 	nw := cmpRun("new", keys, 6, func(CellKey, int) cmpSample { return g.sample(0.8, 1.25) })
-	c, err := Compare(base, nw, CompareOptions{})
+	c, err := Compare(base, nw, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,7 +476,7 @@ func TestCompareDrift(t *testing.T) {
 		}
 		return g.sample(1, 1)
 	})
-	if c, err = Compare(base, nw, CompareOptions{}); err != nil {
+	if c, err = Compare(base, nw, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(strings.Join(c.Warnings, "\n"), "machine or its load") {
@@ -493,17 +492,17 @@ func TestCompareBadInput(t *testing.T) {
 	empty := cmpRun("empty", nil, 0, gen)
 	for _, tt := range []struct {
 		name      string
-		base, new *runner.Summary
-		opts      CompareOptions
+		base, new *summary.Summary
+		opts      Options
 	}{
-		{"nil", base, nil, CompareOptions{}},
-		{"no cells", base, empty, CompareOptions{}},
-		{"nothing in common", base, other, CompareOptions{}},
-		{"alpha", base, base, CompareOptions{Alpha: 1.5}},
-		{"confidence", base, base, CompareOptions{Confidence: -1}},
-		{"correction", base, base, CompareOptions{Correction: "bonferroni"}},
-		{"threshold name", base, base, CompareOptions{Thresholds: map[string]float64{"latency": 0.1}}},
-		{"threshold value", base, base, CompareOptions{Thresholds: map[string]float64{MetricP99: -0.1}}},
+		{"nil", base, nil, Options{}},
+		{"no cells", base, empty, Options{}},
+		{"nothing in common", base, other, Options{}},
+		{"alpha", base, base, Options{Alpha: 1.5}},
+		{"confidence", base, base, Options{Confidence: -1}},
+		{"correction", base, base, Options{Correction: "bonferroni"}},
+		{"threshold name", base, base, Options{Thresholds: map[string]float64{"latency": 0.1}}},
+		{"threshold value", base, base, Options{Thresholds: map[string]float64{MetricP99: -0.1}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, err := Compare(tt.base, tt.new, tt.opts); !errors.Is(err, ErrBadInput) {
@@ -512,14 +511,14 @@ func TestCompareBadInput(t *testing.T) {
 		})
 	}
 	dir := t.TempDir()
-	if _, err := CompareFiles(filepath.Join(dir, "nope.json"), filepath.Join(dir, "nope.json"), CompareOptions{}); !errors.Is(err, ErrBadInput) {
+	if _, err := Files(filepath.Join(dir, "nope.json"), filepath.Join(dir, "nope.json"), Options{}); !errors.Is(err, ErrBadInput) {
 		t.Errorf("missing file: %v, want ErrBadInput", err)
 	}
 	bad := filepath.Join(dir, "bad.json")
 	if err := os.WriteFile(bad, []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := CompareFiles(bad, bad, CompareOptions{}); !errors.Is(err, ErrBadInput) {
+	if _, err := Files(bad, bad, Options{}); !errors.Is(err, ErrBadInput) {
 		t.Errorf("bad JSON: %v, want ErrBadInput", err)
 	}
 }
@@ -530,13 +529,13 @@ func TestCompareFiles(t *testing.T) {
 	base := cmpRun("base", []CellKey{cmpKey()}, 5, func(CellKey, int) cmpSample { return g.sample(1, 1) })
 	nw := cmpRun("new", []CellKey{cmpKey()}, 5, func(CellKey, int) cmpSample { return g.sample(0.5, 2) })
 	bp, np := filepath.Join(dir, "base.json"), filepath.Join(dir, "new.json")
-	if err := runner.WriteSummary(bp, base); err != nil {
+	if err := summary.Write(bp, base); err != nil {
 		t.Fatal(err)
 	}
-	if err := runner.WriteSummary(np, nw); err != nil {
+	if err := summary.Write(np, nw); err != nil {
 		t.Fatal(err)
 	}
-	c, err := CompareFiles(bp, np, CompareOptions{})
+	c, err := Files(bp, np, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -589,7 +588,7 @@ func TestParseThresholds(t *testing.T) {
 		s.p999 *= 3
 		return s
 	})
-	c, err := Compare(base, nw, CompareOptions{Thresholds: th})
+	c, err := Compare(base, nw, Options{Thresholds: th})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -712,10 +711,10 @@ func TestCompareGolden(t *testing.T) {
 	})
 	for i := range base.Cells {
 		if base.Cells[i].Lock == "fenced" {
-			delete(base.Cells[i].Latency, workloads.HistHandoff)
+			delete(base.Cells[i].Latency, summary.HistHandoff)
 		}
 	}
-	c, err := Compare(base, nw, CompareOptions{})
+	c, err := Compare(base, nw, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -727,7 +726,7 @@ func TestCompareGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, got := range map[string][]byte{"compare.txt": text.Bytes(), "compare.md": md.Bytes()} {
-		path := filepath.Join("testdata", "compare", name)
+		path := filepath.Join("testdata", name)
 		if os.Getenv("LOCKBENCH_UPDATE_GOLDEN") != "" {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 				t.Fatal(err)
@@ -758,7 +757,7 @@ func TestReadRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 		sum := cmpRun(filepath.Base(path), keys, n, func(CellKey, int) cmpSample { return g.sample(1, 1) })
-		if err := runner.WriteSummary(path, sum); err != nil {
+		if err := summary.Write(path, sum); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -794,7 +793,7 @@ func TestReadRuns(t *testing.T) {
 	if _, err := ReadRuns(t.TempDir()); !errors.Is(err, ErrBadInput) {
 		t.Errorf("empty dir: %v, want ErrBadInput", err)
 	}
-	c, err := CompareFiles(dir, dir, CompareOptions{})
+	c, err := Files(dir, dir, Options{})
 	if err != nil || c.Failed() {
 		t.Fatalf("pooled against itself: %v, failed %v", err, c != nil && c.Failed())
 	}
@@ -814,7 +813,7 @@ func TestCompareMarkdownFits(t *testing.T) {
 		}
 		return g.sample(1, 1)
 	})
-	c, err := Compare(base, nw, CompareOptions{})
+	c, err := Compare(base, nw, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

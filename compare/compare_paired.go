@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/aclements/go-moremath/stats"
 
-	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // Paired comparison: when BASE and NEW were measured in alternating passes
@@ -29,7 +29,7 @@ import (
 
 // pairedValues returns the metric's values of the samples present on both
 // sides, matched by sample number (the pass), in sample order.
-func pairedValues(m compareMetric, base, nw []*runner.CellResult) (bx, nx []float64) {
+func pairedValues(m compareMetric, base, nw []*summary.CellResult) (bx, nx []float64) {
 	byPass := map[int]float64{}
 	for _, c := range base {
 		if v, ok := m.value(c); ok {
@@ -125,7 +125,7 @@ func toChange(x float64, logs, absolute bool, baseMean float64) float64 {
 const minPairs = 3
 
 // pairedMetric tests one metric of one cell on the samples paired by pass.
-func pairedMetric(mc MetricComparison, m compareMetric, base, nw []*runner.CellResult, o CompareOptions) MetricComparison {
+func pairedMetric(mc MetricComparison, m compareMetric, base, nw []*summary.CellResult, o Options) MetricComparison {
 	bx, nx := pairedValues(m, base, nw)
 	if len(bx) < minPairs {
 		mc.Verdict = VerdictInsufficient

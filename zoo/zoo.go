@@ -1,4 +1,9 @@
-package runner
+// Package zoo is `bench zoo`, the detection matrix: every lock failure the
+// literature describes, reproduced as a cell with the verdict the
+// literature predicts, beside the verdict the checker reaches. zoo.go
+// holds the table and the matching; run.go runs the cells through the
+// runner and writes the matrix (zoo.json, zoo.md).
+package zoo
 
 import (
 	"fmt"
@@ -10,11 +15,6 @@ import (
 	"github.com/lockbench/lockbench/locks"
 	"github.com/lockbench/lockbench/workloads"
 )
-
-// The zoo (`bench zoo`) is the detection matrix: every lock failure the
-// literature describes, reproduced as a cell with the verdict the
-// literature predicts, beside the verdict the checker reaches. This file
-// holds the table and the matching; zoo_run.go runs it.
 
 // Safety expectations and observations (Expectation.Safety,
 // Observation.Safety).
@@ -131,7 +131,7 @@ func observe(chk *checker.Result, avail *float64) Observation {
 	o := Observation{Mutex: chk.Mutex, Resource: chk.Resource, Liveness: chk.Liveness, Progress: chk.Progress,
 		Availability: avail, StaleRejected: chk.Counts.StaleRejected, Causes: chk.Counts.OverlapCauses}
 	switch {
-	case chk.Mutex == checker.MutexViolated || chk.Resource != checker.ResourceOK:
+	case checker.Unsafe(chk.Mutex, chk.Resource):
 		o.Safety = SafetyUnsafe
 	case chk.Mutex == checker.MutexUnknown:
 		o.Safety = SafetyUnknown
@@ -227,10 +227,10 @@ func (e Expectation) Match(o Observation) []string {
 	return diffs
 }
 
-// ZooEntry is one row of the detection matrix: a strategy, a literature
+// Entry is one row of the detection matrix: a strategy, a literature
 // scenario (a fault preset and a workload shaped so the failure shows
 // reliably), what the literature predicts, and where it says so.
-type ZooEntry struct {
+type Entry struct {
 	// Lock is the strategy (bench list locks).
 	Lock string `json:"lock"`
 	// Scenario is the scenario's short name in the matrix.
@@ -252,7 +252,7 @@ type ZooEntry struct {
 }
 
 // ID names the entry: "lock/scenario".
-func (e ZooEntry) ID() string { return e.Lock + "/" + e.Scenario }
+func (e Entry) ID() string { return e.Lock + "/" + e.Scenario }
 
 // The sources the zoo cites.
 const (
@@ -283,10 +283,10 @@ func zooSpec(name string, clients, groups int, ttl, cs, think, d time.Duration) 
 	}
 }
 
-// Zoo returns the detection matrix, in the order it runs (entries needing
+// Entries returns the detection matrix, in the order it runs (entries needing
 // the same kind of nodes side by side, so nodes restart rarely). Each call
 // returns fresh values.
-func Zoo() []ZooEntry {
+func Entries() []Entry {
 	const ms = time.Millisecond
 	// contended: short critical sections, many clients; the baseline and
 	// the partition scenarios (availability is measured per second).
@@ -315,7 +315,7 @@ func Zoo() []ZooEntry {
 	unsafe := Expectation{Safety: SafetyUnsafe}
 	stalled := Expectation{Safety: SafetySafe, Liveness: checker.LivenessStalled}
 
-	out := []ZooEntry{
+	out := []Entry{
 		{Lock: "nolock", Scenario: "no-fault", Fault: "none", Workload: contended(2 * time.Second), Expect: unsafe, Quick: true,
 			Source: zooDesign + ": nolock grants every request, the canary the checker must always catch",
 			Setup:  "eight clients on one key, no fault"},
@@ -370,13 +370,13 @@ func Zoo() []ZooEntry {
 	}
 	correct := []string{"token", "fenced", "redlock", "redsync", "redislock"}
 	for _, l := range correct {
-		out = append(out, ZooEntry{Lock: l, Scenario: "no-fault", Fault: "none", Workload: contended(2 * time.Second), Expect: safe,
+		out = append(out, Entry{Lock: l, Scenario: "no-fault", Fault: "none", Workload: contended(2 * time.Second), Expect: safe,
 			Quick:  l == "token" || l == "redlock",
 			Source: zooDesign + " and " + zooRedisIO + ", \"Safety property: mutual exclusion\"",
 			Setup:  "eight clients on one key, no fault"})
 	}
 	for _, l := range correct {
-		out = append(out, ZooEntry{Lock: l, Scenario: "latency", Fault: "latency", Workload: contended(5 * time.Second), Expect: safe,
+		out = append(out, Entry{Lock: l, Scenario: "latency", Fault: "latency", Workload: contended(5 * time.Second), Expect: safe,
 			Quick:  l == "fenced" || l == "redsync",
 			Source: zooRedisIO + ", \"Safety arguments\": validity is counted from before the request, so delays below the TTL cannot break exclusion",
 			Setup:  "100 ms (TTL/10) added each way between every client and every node for 3 s"})
@@ -384,7 +384,7 @@ func Zoo() []ZooEntry {
 	// The clock jump needs nodes started with the clock shim: last, so
 	// the nodes restart once.
 	for _, l := range []string{"redlock", "redsync"} {
-		out = append(out, ZooEntry{Lock: l, Scenario: "clock-jump", Fault: "kleppmann-clock-jump", Workload: kleppmann(11 * time.Second), Expect: unsafe,
+		out = append(out, Entry{Lock: l, Scenario: "clock-jump", Fault: "kleppmann-clock-jump", Workload: kleppmann(11 * time.Second), Expect: unsafe,
 			Quick:  l == "redlock",
 			Source: zooKleppmann + ", \"Breaking Redlock with bad timings\": a clock jump on the shared node expires the holder's key there",
 			Setup:  "asymmetric partition (A: n1–n3, B: n3–n5); n3's clock jumps 2 s (2×TTL) forward at 1, 4, 7, 10 s (back 2 s later) while holders work 800 ms of their 1 s TTL"})

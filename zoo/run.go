@@ -1,4 +1,4 @@
-package runner
+package zoo
 
 import (
 	"context"
@@ -15,12 +15,14 @@ import (
 
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/history"
+	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/summary"
 )
 
-// ZooRow is one entry of a zoo run: what was expected, what was observed,
+// Row is one entry of a zoo run: what was expected, what was observed,
 // whether they match, and the evidence.
-type ZooRow struct {
-	Entry ZooEntry `json:"entry"`
+type Row struct {
+	Entry Entry `json:"entry"`
 	// CellID names the cell in summary.json and results/<run-id>/cells/.
 	CellID string `json:"cell_id"`
 	// Seed reproduces the cell: bench zoo --seed N --only lock/scenario.
@@ -37,15 +39,15 @@ type ZooRow struct {
 	ElapsedMs float64           `json:"elapsed_ms"`
 }
 
-// ZooReport is a zoo run: zoo.json, and the matrix of zoo.md.
-type ZooReport struct {
+// Report is a zoo run: zoo.json, and the matrix of zoo.md.
+type Report struct {
 	RunID     string    `json:"run_id"`
 	Seed      uint64    `json:"seed"`
 	Quick     bool      `json:"quick,omitempty"`
 	Started   time.Time `json:"started"`
 	ElapsedMs float64   `json:"elapsed_ms"`
 	Provider  string    `json:"provider,omitempty"`
-	Rows      []ZooRow  `json:"rows"`
+	Rows      []Row     `json:"rows"`
 	// Matched, Differed and Errored count the rows: observed as
 	// expected, observed otherwise, and cells that could not run or
 	// could not be decided (mutex unknown).
@@ -54,21 +56,21 @@ type ZooReport struct {
 	Errored  int `json:"errored"`
 }
 
-// ZooOptions configure a zoo run.
-type ZooOptions struct {
+// Options configure a zoo run.
+type Options struct {
 	// Run is how cells run: provider, results dir, run id, progress.
-	Run Options
+	Run runner.Options
 	// Seed seeds every cell's fault timeline and workload.
 	Seed uint64
 	// Quick marks the report as a --quick run (the caller picks the
-	// entries, e.g. with QuickZoo).
+	// entries, e.g. with QuickEntries).
 	Quick bool
 }
 
-// QuickZoo is the subset of entries `bench zoo --quick` runs: one
+// QuickEntries is the subset of entries `bench zoo --quick` runs: one
 // strategy per literature claim, sized to finish within a few minutes.
-func QuickZoo(entries []ZooEntry) []ZooEntry {
-	var out []ZooEntry
+func QuickEntries(entries []Entry) []Entry {
+	var out []Entry
 	for _, e := range entries {
 		if e.Quick {
 			out = append(out, e)
@@ -77,17 +79,17 @@ func QuickZoo(entries []ZooEntry) []ZooEntry {
 	return out
 }
 
-// SelectZoo keeps the entries whose ID (lock/scenario) is in ids, in table
-// order; an ID matching no entry is an error wrapping ErrBadScenario.
-func SelectZoo(entries []ZooEntry, ids []string) ([]ZooEntry, error) {
-	var out []ZooEntry
+// Select keeps the entries whose ID (lock/scenario) is in ids, in table
+// order; an ID matching no entry is an error wrapping runner.ErrBadScenario.
+func Select(entries []Entry, ids []string) ([]Entry, error) {
+	var out []Entry
 	for _, id := range ids {
-		if !slices.ContainsFunc(entries, func(e ZooEntry) bool { return e.ID() == id }) {
+		if !slices.ContainsFunc(entries, func(e Entry) bool { return e.ID() == id }) {
 			known := make([]string, len(entries))
 			for i, e := range entries {
 				known[i] = e.ID()
 			}
-			return nil, fmt.Errorf("no zoo entry %q (known: %s): %w", id, strings.Join(known, ", "), ErrBadScenario)
+			return nil, fmt.Errorf("no zoo entry %q (known: %s): %w", id, strings.Join(known, ", "), runner.ErrBadScenario)
 		}
 	}
 	for _, e := range entries {
@@ -98,13 +100,13 @@ func SelectZoo(entries []ZooEntry, ids []string) ([]ZooEntry, error) {
 	return out, nil
 }
 
-// ZooCells builds one cell per entry, all with seed.
-func ZooCells(entries []ZooEntry, seed uint64) []Cell {
-	cells := make([]Cell, len(entries))
+// Cells builds one cell per entry, all with seed.
+func Cells(entries []Entry, seed uint64) []runner.Cell {
+	cells := make([]runner.Cell, len(entries))
 	for i, e := range entries {
 		w := e.Workload
 		w.Seed = seed
-		cells[i] = Cell{
+		cells[i] = runner.Cell{
 			ID:   fmt.Sprintf("%02d-%s-%s-s%d", i+1, e.Lock, e.Scenario, seed),
 			Lock: e.Lock, Workload: w, Fault: e.Fault, Seed: seed, StallBound: e.StallBound,
 		}
@@ -112,17 +114,10 @@ func ZooCells(entries []ZooEntry, seed uint64) []Cell {
 	return cells
 }
 
-// RunZoo runs entries, one cell each, compares every observation with its
-// expectation, and writes summary.json (the cells), zoo.json and zoo.md
-// (the matrix) into o.Run.Dir. The report is returned with every cell that
-// ran, also when ctx ended early (the error then says so).
-func RunZoo(ctx context.Context, entries []ZooEntry, o ZooOptions) (*ZooReport, error) {
-	if len(entries) == 0 {
-		return nil, fmt.Errorf("no zoo entries to run: %w", ErrBadScenario)
-	}
-	started := time.Now()
-	cells := ZooCells(entries, o.Seed)
-	sc := Scenario{Name: "zoo", Description: "bench zoo: every known lock failure, expected against observed", Nodes: 5, Seeds: []uint64{o.Seed}}
+// Scenario is the scenario a zoo run records: every lock, fault and
+// workload of entries, on five lock nodes.
+func Scenario(entries []Entry, seed uint64) runner.Scenario {
+	sc := runner.Scenario{Name: "zoo", Description: "bench zoo: every known lock failure, expected against observed", Nodes: 5, Seeds: []uint64{seed}}
 	for _, e := range entries {
 		if !slices.Contains(sc.Locks, e.Lock) {
 			sc.Locks = append(sc.Locks, e.Lock)
@@ -130,15 +125,27 @@ func RunZoo(ctx context.Context, entries []ZooEntry, o ZooOptions) (*ZooReport, 
 		if !slices.Contains(sc.Faults, e.Fault) {
 			sc.Faults = append(sc.Faults, e.Fault)
 		}
-		if !slices.ContainsFunc(sc.Workloads, func(w WorkloadRef) bool { return w.Spec.Name == e.Workload.Name }) {
-			sc.Workloads = append(sc.Workloads, WorkloadRef{Spec: e.Workload})
+		if !slices.ContainsFunc(sc.Workloads, func(w runner.WorkloadRef) bool { return w.Spec.Name == e.Workload.Name }) {
+			sc.Workloads = append(sc.Workloads, runner.WorkloadRef{Spec: e.Workload})
 		}
 	}
-	sum, runErr := ExecuteCells(ctx, sc, cells, o.Run)
+	return sc
+}
+
+// Run runs entries, one cell each, compares every observation with its
+// expectation, and writes summary.json (the cells), zoo.json and zoo.md
+// (the matrix) into o.Run.Dir. The report is returned with every cell that
+// ran, also when ctx ended early (the error then says so).
+func Run(ctx context.Context, entries []Entry, o Options) (*Report, error) {
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("no zoo entries to run: %w", runner.ErrBadScenario)
+	}
+	started := time.Now()
+	sum, runErr := runner.ExecuteCells(ctx, Scenario(entries, o.Seed), Cells(entries, o.Seed), o.Run)
 	if sum == nil {
 		return nil, runErr
 	}
-	rep := &ZooReport{RunID: o.Run.RunID, Seed: o.Seed, Quick: o.Quick, Started: started, Provider: sum.Provider}
+	rep := &Report{RunID: o.Run.RunID, Seed: o.Seed, Quick: o.Quick, Started: started, Provider: sum.Provider}
 	for i, res := range sum.Cells {
 		rep.Rows = append(rep.Rows, zooRow(entries[i], &res, o.Run.Dir))
 	}
@@ -161,8 +168,8 @@ func RunZoo(ctx context.Context, entries []ZooEntry, o ZooOptions) (*ZooReport, 
 
 // zooRow compares one cell with its entry. dir is the run's directory,
 // where the cell's history is.
-func zooRow(e ZooEntry, res *CellResult, dir string) ZooRow {
-	row := ZooRow{Entry: e, CellID: res.ID, Seed: res.Seed, ElapsedMs: res.ElapsedMs,
+func zooRow(e Entry, res *summary.CellResult, dir string) Row {
+	row := Row{Entry: e, CellID: res.ID, Seed: res.Seed, ElapsedMs: res.ElapsedMs,
 		Witnesses: res.Witnesses, Stalls: []checker.Stall{}}
 	if row.Witnesses == nil {
 		row.Witnesses = []checker.Witness{}
@@ -226,7 +233,7 @@ func FaultAvailability(events []history.Event, windows []checker.WindowAvailabil
 // ExitCode is bench zoo's exit status: 0 every observation equals its
 // expectation, 1 some observation differs, 2 none differs but a cell could
 // not run or be decided.
-func (r *ZooReport) ExitCode() int {
+func (r *Report) ExitCode() int {
 	switch {
 	case r.Differed > 0:
 		return 1
@@ -240,7 +247,7 @@ func (r *ZooReport) ExitCode() int {
 // WriteText writes the matrix for a terminal or a README: one row per
 // entry (lock, scenario, expected, observed, ✓ or ✗, source), then the
 // witness of every violation, the stalls, the differences, and a total.
-func (r *ZooReport) WriteText(w io.Writer) {
+func (r *Report) WriteText(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "LOCK\tSCENARIO\tEXPECTED\tOBSERVED\t\tSOURCE")
 	for _, row := range r.Rows {
@@ -252,7 +259,7 @@ func (r *ZooReport) WriteText(w io.Writer) {
 }
 
 // total is the closing line: how many matched, the seed and the time.
-func (r *ZooReport) total() string {
+func (r *Report) total() string {
 	s := fmt.Sprintf("%d of %d observations equal their expectation", r.Matched, len(r.Rows))
 	if r.Differed > 0 {
 		s += fmt.Sprintf(", %d differ", r.Differed)
@@ -269,7 +276,7 @@ func (r *ZooReport) total() string {
 
 // writeEvidence writes every violation's witness, the stalls and the
 // differences; prefix starts each list line (markdown: "- ").
-func (r *ZooReport) writeEvidence(w io.Writer, prefix string) {
+func (r *Report) writeEvidence(w io.Writer, prefix string) {
 	var witnesses, stalls, diffs []string
 	for _, row := range r.Rows {
 		id := row.Entry.ID()
@@ -308,7 +315,7 @@ func (r *ZooReport) writeEvidence(w io.Writer, prefix string) {
 }
 
 // stallBound names the entry's stall bound.
-func (e ZooEntry) stallBound() string {
+func (e Entry) stallBound() string {
 	if e.StallBound == 0 {
 		return "the checker's default"
 	}
@@ -325,7 +332,7 @@ func mark(ok bool) string {
 
 // WriteMarkdown writes the matrix as a markdown table (zoo.md, the README
 // section), then the evidence.
-func (r *ZooReport) WriteMarkdown(w io.Writer) {
+func (r *Report) WriteMarkdown(w io.Writer) {
 	fmt.Fprintln(w, "| lock | scenario | expected | observed | | source |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
@@ -338,7 +345,7 @@ func (r *ZooReport) WriteMarkdown(w io.Writer) {
 }
 
 // write saves zoo.json and zoo.md into dir.
-func (r *ZooReport) write(dir string) error {
+func (r *Report) write(dir string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode zoo report: %w", err)
@@ -355,13 +362,13 @@ func (r *ZooReport) write(dir string) error {
 	return nil
 }
 
-// ReadZooReport reads a zoo.json (for the report).
-func ReadZooReport(path string) (*ZooReport, error) {
+// ReadReport reads a zoo.json (for the report).
+func ReadReport(path string) (*Report, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var r ZooReport
+	var r Report
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

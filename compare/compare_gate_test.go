@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"maps"
@@ -6,13 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lockbench/lockbench/runner"
-	"github.com/lockbench/lockbench/workloads"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // committedBaseline reads results/baseline's passes: the data the gate
 // is designed and measured on.
-func committedBaseline(t *testing.T) []*runner.Summary {
+func committedBaseline(t *testing.T) []*summary.Summary {
 	t.Helper()
 	passes, err := ReadPasses("../results/baseline")
 	if err != nil {
@@ -25,7 +24,7 @@ func committedBaseline(t *testing.T) []*runner.Summary {
 }
 
 // pooled numbers the passes 0, 1, … and pools them, as ReadRuns does.
-func pooled(passes []*runner.Summary) *runner.Summary {
+func pooled(passes []*summary.Summary) *summary.Summary {
 	out := shell(passes[0])
 	for k, p := range passes {
 		addPass(out, p, k)
@@ -34,7 +33,7 @@ func pooled(passes []*runner.Summary) *runner.Summary {
 }
 
 // modified returns s with f applied to every sample of the cell key.
-func modified(s *runner.Summary, key CellKey, f func(c *runner.CellResult)) *runner.Summary {
+func modified(s *summary.Summary, key CellKey, f func(c *summary.CellResult)) *summary.Summary {
 	out := shell(s)
 	for _, c := range s.Cells {
 		if (CellKey{c.Lock, c.Workload, c.Fault, c.Seed}) == key {
@@ -62,7 +61,7 @@ func TestGateOnTheCommittedBaseline(t *testing.T) {
 			keys = append(keys, k)
 		}
 	}
-	exit := func(nw *runner.Summary, o CompareOptions) (int, *Comparison) {
+	exit := func(nw *summary.Summary, o Options) (int, *Comparison) {
 		t.Helper()
 		o.Paired = true
 		c, err := Compare(base, nw, o)
@@ -73,17 +72,17 @@ func TestGateOnTheCommittedBaseline(t *testing.T) {
 	}
 	for _, k := range keys {
 		// One cell's throughput × 0.8 in every pass.
-		nw := modified(base, k, func(c *runner.CellResult) { c.Throughput *= 0.8 })
-		if code, c := exit(nw, CompareOptions{}); code != 1 || len(c.Regressions()) == 0 || c.Regressions()[0].Key != k {
+		nw := modified(base, k, func(c *summary.CellResult) { c.Throughput *= 0.8 })
+		if code, c := exit(nw, Options{}); code != 1 || len(c.Regressions()) == 0 || c.Regressions()[0].Key != k {
 			t.Errorf("%v throughput × 0.8: exit %d, regressions %v, want 1 on that cell", k, code, c.Regressions())
 		}
 		// One cell's acquire p99 × 1.5.
-		nw = modified(base, k, func(c *runner.CellResult) {
-			p := c.Latency[workloads.HistAcquireOK]
+		nw = modified(base, k, func(c *summary.CellResult) {
+			p := c.Latency[summary.HistAcquireOK]
 			p.P99 = int64(math.Round(float64(p.P99) * 1.5))
-			c.Latency[workloads.HistAcquireOK] = p
+			c.Latency[summary.HistAcquireOK] = p
 		})
-		if code, c := exit(nw, CompareOptions{}); code != 1 {
+		if code, c := exit(nw, Options{}); code != 1 {
 			t.Errorf("%v acquire p99 × 1.5: exit %d, want 1:\n%s", k, code, cmpText(t, c))
 		}
 	}
@@ -94,16 +93,16 @@ func TestGateOnTheCommittedBaseline(t *testing.T) {
 			dropped.Cells = append(dropped.Cells, c)
 		}
 	}
-	if code, _ := exit(dropped, CompareOptions{}); code != 1 {
+	if code, _ := exit(dropped, Options{}); code != 1 {
 		t.Errorf("a cell dropped: exit %d, want 1", code)
 	}
-	if code, _ := exit(dropped, CompareOptions{AllowMissing: true}); code != 0 {
+	if code, _ := exit(dropped, Options{AllowMissing: true}); code != 0 {
 		t.Errorf("a cell dropped with --allow-missing: exit %d, want 0", code)
 	}
 	// The baseline's passes against themselves: each pair of passes
 	// (1, 2), (3, 4), … split one to each side, both ways round.
 	for flip := range 2 {
-		var a, b []*runner.Summary
+		var a, b []*summary.Summary
 		for k := 0; k+1 < len(passes); k += 2 {
 			x, y := passes[k], passes[k+1]
 			if flip == 1 {
@@ -111,7 +110,7 @@ func TestGateOnTheCommittedBaseline(t *testing.T) {
 			}
 			a, b = append(a, x), append(b, y)
 		}
-		c, err := Compare(pooled(a), pooled(b), CompareOptions{Paired: true})
+		c, err := Compare(pooled(a), pooled(b), Options{Paired: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +136,7 @@ func TestOtherMachineIsNotJudged(t *testing.T) {
 		c.Throughput *= 0.7 // slower machine
 		nw.Cells = append(nw.Cells, c)
 	}
-	c, err := Compare(base, nw, CompareOptions{})
+	c, err := Compare(base, nw, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +144,7 @@ func TestOtherMachineIsNotJudged(t *testing.T) {
 		t.Errorf("another machine: exit %d, %d regressions, reason %q; want 2, none, a reason naming it", c.ExitCode(), len(c.Regressions()), c.Incomparable)
 	}
 	nw.Cells[0].Verdicts.Mutex = "violated"
-	if c, _ = Compare(base, nw, CompareOptions{}); c.ExitCode() != 1 {
+	if c, _ = Compare(base, nw, Options{}); c.ExitCode() != 1 {
 		t.Errorf("a mutex violation on another machine: exit %d, want 1", c.ExitCode())
 	}
 }
@@ -157,15 +156,15 @@ func TestNetworkPathChangeIsNotJudged(t *testing.T) {
 	base := pooled(committedBaseline(t))
 	first := base.Cells[0]
 	key := CellKey{first.Lock, first.Workload, first.Fault, first.Seed}
-	other := runner.NetworkDirect
-	if first.NetworkPath() == runner.NetworkDirect {
-		other = runner.NetworkProxied
+	other := summary.NetworkDirect
+	if first.NetworkPath() == summary.NetworkDirect {
+		other = summary.NetworkProxied
 	}
-	nw := modified(base, key, func(c *runner.CellResult) {
+	nw := modified(base, key, func(c *summary.CellResult) {
 		c.Network = other
 		c.Throughput *= 0.5 // would be a regression if judged
 	})
-	c, err := Compare(base, nw, CompareOptions{Paired: true})
+	c, err := Compare(base, nw, Options{Paired: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,10 @@
-package report
+package compare
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // TestPowerOnTheCommittedBaseline runs a few resampling trials on the
@@ -16,7 +16,7 @@ func TestPowerOnTheCommittedBaseline(t *testing.T) {
 	}
 	// Three cells of each pass: a comparison's cost grows with the cells,
 	// and the figures here only need to be shares that add up.
-	var passes []*runner.Summary
+	var passes []*summary.Summary
 	for _, p := range committedBaseline(t) {
 		q := shell(p)
 		q.Cells = p.Cells[:3]

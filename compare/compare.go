@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"cmp"
@@ -16,8 +16,7 @@ import (
 	"golang.org/x/perf/benchmath"
 
 	"github.com/lockbench/lockbench/checker"
-	"github.com/lockbench/lockbench/runner"
-	"github.com/lockbench/lockbench/workloads"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // ErrBadInput marks a comparison that cannot be made: an unreadable or
@@ -25,20 +24,20 @@ import (
 // options that make no sense. The CLI exits 3 on it.
 var ErrBadInput = errors.New("bad input")
 
-// The metrics bench compare tests, by the names CompareOptions.Thresholds
+// The metrics bench compare tests, by the names Options.Thresholds
 // and ParseThresholds use.
 const (
 	// MetricThroughput is acquires per second (higher is better).
 	MetricThroughput = "throughput"
 	// MetricP50 is the median acquire latency, intended start → lease in
-	// hand ([workloads.HistAcquireOK]; lower is better).
+	// hand ([summary.HistAcquireOK]; lower is better).
 	MetricP50 = "p50"
 	// MetricP99 is the 99th percentile acquire latency (lower is better).
 	MetricP99 = "p99"
 	// MetricP999 is the 99.9th percentile acquire latency (lower is better).
 	MetricP999 = "p999"
 	// MetricHandoffP50 is the median handoff latency, a release → the next
-	// acquire of that key by another client ([workloads.HistHandoff]; lower
+	// acquire of that key by another client ([summary.HistHandoff]; lower
 	// is better). Samples without handoffs are left out.
 	MetricHandoffP50 = "handoff_p50"
 	// MetricErrorRate is the share of acquire attempts that met an error:
@@ -48,7 +47,7 @@ const (
 	MetricErrorRate = "error_rate"
 )
 
-// Corrections for testing many metrics at once (CompareOptions.Correction).
+// Corrections for testing many metrics at once (Options.Correction).
 const (
 	// CorrectionBH is the Benjamini–Hochberg procedure over every test of
 	// the comparison: when nothing changed, the chance that any metric is
@@ -78,13 +77,13 @@ type compareMetric struct {
 	unit string
 	// value extracts the metric of one sample; ok is false when the
 	// sample has none (no successful acquire, no handoff, no attempt).
-	value func(c *runner.CellResult) (v float64, ok bool)
+	value func(c *summary.CellResult) (v float64, ok bool)
 }
 
 // compareMetrics lists the metrics in table order.
 func compareMetrics() []compareMetric {
-	lat := func(hist string, q func(runner.Percentiles) int64) func(c *runner.CellResult) (float64, bool) {
-		return func(c *runner.CellResult) (float64, bool) {
+	lat := func(hist string, q func(summary.Percentiles) int64) func(c *summary.CellResult) (float64, bool) {
+		return func(c *summary.CellResult) (float64, bool) {
 			p, ok := c.Latency[hist]
 			if !ok || p.Count == 0 {
 				return 0, false
@@ -94,17 +93,17 @@ func compareMetrics() []compareMetric {
 	}
 	return []compareMetric{
 		{name: MetricThroughput, label: "throughput", higherBetter: true, gated: true, unit: "/s",
-			value: func(c *runner.CellResult) (float64, bool) { return c.Throughput, true }},
+			value: func(c *summary.CellResult) (float64, bool) { return c.Throughput, true }},
 		{name: MetricP50, label: "acquire p50", unit: "µs",
-			value: lat(workloads.HistAcquireOK, func(p runner.Percentiles) int64 { return p.P50 })},
+			value: lat(summary.HistAcquireOK, func(p summary.Percentiles) int64 { return p.P50 })},
 		{name: MetricP99, label: "acquire p99", gated: true, unit: "µs",
-			value: lat(workloads.HistAcquireOK, func(p runner.Percentiles) int64 { return p.P99 })},
+			value: lat(summary.HistAcquireOK, func(p summary.Percentiles) int64 { return p.P99 })},
 		{name: MetricP999, label: "acquire p99.9", unit: "µs",
-			value: lat(workloads.HistAcquireOK, func(p runner.Percentiles) int64 { return p.P999 })},
+			value: lat(summary.HistAcquireOK, func(p summary.Percentiles) int64 { return p.P999 })},
 		{name: MetricHandoffP50, label: "handoff p50", unit: "µs",
-			value: lat(workloads.HistHandoff, func(p runner.Percentiles) int64 { return p.P50 })},
+			value: lat(summary.HistHandoff, func(p summary.Percentiles) int64 { return p.P50 })},
 		{name: MetricErrorRate, label: "error rate", absolute: true, gated: true, unit: "%",
-			value: func(c *runner.CellResult) (float64, bool) {
+			value: func(c *summary.CellResult) (float64, bool) {
 				n := c.Counts
 				if n.Attempts <= 0 {
 					return 0, false
@@ -138,7 +137,7 @@ func DefaultThresholds() map[string]float64 {
 // "throughput=-5%" and "throughput=5%" mean the same. For error_rate the
 // value is absolute: "error_rate=1%" fails when the rate grows by one
 // percentage point. Metrics not named keep their defaults when the result
-// goes into CompareOptions.Thresholds. Errors wrap ErrBadInput.
+// goes into Options.Thresholds. Errors wrap ErrBadInput.
 func ParseThresholds(s string) (map[string]float64, error) {
 	out := map[string]float64{}
 	known := DefaultThresholds()
@@ -199,8 +198,8 @@ func compareMetricNames() []string {
 	return names
 }
 
-// CompareOptions configure Compare. The zero value is the default.
-type CompareOptions struct {
+// Options configure Compare. The zero value is the default.
+type Options struct {
 	// Alpha is the significance level (default 0.05): a change counts only
 	// when its p value (after Correction) is below it.
 	Alpha float64
@@ -232,7 +231,7 @@ type CompareOptions struct {
 }
 
 // withDefaults fills in the defaults and checks the options.
-func (o CompareOptions) withDefaults() (CompareOptions, error) {
+func (o Options) withDefaults() (Options, error) {
 	if o.Alpha == 0 {
 		o.Alpha = 0.05
 	}
@@ -441,7 +440,7 @@ type CellComparison struct {
 type RunInfo struct {
 	RunID       string
 	Scenario    string
-	Machine     runner.Machine
+	Machine     summary.Machine
 	Provider    string
 	Interrupted bool
 }
@@ -451,7 +450,7 @@ type RunInfo struct {
 type Comparison struct {
 	Base    RunInfo
 	New     RunInfo
-	Options CompareOptions
+	Options Options
 	Cells   []CellComparison
 	// Tests is how many tests of gated metrics the correction covered;
 	// WatchedTests those of the watched metrics, corrected apart.
@@ -467,9 +466,9 @@ type Comparison struct {
 	Incomparable string
 }
 
-// CompareFiles reads BASE and NEW with ReadRuns and compares them. Read
+// Files reads BASE and NEW with ReadRuns and compares them. Read
 // errors wrap ErrBadInput.
-func CompareFiles(basePath, newPath string, opts CompareOptions) (*Comparison, error) {
+func Files(basePath, newPath string, opts Options) (*Comparison, error) {
 	base, err := ReadRuns(basePath)
 	if err != nil {
 		return nil, fmt.Errorf("BASE: %w", err)
@@ -483,14 +482,14 @@ func CompareFiles(basePath, newPath string, opts CompareOptions) (*Comparison, e
 
 // ReadPasses reads every pass of a directory as ReadRuns finds them, in
 // natural order, one summary each (not pooled). Errors wrap ErrBadInput.
-func ReadPasses(dir string) ([]*runner.Summary, error) {
+func ReadPasses(dir string) ([]*summary.Summary, error) {
 	files, err := runFiles(dir)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*runner.Summary, 0, len(files))
+	out := make([]*summary.Summary, 0, len(files))
 	for _, f := range files {
-		s, err := runner.ReadSummary(f)
+		s, err := summary.Read(f)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", err, ErrBadInput)
 		}
@@ -532,15 +531,15 @@ func runFiles(path string) ([]string, error) {
 // whole time the runs took, so that a burst of load on the machine hits
 // one sample of every cell rather than every sample of a few cells.
 // Errors wrap ErrBadInput.
-func ReadRuns(path string) (*runner.Summary, error) {
+func ReadRuns(path string) (*summary.Summary, error) {
 	files, err := runFiles(path)
 	if err != nil {
 		return nil, err
 	}
-	var pooled *runner.Summary
+	var pooled *summary.Summary
 	offset := 0
 	for _, f := range files {
-		sum, err := runner.ReadSummary(f)
+		sum, err := summary.Read(f)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", err, ErrBadInput)
 		}
@@ -597,7 +596,7 @@ func digitPrefix(s string) int {
 }
 
 // nextSample is one more than the highest sample number of a run.
-func nextSample(s *runner.Summary) int {
+func nextSample(s *summary.Summary) int {
 	n := 0
 	for _, c := range s.Cells {
 		n = max(n, c.Sample+1)
@@ -614,7 +613,7 @@ func runIDOf(file string) string {
 }
 
 // Compare compares two runs cell by cell. Cells are matched by lock,
-// workload, fault and seed; their repeats (runner.CellResult.Sample) are
+// workload, fault and seed; their repeats (summary.CellResult.Sample) are
 // the samples. For every metric it tests whether NEW differs from BASE
 // with a Mann-Whitney U test, corrects for the number of tests, and calls
 // a metric a regression only when the change is significant and beyond
@@ -623,7 +622,7 @@ func runIDOf(file string) string {
 // NEW sample fails the comparison, even with one sample each.
 //
 // Errors (nil summaries, no cell in common, bad options) wrap ErrBadInput.
-func Compare(base, head *runner.Summary, opts CompareOptions) (*Comparison, error) {
+func Compare(base, head *summary.Summary, opts Options) (*Comparison, error) {
 	if base == nil || head == nil {
 		return nil, fmt.Errorf("compare: missing summary: %w", ErrBadInput)
 	}
@@ -663,14 +662,14 @@ func Compare(base, head *runner.Summary, opts CompareOptions) (*Comparison, erro
 	return cmp, nil
 }
 
-func runInfo(s *runner.Summary) RunInfo {
+func runInfo(s *summary.Summary) RunInfo {
 	return RunInfo{RunID: s.RunID, Scenario: s.Scenario.Name, Machine: s.Machine, Provider: s.Provider, Interrupted: s.Interrupted}
 }
 
 // compareGroups groups a run's cells by key, appending keys not yet in
 // order to it.
-func compareGroups(s *runner.Summary, order []CellKey) (map[CellKey][]*runner.CellResult, []CellKey) {
-	groups := map[CellKey][]*runner.CellResult{}
+func compareGroups(s *summary.Summary, order []CellKey) (map[CellKey][]*summary.CellResult, []CellKey) {
+	groups := map[CellKey][]*summary.CellResult{}
 	seen := map[CellKey]bool{}
 	for _, k := range order {
 		seen[k] = true
@@ -688,8 +687,8 @@ func compareGroups(s *runner.Summary, order []CellKey) (map[CellKey][]*runner.Ce
 }
 
 // ran returns the samples that ran (no Error).
-func ran(cells []*runner.CellResult) []*runner.CellResult {
-	var out []*runner.CellResult
+func ran(cells []*summary.CellResult) []*summary.CellResult {
+	var out []*summary.CellResult
 	for _, c := range cells {
 		if c.Error == "" {
 			out = append(out, c)
@@ -700,7 +699,7 @@ func ran(cells []*runner.CellResult) []*runner.CellResult {
 
 // compareCell compares one cell; P is the raw p value, Q and the verdicts
 // are set later, once every test of the comparison is known.
-func compareCell(k CellKey, base, nw []*runner.CellResult, metrics []compareMetric, o CompareOptions) CellComparison {
+func compareCell(k CellKey, base, nw []*summary.CellResult, metrics []compareMetric, o Options) CellComparison {
 	cc := CellComparison{Key: k}
 	switch {
 	case nw == nil:
@@ -741,24 +740,24 @@ func compareCell(k CellKey, base, nw []*runner.CellResult, metrics []compareMetr
 	return cc
 }
 
-func sameSpec(a, b workloads.Spec) bool {
+func sameSpec(a, b summary.Spec) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
 }
 
 // safetyChanges compares the checker's verdicts of the samples that ran.
-func safetyChanges(base, nw []*runner.CellResult, o CompareOptions) []SafetyChange {
+func safetyChanges(base, nw []*summary.CellResult, o Options) []SafetyChange {
 	props := []struct {
 		name   string
 		ok     string
-		get    func(v runner.Verdicts) string
+		get    func(v summary.Verdicts) string
 		safety bool
 	}{
-		{"mutex", string(checker.MutexOK), func(v runner.Verdicts) string { return string(v.Mutex) }, true},
-		{"resource", string(checker.ResourceOK), func(v runner.Verdicts) string { return string(v.Resource) }, true},
-		{"liveness", string(checker.LivenessOK), func(v runner.Verdicts) string { return string(v.Liveness) }, false},
-		{"progress", string(checker.ProgressOK), func(v runner.Verdicts) string { return string(v.Progress) }, false},
+		{"mutex", string(checker.MutexOK), func(v summary.Verdicts) string { return string(v.Mutex) }, true},
+		{"resource", string(checker.ResourceOK), func(v summary.Verdicts) string { return string(v.Resource) }, true},
+		{"liveness", string(checker.LivenessOK), func(v summary.Verdicts) string { return string(v.Liveness) }, false},
+		{"progress", string(checker.ProgressOK), func(v summary.Verdicts) string { return string(v.Progress) }, false},
 	}
 	var out []SafetyChange
 	for _, p := range props {
@@ -790,7 +789,7 @@ func safetyChanges(base, nw []*runner.CellResult, o CompareOptions) []SafetyChan
 // frequent not-ok verdict and how many samples were not ok. A verdict not
 // assessed (n/a) or not recorded (a summary from before it existed) is
 // neither.
-func worstVerdict(cells []*runner.CellResult, ok string, get func(runner.Verdicts) string) (string, int) {
+func worstVerdict(cells []*summary.CellResult, ok string, get func(summary.Verdicts) string) (string, int) {
 	counts := map[string]int{}
 	bad := 0
 	for _, c := range cells {
@@ -815,8 +814,8 @@ func worstVerdict(cells []*runner.CellResult, ok string, get func(runner.Verdict
 
 // compareMetricOf tests one metric of one cell. It returns false when
 // neither side has the metric at all (no handoffs anywhere).
-func compareMetricOf(m compareMetric, base, nw []*runner.CellResult, o CompareOptions) (MetricComparison, bool) {
-	values := func(cells []*runner.CellResult) []float64 {
+func compareMetricOf(m compareMetric, base, nw []*summary.CellResult, o Options) (MetricComparison, bool) {
+	values := func(cells []*summary.CellResult) []float64 {
 		var xs []float64
 		for _, c := range cells {
 			if v, ok := m.value(c); ok {
@@ -977,7 +976,7 @@ func (c *Comparison) decide() {
 }
 
 // warn collects what the reader must know besides the table.
-func (c *Comparison) warn(base, nw *runner.Summary) {
+func (c *Comparison) warn(base, nw *summary.Summary) {
 	say := func(format string, args ...any) { c.Warnings = append(c.Warnings, fmt.Sprintf(format, args...)) }
 	if base.Interrupted {
 		say("BASE %s was interrupted: it holds only the cells that finished", base.RunID)
@@ -1154,12 +1153,12 @@ func (c *Comparison) networkDiffers() int {
 // incomparable says why two runs' timings cannot be compared, or "": they
 // ran on different hosts, CPU models or CPU counts. Safety verdicts do not
 // depend on the machine and are still compared.
-func incomparable(base, nw *runner.Summary) string {
+func incomparable(base, nw *summary.Summary) string {
 	b, n := base.Machine, nw.Machine
 	if b.Hostname == n.Hostname && b.CPUModel == n.CPUModel && b.CPUs == n.CPUs && b.OS == n.OS && b.Arch == n.Arch {
 		return ""
 	}
-	desc := func(m runner.Machine) string {
+	desc := func(m summary.Machine) string {
 		model := m.CPUModel
 		if model == "" {
 			model = "CPU model unknown"

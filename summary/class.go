@@ -1,9 +1,10 @@
-package runner
+package summary
 
 import "github.com/lockbench/lockbench/checker"
 
 // Class is how a cell reads at a glance, in increasing severity: the one
-// predicate the terminal table, the report and the zoo share.
+// predicate the terminal table, the report, bench compare and the zoo
+// share.
 type Class int
 
 // Cell classes, least severe first.
@@ -38,11 +39,6 @@ func Classes() []Class {
 	return []Class{ClassUnsafe, ClassError, ClassUndecided, ClassNoProgress, ClassOverloaded, ClassStalled, ClassDegraded, ClassSafe}
 }
 
-// Unsafe reports a safety violation: mutual exclusion or the resource.
-func (v Verdicts) Unsafe() bool {
-	return v.Mutex == checker.MutexViolated || (v.Resource != "" && v.Resource != checker.ResourceOK)
-}
-
 // Class says how the cell reads. A violation found is real whatever else
 // went wrong, so unsafe comes first; a cell that granted nothing, or whose
 // harness was starved, is never safe.
@@ -56,7 +52,7 @@ func (c *CellResult) Class() Class {
 		return ClassUndecided
 	case c.Verdicts.Progress == checker.ProgressNone:
 		return ClassNoProgress
-	case c.Harness != nil && c.Harness.Overloaded:
+	case c.Overloaded():
 		return ClassOverloaded
 	case c.Verdicts.Liveness == checker.LivenessStalled:
 		return ClassStalled

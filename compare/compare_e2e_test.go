@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/internal/testenv"
 	"github.com/lockbench/lockbench/runner"
+	"github.com/lockbench/lockbench/summary"
 	"github.com/lockbench/lockbench/workloads"
 )
 
@@ -78,7 +79,7 @@ func TestCompareEndToEnd(t *testing.T) {
 		}
 	}
 	const samples = 6
-	runs := map[string]*runner.Summary{}
+	runs := map[string]*summary.Summary{}
 	for i := range samples {
 		for _, r := range []struct{ name, lock string }{{"base", lockAddr}, {"slow", slowAddr}, {"again", lockAddr}} {
 			flush()
@@ -107,7 +108,7 @@ func TestCompareEndToEnd(t *testing.T) {
 
 	// The samples were taken interleaved: compare them paired, as the
 	// gate compares alternating passes.
-	slow, err := Compare(runs["base"], runs["slow"], CompareOptions{Paired: true})
+	slow, err := Compare(runs["base"], runs["slow"], Options{Paired: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestCompareEndToEnd(t *testing.T) {
 		}
 	}
 
-	again, err := Compare(runs["base"], runs["again"], CompareOptions{Paired: true})
+	again, err := Compare(runs["base"], runs["again"], Options{Paired: true})
 	if err != nil {
 		t.Fatal(err)
 	}

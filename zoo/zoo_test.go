@@ -1,4 +1,4 @@
-package runner
+package zoo
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/history"
 	"github.com/lockbench/lockbench/locks"
+	"github.com/lockbench/lockbench/runner"
 )
 
 // TestZooCoversTheIssue: every (strategy, scenario) pair issue 9 lists is
@@ -54,9 +55,9 @@ func TestZooCoversTheIssue(t *testing.T) {
 			expect      Expectation
 		}{l, "latency", safeLive})
 	}
-	zoo := Zoo()
+	zoo := Entries()
 	for _, w := range want {
-		i := slices.IndexFunc(zoo, func(e ZooEntry) bool { return e.Lock == w.lock && e.Fault == w.fault })
+		i := slices.IndexFunc(zoo, func(e Entry) bool { return e.Lock == w.lock && e.Fault == w.fault })
 		if i < 0 {
 			t.Errorf("no zoo entry for %s under %s", w.lock, w.fault)
 			continue
@@ -77,7 +78,7 @@ func TestZooCoversTheIssue(t *testing.T) {
 func TestZooEntriesAreWellFormed(t *testing.T) {
 	ids := map[string]bool{}
 	caps := execCapsForTest()
-	for _, e := range Zoo() {
+	for _, e := range Entries() {
 		t.Run(e.ID(), func(t *testing.T) {
 			if ids[e.ID()] {
 				t.Error("duplicate entry")
@@ -122,14 +123,14 @@ func TestZooEntriesAreWellFormed(t *testing.T) {
 			}
 		})
 	}
-	quick := QuickZoo(Zoo())
-	for _, e := range Zoo() {
-		if !slices.ContainsFunc(quick, func(q ZooEntry) bool { return q.Fault == e.Fault }) {
+	quick := QuickEntries(Entries())
+	for _, e := range Entries() {
+		if !slices.ContainsFunc(quick, func(q Entry) bool { return q.Fault == e.Fault }) {
 			t.Errorf("the quick zoo has no entry for %s", e.Fault)
 		}
 	}
-	if len(quick) >= len(Zoo()) {
-		t.Errorf("the quick zoo has %d of %d entries", len(quick), len(Zoo()))
+	if len(quick) >= len(Entries()) {
+		t.Errorf("the quick zoo has %d of %d entries", len(quick), len(Entries()))
 	}
 }
 
@@ -139,17 +140,17 @@ func execCapsForTest() []cluster.Capability {
 }
 
 func TestSelectZoo(t *testing.T) {
-	got, err := SelectZoo(Zoo(), []string{"token/no-fault", "nolock/no-fault"})
+	got, err := Select(Entries(), []string{"token/no-fault", "nolock/no-fault"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 2 || got[0].ID() != "nolock/no-fault" || got[1].ID() != "token/no-fault" {
 		t.Errorf("selected %v, want nolock then token in table order", got)
 	}
-	if _, err := SelectZoo(Zoo(), []string{"token/nope"}); !errors.Is(err, ErrBadScenario) || !strings.Contains(err.Error(), "token/no-fault") {
+	if _, err := Select(Entries(), []string{"token/nope"}); !errors.Is(err, runner.ErrBadScenario) || !strings.Contains(err.Error(), "token/no-fault") {
 		t.Errorf("unknown entry: %v", err)
 	}
-	cells := ZooCells(got, 7)
+	cells := Cells(got, 7)
 	if cells[0].Seed != 7 || cells[0].Workload.Seed != 7 || cells[0].Fault != "none" || cells[0].ID != "01-nolock-no-fault-s7" {
 		t.Errorf("cell %+v", cells[0])
 	}
@@ -276,10 +277,10 @@ func TestFaultAvailability(t *testing.T) {
 // TestZooReportText: the matrix marks matches and differences, lists the
 // witnesses and stalls, and the exit code follows the rows.
 func TestZooReportText(t *testing.T) {
-	zoo := Zoo()
-	rep := &ZooReport{Seed: 3, ElapsedMs: 61500}
+	zoo := Entries()
+	rep := &Report{Seed: 3, ElapsedMs: 61500}
 	w := checker.Witness{Kind: checker.KindOverlap, Explanation: "processes 1 and 2 both believed they held k"}
-	rep.Rows = []ZooRow{
+	rep.Rows = []Row{
 		{Entry: zoo[0], Observed: observe(result(checker.MutexViolated, checker.ResourceOK, checker.LivenessOK, 0), nil), Match: true, Witnesses: []checker.Witness{w}},
 		{Entry: zoo[1], Observed: observe(result(checker.MutexOK, checker.ResourceOK, checker.LivenessOK, 0), nil),
 			Diffs: []string{"expected liveness stalled, observed ok"}, CellID: "02-x", Seed: 3},
@@ -308,5 +309,26 @@ func TestZooReportText(t *testing.T) {
 	rep.WriteMarkdown(&b)
 	if !strings.Contains(b.String(), "| lock | scenario |") || !strings.Contains(b.String(), "- "+zoo[0].ID()+": "+w.Explanation) {
 		t.Errorf("markdown:\n%s", b.String())
+	}
+}
+
+// TestZooFitsCapacity: the whole zoo, as Run runs it, fits a small machine
+// (the one runner's capacity tests assume) and this one, with every
+// provider.
+func TestZooFitsCapacity(t *testing.T) {
+	small := runner.Capacity{
+		OpenFiles: 1024, FilesOpen: 10, NodeFiles: 4096, SystemFiles: 1 << 20,
+		MemAvailable: 4 << 30, Ports: 28232, Tasks: 30000, UserTasks: -1, CPUs: 2,
+	}
+	entries := Entries()
+	for _, machine := range []struct {
+		name string
+		c    runner.Capacity
+	}{{"small machine", small}, {"this machine", runner.ReadCapacity()}} {
+		for _, provider := range []string{"exec", "docker", "external"} {
+			if err := runner.CheckCapacity(Scenario(entries, 1), Cells(entries, 1), provider, machine.c); err != nil {
+				t.Errorf("%s, %s: %v", machine.name, provider, err)
+			}
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package report
+package compare
 
 import (
 	"fmt"
@@ -9,8 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/lockbench/lockbench/runner"
-	"github.com/lockbench/lockbench/workloads"
+	"github.com/lockbench/lockbench/summary"
 )
 
 // The gate's power and false-alarm rate, measured by resampling passes of
@@ -31,7 +30,7 @@ type PowerOptions struct {
 	// Seed makes the resampling reproducible.
 	Seed uint64
 	// Compare are the comparison's options (Paired is set by Power).
-	Compare CompareOptions
+	Compare Options
 }
 
 // Injection is a synthetic regression: one metric of one cell scaled in
@@ -71,7 +70,7 @@ type PowerRow struct {
 }
 
 // Power measures the gate on passes of unchanged code (see above).
-func Power(passes []*runner.Summary, o PowerOptions) ([]PowerRow, error) {
+func Power(passes []*summary.Summary, o PowerOptions) ([]PowerRow, error) {
 	if len(passes) < 2*minPairs {
 		return nil, fmt.Errorf("power: %d passes; need ≥ %d of unchanged code, recorded alternately (scripts/gate.sh --refresh --passes 16): %w", len(passes), 2*minPairs, ErrBadInput)
 	}
@@ -135,7 +134,7 @@ func Power(passes []*runner.Summary, o PowerOptions) ([]PowerRow, error) {
 // deal makes BASE and NEW from the passes: paired, each pair (2k, 2k+1)
 // goes one pass to each side at random and both get sample number k;
 // unpaired, a random half of the passes is BASE.
-func deal(passes []*runner.Summary, paired bool, rng *rand.Rand) (base, nw *runner.Summary) {
+func deal(passes []*summary.Summary, paired bool, rng *rand.Rand) (base, nw *summary.Summary) {
 	n := len(passes) / 2
 	base, nw = shell(passes[0]), shell(passes[0])
 	if paired {
@@ -161,14 +160,14 @@ func deal(passes []*runner.Summary, paired bool, rng *rand.Rand) (base, nw *runn
 }
 
 // shell is s without its cells.
-func shell(s *runner.Summary) *runner.Summary {
+func shell(s *summary.Summary) *summary.Summary {
 	out := *s
 	out.Cells = nil
 	return &out
 }
 
 // addPass appends a pass's cells to s as sample k.
-func addPass(s, pass *runner.Summary, k int) {
+func addPass(s, pass *summary.Summary, k int) {
 	for _, c := range pass.Cells {
 		c.Sample = k
 		s.Cells = append(s.Cells, c)
@@ -176,7 +175,7 @@ func addPass(s, pass *runner.Summary, k int) {
 }
 
 // inject returns nw with inj applied to every sample of key's cell.
-func inject(nw *runner.Summary, key runner.CellResult, inj Injection) *runner.Summary {
+func inject(nw *summary.Summary, key summary.CellResult, inj Injection) *summary.Summary {
 	out := shell(nw)
 	for _, c := range nw.Cells {
 		if c.Lock == key.Lock && c.Workload == key.Workload && c.Fault == key.Fault && c.Seed == key.Seed {
@@ -185,9 +184,9 @@ func inject(nw *runner.Summary, key runner.CellResult, inj Injection) *runner.Su
 				c.Throughput *= inj.Factor
 			case MetricP99:
 				c.Latency = maps.Clone(c.Latency)
-				p := c.Latency[workloads.HistAcquireOK]
+				p := c.Latency[summary.HistAcquireOK]
 				p.P99 = int64(math.Round(float64(p.P99) * inj.Factor))
-				c.Latency[workloads.HistAcquireOK] = p
+				c.Latency[summary.HistAcquireOK] = p
 			}
 		}
 		out.Cells = append(out.Cells, c)
@@ -196,7 +195,7 @@ func inject(nw *runner.Summary, key runner.CellResult, inj Injection) *runner.Su
 }
 
 // caught reports whether c fails on the metric of key's cell.
-func caught(c *Comparison, key runner.CellResult, metric string) bool {
+func caught(c *Comparison, key summary.CellResult, metric string) bool {
 	for _, r := range c.Regressions() {
 		if r.Key.Lock == key.Lock && r.Key.Workload == key.Workload && r.Key.Fault == key.Fault && r.Key.Seed == key.Seed && r.Metric == metric {
 			return true
