@@ -379,6 +379,9 @@ type dockerNode struct {
 	// Set by create, read-only afterwards.
 	port int
 	id   string
+	// ctr is testcontainers' handle of the container; it holds a Docker
+	// client of its own, which only its Terminate closes (remove).
+	ctr *tcredis.RedisContainer
 }
 
 // Name returns the node's name (n1, n2, ...).
@@ -422,7 +425,7 @@ func (n *dockerNode) create(ctx context.Context, image string, persist Persisten
 		)
 		cancel()
 		if ctr != nil {
-			n.id = ctr.GetContainerID()
+			n.id, n.ctr = ctr.GetContainerID(), ctr
 		}
 		if err == nil {
 			err = ctr.Start(ctx)
@@ -599,7 +602,17 @@ func (n *dockerNode) SetClock(context.Context, time.Duration, float64) error {
 // remove force-removes the container with its anonymous volumes; a
 // container that is already gone is not an error.
 func (n *dockerNode) remove(ctx context.Context) error {
-	_, err := n.cli.ContainerRemove(ctx, n.id, mobyclient.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	var err error
+	if n.ctr != nil {
+		// Terminate, not our own client's remove: it also closes the
+		// Docker client the handle holds, whose idle connections would
+		// otherwise stay open for the life of the process. No grace
+		// period: the node is being thrown away.
+		err = n.ctr.Terminate(ctx, testcontainers.StopTimeout(0))
+		n.ctr = nil
+	} else {
+		_, err = n.cli.ContainerRemove(ctx, n.id, mobyclient.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	}
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("remove container of %s: %w", n.name, err)
 	}
