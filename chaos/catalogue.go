@@ -2,7 +2,6 @@ package chaos
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/lockbench/lockbench/cluster"
 )
@@ -37,34 +36,6 @@ func LookupFault(name string) (FaultKind, error) {
 		return FaultKind{}, err
 	}
 	return f.Kind(), nil
-}
-
-// providerCap is one provider and the process control it offers.
-type providerCap struct {
-	name string
-	caps []cluster.Capability
-}
-
-// providerCaps asks every provider for its capabilities. The constructors
-// start nothing, so cluster stays the one place that knows them.
-func providerCaps() []providerCap {
-	return []providerCap{
-		{cluster.ProviderExec, cluster.NewExec(cluster.ExecOptions{}).Caps()},
-		{cluster.ProviderDocker, cluster.NewDocker(cluster.DockerOptions{}).Caps()},
-		{cluster.ProviderExternal, cluster.NewExternal(cluster.ExternalOptions{}).Caps()},
-	}
-}
-
-// providersWith names the providers offering c, joined as cluster's own
-// messages join them ("exec or docker").
-func providersWith(c cluster.Capability) string {
-	var names []string
-	for _, p := range providerCaps() {
-		if slices.Contains(p.caps, c) {
-			names = append(names, p.name)
-		}
-	}
-	return strings.Join(names, " or ")
 }
 
 // hasAll reports whether have contains every capability of need.

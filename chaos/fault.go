@@ -148,9 +148,9 @@ func (k FaultKind) Armed() bool { return k.timing == timingArmed }
 // exec, docker, external.
 func (k FaultKind) Providers() []string {
 	var out []string
-	for _, p := range providerCaps() {
-		if hasAll(p.caps, k.Needs) {
-			out = append(out, p.name)
+	for _, p := range cluster.Providers() {
+		if hasAll(p.Caps, k.Needs) {
+			out = append(out, p.Name)
 		}
 	}
 	return out

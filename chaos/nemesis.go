@@ -208,7 +208,7 @@ func (t *Target) check(timeline []Action) error {
 		for _, c := range k.Needs {
 			if !t.Cluster.Can(c) {
 				return fmt.Errorf("chaos: fault %s needs %s on the %s provider: %w; use --provider %s",
-					k.Name, c, t.Cluster.Provider, cluster.ErrUnsupported, providersWith(c))
+					k.Name, c, t.Cluster.Provider, cluster.ErrUnsupported, cluster.ProvidersWith(c))
 			}
 		}
 		if err := f.Ready(t, a); err != nil {

@@ -326,7 +326,7 @@ func (s Schedule) Validate(caps []cluster.Capability, provider string, nodes, gr
 		for _, c := range k.Needs {
 			if !slices.Contains(caps, c) {
 				return &StepError{Schedule: s.Name, Step: i, Fault: st.Fault, Err: fmt.Errorf("fault %s needs %s on the %s provider: %w; use --provider %s",
-					k.Name, c, provider, cluster.ErrUnsupported, providersWith(c))}
+					k.Name, c, provider, cluster.ErrUnsupported, cluster.ProvidersWith(c))}
 			}
 		}
 	}

@@ -222,8 +222,9 @@ var (
 	ErrBadSpec = errors.New("bad cluster spec")
 )
 
-// providersWith names the providers that offer cap, for error messages.
-func providersWith(cap Capability) string {
+// ProvidersWith names the providers that offer cap, joined for error
+// messages: "exec or docker".
+func ProvidersWith(cap Capability) string {
 	var names []string
 	for _, p := range Providers() {
 		if slices.Contains(p.Caps, cap) {
@@ -235,7 +236,7 @@ func providersWith(cap Capability) string {
 
 // unsupported builds the error a node returns for a control its provider lacks.
 func unsupported(provider string, cap Capability) error {
-	return fmt.Errorf("%s on the %s provider: %w; use --provider %s", cap, provider, ErrUnsupported, providersWith(cap))
+	return fmt.Errorf("%s on the %s provider: %w; use --provider %s", cap, provider, ErrUnsupported, ProvidersWith(cap))
 }
 
 // parallelLimit is how many nodes are started or removed at once. Starting

@@ -21,8 +21,8 @@ func TestProvidersListsEveryProvider(t *testing.T) {
 	}
 	for _, tc := range []struct{ got, want string }{
 		{ProviderChoices(), "auto, exec, docker or external"},
-		{providersWith(CapKill), "exec or docker"},
-		{providersWith(CapClock), "exec"},
+		{ProvidersWith(CapKill), "exec or docker"},
+		{ProvidersWith(CapClock), "exec"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%q, want %q", tc.got, tc.want)
