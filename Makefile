@@ -6,7 +6,7 @@ BIN     := bin/bench
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 
-.PHONY: all bench test build lint deps test-deps image gate screenshot clean
+.PHONY: all bench test build lint deps test-deps image gate screenshot zoo-doc clean
 
 all: build
 
@@ -42,6 +42,10 @@ test: test-deps image build
 ##       (scripts/gate.sh --help; --refresh records results/baseline/)
 gate: deps
 	@scripts/gate.sh
+
+## zoo-doc: run the full detection matrix and write it to docs/zoo.md
+zoo-doc: deps build
+	./$(BIN) zoo --doc docs/zoo.md
 
 ## lint: formatting, vet and staticcheck (a tool in go.mod: nothing to install)
 lint:

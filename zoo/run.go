@@ -344,6 +344,21 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "\n%s\n", r.total())
 }
 
+// WriteDoc writes the matrix as the project's docs/zoo.md (bench zoo
+// --doc): a title, where the figures come from, the table and its
+// evidence.
+func (r *Report) WriteDoc(w io.Writer) {
+	kind := "full"
+	if r.Quick {
+		kind = "quick"
+	}
+	fmt.Fprintf(w, "# The detection matrix\n\nWritten by `bench zoo --doc docs/zoo.md` from a %s run (seed %d, %s provider, %d entries, %s, run %s). "+
+		"`bench zoo` writes the same table to `results/<run-id>/zoo.md` each time it runs; "+
+		"[design.md §8](design.md#the-detection-matrix-bench-zoo) explains the columns.\n\n",
+		kind, r.Seed, r.Provider, len(r.Rows), r.Started.UTC().Format("2006-01-02"), r.RunID)
+	r.WriteMarkdown(w)
+}
+
 // write saves zoo.json and zoo.md into dir.
 func (r *Report) write(dir string) error {
 	b, err := json.MarshalIndent(r, "", "  ")

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -29,6 +31,7 @@ func zooCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	provider := fs.String("provider", cluster.ProviderAuto, cluster.ProviderChoices())
 	addrs := fs.String("redis-addrs", "", "comma-separated host:port of external nodes (5 lock nodes, then one for the resource)")
 	out := fs.String("out", "results", "directory that receives results/<run-id>/")
+	doc := fs.String("doc", "", "also write the matrix, with where it comes from, to this file (make zoo-doc: docs/zoo.md)")
 	if !parseFlags(fs, args, stderr) {
 		return exitBadInput
 	}
@@ -94,6 +97,14 @@ func zooCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintf(stdout, "results: %s (zoo.md, zoo.json, summary.json, per-cell histories)\n", opts.Dir)
+	if *doc != "" {
+		var b strings.Builder
+		rep.WriteDoc(&b)
+		if err := os.WriteFile(*doc, []byte(b.String()), 0o644); err != nil {
+			return fail(stderr, "zoo", fmt.Errorf("--doc: %w", err))
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", *doc)
+	}
 	return rep.ExitCode()
 }
 
