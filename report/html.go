@@ -49,11 +49,15 @@ type (
 		Interrupt  bool
 		Comparison imgView
 		Spectra    []imgView
+		Matrix     matrixView
 		Rows       []rowView
 		MultiCells bool
-		Unsafe     []cellView
-		Cells      []cellView
-		Notes      []string
+		// Saturated are the notes under the verdict table on open-loop
+		// cells that fell behind their rate.
+		Saturated []string
+		Unsafe    []cellView
+		Cells     []cellView
+		Notes     []string
 	}
 	keyValue struct{ Key, Value string }
 	badge    struct {
@@ -79,8 +83,26 @@ type (
 		Harness                             verdictView
 		Class, Error                        string
 	}
-	witnessView struct{ Kind, Text string }
-	cellView    struct {
+	// matrixView is the Matrix: rows of locks, columns of faults, then
+	// the figures without fault per workload.
+	matrixView struct {
+		Caption   string
+		Faults    []string
+		Workloads []string
+		Baseline  bool
+		Rows      []matrixRow
+	}
+	matrixRow struct {
+		Lock     string
+		Entries  []matrixCell
+		Baseline []baselineView
+	}
+	// matrixCell links to the cell to read first: its witnesses when it
+	// is unsafe, its section otherwise.
+	matrixCell   struct{ Text, Class, Href, Title string }
+	baselineView struct{ Throughput, P99, NumClass, Title string }
+	witnessView  struct{ Kind, Text string }
+	cellView     struct {
 		Anchor, ID, Title, Class, ClassText string
 		Mutex, Resource, Liveness, Progress verdictView
 		Harness                             verdictView
@@ -143,11 +165,15 @@ func (pg *page) view() *htmlView {
 			v.Spectra = append(v.Spectra, imgOf(sp, "acquire latency spectrum, "+sp.Title))
 		}
 	}
+	v.Matrix = pg.matrixView()
 	for i := range pg.cells {
 		cp := &pg.cells[i]
 		c := cp.cell
 		cv := pg.cellView(cp)
-		v.Rows = append(v.Rows, rowOf(c, cv))
+		v.Rows = append(v.Rows, rowOf(c, pg.layout.labels.Of(c), cv))
+		if n := SaturationNote(c); n != "" {
+			v.Saturated = append(v.Saturated, n)
+		}
 		v.Cells = append(v.Cells, cv)
 		if c.Class() == summary.ClassUnsafe {
 			v.Unsafe = append(v.Unsafe, cv)
@@ -157,6 +183,52 @@ func (pg *page) view() *htmlView {
 		}
 	}
 	return v
+}
+
+// matrixView lays out the run's Matrix for the template.
+func (pg *page) matrixView() matrixView {
+	m := newMatrix(pg.sum, pg.layout)
+	mv := matrixView{Caption: m.Caption(), Faults: m.Faults, Workloads: m.Workloads, Baseline: m.Baseline != nil}
+	for i, lock := range m.Locks {
+		row := matrixRow{Lock: lock}
+		for _, e := range m.Entries[i] {
+			mc := matrixCell{Text: e.String()}
+			if first := e.First(); first != nil {
+				mc.Class, mc.Href = "v-"+e.Class.String(), "#"+anchor(first)
+				if e.Class == summary.ClassUnsafe {
+					mc.Href = "#unsafe-" + first.ID
+				}
+				var titles []string
+				for _, c := range e.Cells {
+					titles = append(titles, fmt.Sprintf("%s: %s (%s)", c.ID, c.Class(), pg.layout.labels.Of(c)))
+				}
+				mc.Title = strings.Join(titles, "\n")
+			}
+			row.Entries = append(row.Entries, mc)
+		}
+		if m.Baseline != nil {
+			for _, b := range m.Baseline[i] {
+				bv := baselineView{Throughput: b.ThroughputText(), P99: b.P99Text(), NumClass: "num"}
+				var titles []string
+				if b.Overloaded {
+					bv.NumClass = "num starved"
+					titles = append(titles, "a starved harness: the figures are the machine's, not the lock's")
+				}
+				for _, c := range b.Cells {
+					if n := SaturationNote(c); n != "" {
+						titles = append(titles, n)
+					}
+				}
+				if b.Saturated {
+					bv.NumClass += " sat"
+				}
+				bv.Title = strings.Join(titles, "\n")
+				row.Baseline = append(row.Baseline, bv)
+			}
+		}
+		mv.Rows = append(mv.Rows, row)
+	}
+	return mv
 }
 
 func imgOf(p plotImage, alt string) imgView {
@@ -250,8 +322,9 @@ func FormatMicros(v int64) string {
 
 func anchor(c *summary.CellResult) string { return "cell-" + c.ID }
 
-func rowOf(c *summary.CellResult, cv cellView) rowView {
-	r := rowView{Anchor: cv.Anchor, ID: c.ID, Lock: c.Lock, Workload: c.Workload, Fault: c.Fault,
+// rowOf is the cell's row of the verdict table; workload is its label.
+func rowOf(c *summary.CellResult, workload string, cv cellView) rowView {
+	r := rowView{Anchor: cv.Anchor, ID: c.ID, Lock: c.Lock, Workload: workload, Fault: c.Fault,
 		Network: c.NetworkPath(), NetworkTitle: networkNote(c, nil),
 		Sample: fmt.Sprintf("seed %d #%d", c.Seed, c.Sample), Class: cv.Class,
 		Mutex: cv.Mutex, Resource: cv.Resource, Liveness: cv.Liveness, Progress: cv.Progress, Harness: cv.Harness, Error: c.Error}
@@ -265,7 +338,11 @@ func rowOf(c *summary.CellResult, cv cellView) rowView {
 		return r
 	}
 	acq, hand := c.Latency[summary.HistAcquireOK], c.Latency[summary.HistHandoff]
-	r.Throughput = fmt.Sprintf("%.0f", c.Throughput)
+	r.Throughput = fmt.Sprintf("%.0f", c.Throughput) + SaturationMark(c)
+	if c.Saturated {
+		r.NumClass += " sat"
+		r.NumTitle = strings.TrimSpace(r.NumTitle + " " + SaturationNote(c))
+	}
 	r.P50, r.P99, r.P999 = FormatMicros(acq.P50), FormatMicros(acq.P99), FormatMicros(acq.P999)
 	r.Handoff = "-"
 	if hand.Count > 0 {
@@ -279,7 +356,7 @@ func (pg *page) cellView(cp *cellPage) cellView {
 	cl := c.Class()
 	cv := cellView{
 		Anchor: anchor(c), ID: c.ID, Class: "v-" + cl.String(), ClassText: cl.String(),
-		Title:    fmt.Sprintf("%s under %s, %s, %s", c.Lock, c.Fault, c.Workload, c.NetworkPath()),
+		Title:    fmt.Sprintf("%s under %s, %s, %s", c.Lock, c.Fault, pg.layout.labels.Of(c), c.NetworkPath()),
 		Mutex:    verdict(string(c.Verdicts.Mutex), ""),
 		Resource: verdict(string(c.Verdicts.Resource), ""),
 		Liveness: verdict(string(c.Verdicts.Liveness), c.Notes.Liveness),
@@ -392,6 +469,18 @@ td.v-unsafe, span.v-unsafe { background: #f8d0d0 !important; color: #8b0000; fon
 td.v-undecided, span.v-undecided { background: #ffe9c2 !important; color: #7a4a00; }
 td.v-stalled, span.v-stalled { background: #e8dcf5 !important; color: #4b2a7a; }
 td.v-error, span.v-error { background: #e6e6e6 !important; color: #444; }
+td.v-no-progress, span.v-no-progress { background: #ecd9d3 !important; color: #5a3428; font-weight: 700; }
+td.v-degraded, span.v-degraded, td.v-harness-overloaded, span.v-harness-overloaded { background: #f1f1c8 !important; color: #5c5c0f; }
+table.matrix { border-collapse: collapse; font-size: .9rem; margin: .6rem 0 .3rem; }
+table.matrix th, table.matrix td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: left; white-space: nowrap; }
+table.matrix th { background: #f0f0f0; }
+table.matrix th.lock { text-align: left; }
+table.matrix td a { color: inherit; text-decoration: none; display: block; }
+table.matrix td a:hover { text-decoration: underline; }
+table.matrix td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.matrix td.starved { color: #999; text-decoration: line-through; }
+td.sat { color: #7a4a00; font-weight: 600; }
+p.caption { font-size: .85rem; color: #555; margin: .2rem 0; }
 .unsafe-cell { border: 2px solid #d62728; border-radius: 6px; padding: .3rem 1rem .8rem; margin: 1rem 0; }
 ul.witnesses li { margin: .3rem 0; }
 .kind { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .85em; background: #f3f3f3; padding: 0 .3rem; border-radius: 3px; }
@@ -408,6 +497,15 @@ code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
 <h1>{{.Title}}</h1>
 <div class="badges">{{range .Headline}}<span class="{{.Class}}">{{.Text}}</span>{{end}}</div>
 {{if .Interrupt}}<p class="note">This run was interrupted: only the cells that finished are reported.</p>{{end}}
+{{with .Matrix}}{{if .Rows}}<h2 id="matrix">Which lock, under which fault</h2>
+<table class="matrix" id="verdict-matrix">
+<thead><tr><th class="lock" rowspan="2">lock</th><th colspan="{{len .Faults}}">under fault (worst verdict)</th>{{if .Baseline}}{{range .Workloads}}<th colspan="2">without fault: {{.}}</th>{{end}}{{end}}</tr>
+<tr>{{range .Faults}}<th>{{.}}</th>{{end}}{{if .Baseline}}{{range .Workloads}}<th>acq/s</th><th>acquire p99</th>{{end}}{{end}}</tr></thead>
+<tbody>{{range .Rows}}
+<tr><th class="lock">{{.Lock}}</th>{{range .Entries}}<td class="{{.Class}}" title="{{.Title}}">{{if .Href}}<a href="{{.Href}}">{{.Text}}</a>{{else}}{{.Text}}{{end}}</td>{{end}}{{range .Baseline}}<td class="{{.NumClass}}" title="{{.Title}}">{{.Throughput}}</td><td class="{{.NumClass}}" title="{{.Title}}">{{.P99}}</td>{{end}}</tr>{{end}}
+</tbody></table>
+<p class="caption">Each entry is {{.Caption}}. It links to the cell to read first (its witnesses when unsafe); hover for all its cells.</p>
+{{end}}{{end}}
 <dl class="meta">{{range .Meta}}<dt>{{.Key}}</dt><dd>{{.Value}}</dd>{{end}}</dl>
 
 <h2 id="how-to-read">How to read this</h2>
@@ -447,6 +545,7 @@ the linearizability check.</p>
 <tbody>{{range .Rows}}
 <tr id="row-{{.ID}}"><td>{{.Lock}}</td><td>{{.Workload}}</td><td>{{.Fault}}</td><td class="net-{{.Network}}" title="{{.NetworkTitle}}">{{.Network}}</td>{{if $.MultiCells}}<td>{{.Sample}}</td>{{end}}<td class="{{.NumClass}}" title="{{.NumTitle}}">{{.Throughput}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.P50}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.P99}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.P999}}</td><td class="{{.NumClass}}" title="{{.NumTitle}}">{{.Handoff}}</td>{{if .Error}}<td class="v-error" colspan="5" title="{{.Error}}">error</td>{{else}}<td class="{{.Mutex.Class}}">{{.Mutex.Text}}</td><td class="{{.Resource.Class}}">{{.Resource.Text}}</td><td class="{{.Liveness.Class}}" title="{{.Liveness.Title}}">{{.Liveness.Text}}</td><td class="{{.Progress.Class}}" title="{{.Progress.Title}}">{{.Progress.Text}}</td><td class="{{.Harness.Class}}" title="{{.Harness.Title}}">{{.Harness.Text}}</td>{{end}}<td class="cellid"><a href="#{{.Anchor}}">{{.ID}}</a></td></tr>{{end}}
 </tbody></table>
+{{if .Saturated}}<ul class="saturated">{{range .Saturated}}<li class="note">{{.}}</li>{{end}}</ul>{{end}}
 
 <h2 id="violations">Violations</h2>
 {{range .Unsafe}}<div class="unsafe-cell" id="unsafe-{{.ID}}">

@@ -9,16 +9,20 @@ import (
 	"github.com/lockbench/lockbench/summary"
 )
 
-// groupKey is a workload × fault: one spectrum, one comparison panel.
+// groupKey is a workload × fault: one spectrum, one comparison panel. The
+// workload is its label (summary.WorkloadLabels): two workloads of one
+// name at different rates are two groups.
 type groupKey struct{ workload, fault string }
 
 func (g groupKey) String() string { return g.workload + " · " + g.fault }
 
-// layout orders a run's cells for the report: locks, workloads and faults
-// in the order the run met them.
+// layout orders a run's cells for the report: locks, workloads (by label)
+// and faults in the order the run met them.
 type layout struct {
 	locks, workloads, faults []string
-	groups                   []groupKey
+	// labels name the workloads apart.
+	labels summary.WorkloadLabels
+	groups []groupKey
 	// cells holds, per group and lock, the cells (seeds × samples).
 	cells map[groupKey]map[string][]*summary.CellResult
 	// multi is true when some group × lock has more than one cell.
@@ -26,7 +30,7 @@ type layout struct {
 }
 
 func newLayout(sum *summary.Summary) *layout {
-	l := &layout{cells: map[groupKey]map[string][]*summary.CellResult{}}
+	l := &layout{cells: map[groupKey]map[string][]*summary.CellResult{}, labels: summary.NewWorkloadLabels(sum.Cells)}
 	add := func(xs *[]string, x string) {
 		if !slices.Contains(*xs, x) {
 			*xs = append(*xs, x)
@@ -35,9 +39,10 @@ func newLayout(sum *summary.Summary) *layout {
 	for i := range sum.Cells {
 		c := &sum.Cells[i]
 		add(&l.locks, c.Lock)
-		add(&l.workloads, c.Workload)
+		wl := l.labels.Of(c)
+		add(&l.workloads, wl)
 		add(&l.faults, c.Fault)
-		g := groupKey{c.Workload, c.Fault}
+		g := groupKey{wl, c.Fault}
 		if l.cells[g] == nil {
 			l.groups = append(l.groups, g)
 			l.cells[g] = map[string][]*summary.CellResult{}

@@ -128,6 +128,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sum, err := runner.Execute(ctx, sc, opts)
 	p.finish()
 	if sum != nil && len(sum.Cells) > 0 {
+		// The answer first (which lock, under which fault), then the
+		// detail of every cell.
+		printMatrix(stdout, sum, isTerminal(stdout))
+		fmt.Fprintln(stdout)
 		printTable(stdout, sum, isTerminal(stdout))
 	}
 	if sum != nil {

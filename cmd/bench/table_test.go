@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -82,5 +83,105 @@ func TestTableColoursByVerdict(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// twoRates is a run of token and redlock × none and partition-minority ×
+// two open-loop workloads of one name, at 2 000/s and 200 000/s: token is
+// unsafe under the partition at 200 000/s, redlock made no progress under
+// it at 2 000/s, and redlock's fault-free cell at 2 000/s issued only
+// 1 079 acquires/s.
+func twoRates() *summary.Summary {
+	safe := summary.Verdicts{Mutex: checker.MutexOK, Resource: checker.ResourceOK, Liveness: checker.LivenessOK, Progress: checker.ProgressOK}
+	sum := &summary.Summary{}
+	for _, fault := range []string{"none", "partition-minority"} {
+		for _, rate := range []float64{2000, 200000} {
+			for _, lock := range []string{"token", "redlock"} {
+				c := summary.CellResult{
+					ID: fmt.Sprintf("%03d-%s-uncontended-%s-s1", len(sum.Cells)+1, lock, fault), Lock: lock, Workload: "uncontended", Fault: fault,
+					Network: summary.NetworkDirect, Verdicts: safe, Throughput: rate / 2, AchievedRate: rate,
+					Spec:    summary.Spec{Name: "uncontended", Clients: 4, Keys: summary.Keys{Kind: "per-client"}, Rate: rate},
+					Latency: map[string]summary.Percentiles{summary.HistAcquireOK: {Count: 10, P50: 100, P99: 900, P999: 2000}},
+				}
+				switch {
+				case lock == "token" && fault != "none" && rate == 200000:
+					c.Verdicts.Mutex = checker.MutexViolated
+				case lock == "redlock" && fault != "none" && rate == 2000:
+					c.Verdicts.Progress = checker.ProgressNone
+				case lock == "redlock" && fault == "none" && rate == 2000:
+					c.Saturated, c.AchievedRate, c.Throughput = true, 1079, 1050
+				}
+				sum.Cells = append(sum.Cells, c)
+			}
+		}
+	}
+	return sum
+}
+
+// TestMatrixComesFirst: the matrix has a row per lock and a column per
+// fault, the worst class over the workloads with n/m, then the figures
+// without fault per workload, told apart by rate, the saturated one
+// marked; on a terminal the entries are coloured by class and the columns
+// still line up.
+func TestMatrixComesFirst(t *testing.T) {
+	for _, colour := range []bool{false, true} {
+		t.Run(fmt.Sprint("colour=", colour), func(t *testing.T) {
+			var b bytes.Buffer
+			printMatrix(&b, twoRates(), colour)
+			out := b.String()
+			if colour {
+				for _, w := range []string{"\033[31munsafe 1/2\033[0m", "\033[31mno-progress 1/2\033[0m", "\033[32msafe\033[0m"} {
+					if !strings.Contains(out, w) {
+						t.Errorf("matrix lacks %q:\n%q", w, out)
+					}
+				}
+				out = regexp.MustCompile("\033\\[[0-9;]*m").ReplaceAllString(out, "")
+			}
+			lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+			if len(lines) != 4 || !strings.HasPrefix(lines[0], "Which lock, under which fault: ") {
+				t.Fatalf("matrix is not a caption, a head and two rows:\n%s", out)
+			}
+			want := [][]string{
+				{"LOCK", "none", "partition-minority", "ACQ/S uncontended @2000/s", "P99", "ACQ/S uncontended @200000/s", "P99"},
+				{"token", "safe", "unsafe 1/2", "1000", "900µs", "100000", "900µs"},
+				{"redlock", "safe", "no-progress 1/2", "1050 sat 1079/2000", "900µs", "100000", "900µs"},
+			}
+			for i, w := range want {
+				if got := regexp.MustCompile(`\s{2,}`).Split(strings.TrimSpace(lines[i+1]), -1); fmt.Sprint(got) != fmt.Sprint(w) {
+					t.Errorf("line %d: %q, want %q", i+1, got, w)
+				}
+			}
+			// Aligned: every row's second column starts where the head's does.
+			col := strings.Index(lines[1], "none")
+			for _, l := range lines[2:] {
+				if !strings.HasPrefix(l[col:], "safe") {
+					t.Errorf("misaligned row %q (head %q)", l, lines[1])
+				}
+			}
+		})
+	}
+}
+
+// TestTableTellsWorkloadsApartAndMarksSaturation: two open-loop workloads
+// of one name read apart by their rate; the saturated cell's throughput
+// says what it achieved of its target, and the note under the table names
+// it.
+func TestTableTellsWorkloadsApartAndMarksSaturation(t *testing.T) {
+	var b bytes.Buffer
+	printTable(&b, twoRates(), false)
+	out := b.String()
+	for _, re := range []string{
+		`(?m)^token\s+uncontended @2000/s\s+none\s+direct\s+1000\s`,
+		`(?m)^token\s+uncontended @200000/s\s+none\s+direct\s+100000\s`,
+		`(?m)^redlock\s+uncontended @2000/s\s+none\s+direct\s+1050 sat 1079/2000\s+100µs\s`,
+		`(?m)^redlock\s+uncontended @200000/s\s+none\s+direct\s+100000\s`,
+		`(?m)^  · 002-redlock-uncontended-none-s1: open loop saturated: issued 1079 acquires/s of the 2000/s asked \(54 %\)`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("table does not match %s:\n%s", re, out)
+		}
+	}
+	if n := strings.Count(out, " sat "); n != 1 {
+		t.Errorf("%d cells marked saturated, want 1:\n%s", n, out)
 	}
 }
