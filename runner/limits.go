@@ -331,8 +331,6 @@ type capacityCheck struct {
 	// holds says what the machine holds, e.g. "this process may open
 	// 20000 (ulimit -n)".
 	holds string
-	// applies reports whether the check concerns shape (nil: always).
-	applies func(shape) bool
 }
 
 // capacityChecks are the checks c allows (unknown capacities are skipped).
