@@ -73,6 +73,10 @@ type Spec struct {
 	// FakeTime starts exec nodes with the clock shim so that SetClock can
 	// move their wall clock later. Refused by the other providers.
 	FakeTime bool
+	// Topology is how the nodes replicate; "" means standalone. For a
+	// replicated topology Nodes counts the data nodes (primaries and
+	// replicas) and 0 means the topology's default size.
+	Topology Topology
 }
 
 // Capability is a kind of process control a provider offers.
@@ -135,6 +139,18 @@ type Cluster struct {
 	Nodes []Node
 	// Caps are the kinds of process control the nodes support.
 	Caps []Capability
+	// Topology is how the nodes replicate.
+	Topology Topology
+	// Roles are the data nodes' roles as provisioned, parallel to Nodes;
+	// nil for standalone. A failover changes the live roles: ask
+	// ReplicationRole for those.
+	Roles []Role
+	// Sentinels are the Sentinel processes watching the primary (sentinel
+	// topology only), named s1, s2, ...; they are not data nodes.
+	Sentinels []Node
+	// MasterName is the name the Sentinels monitor the primary under
+	// (sentinel topology only).
+	MasterName string
 
 	close func() error
 }
@@ -289,15 +305,31 @@ func eachParallel(ctx context.Context, n int, f func(i int) error) error {
 
 // newCluster wraps started nodes.
 func newCluster[N Node](provider string, caps []Capability, nodes []N, close func() error) *Cluster {
-	c := &Cluster{Provider: provider, Caps: caps, close: close}
+	c := &Cluster{Provider: provider, Caps: caps, Topology: TopoStandalone, close: close}
 	for _, n := range nodes {
 		c.Nodes = append(c.Nodes, n)
 	}
 	return c
 }
 
-// validate checks the parts of spec every provider shares.
+// validate checks spec for a provider that starts standalone nodes only
+// (docker, external): a replicated topology is refused, naming the
+// providers that start it.
 func (s Spec) validate() error {
+	if err := s.validateShared(); err != nil {
+		return err
+	}
+	if t := s.topology(); t != TopoStandalone {
+		return fmt.Errorf("topology %s on this provider: %w; use --provider %s", t, ErrUnsupported, strings.Join(t.Providers(), " or "))
+	}
+	return nil
+}
+
+// validateShared checks the parts of spec every provider shares.
+func (s Spec) validateShared() error {
+	if _, err := ParseTopology(string(s.Topology)); err != nil {
+		return err
+	}
 	if s.Nodes < 0 {
 		return fmt.Errorf("node count %d is negative: %w", s.Nodes, ErrBadSpec)
 	}

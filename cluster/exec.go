@@ -77,12 +77,50 @@ func RedisServerPath(binary string) (string, error) {
 }
 
 func (p *execProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err error) {
-	if err := spec.validate(); err != nil {
+	if err := spec.validateShared(); err != nil {
 		return nil, err
+	}
+	switch spec.topology() {
+	case TopoSentinel:
+		return p.startSentinel(ctx, spec)
+	case TopoCluster:
+		return p.startRedisCluster(ctx, spec)
 	}
 	if spec.Nodes == 0 {
 		return nil, fmt.Errorf("exec provider needs at least one node: %w", ErrBadSpec)
 	}
+	r, err := p.newRun(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	nodes := make([]*execNode, spec.Nodes)
+	for i := range nodes {
+		nodes[i] = r.node(fmt.Sprintf("n%d", i+1), spec.Persistence, r.shim)
+	}
+	if err = r.startAll(ctx, nodes); err != nil {
+		return nil, err
+	}
+	return newCluster(ProviderExec, execCaps, nodes, r.close), nil
+}
+
+// execRun is what one Start of the exec provider made: a root temp dir
+// and the processes in it. close removes them all.
+type execRun struct {
+	bin     string
+	shim    string // clock shim library for data nodes; "" = real clock
+	root    string
+	timeout time.Duration
+	procs   []*execNode
+}
+
+// newRun finds redis-server (and the clock shim when asked for) and makes
+// the run's root dir, marked with this process as owner.
+func (p *execProvider) newRun(ctx context.Context, spec Spec) (*execRun, error) {
 	bin, err := RedisServerPath(p.opts.Binary)
 	if err != nil {
 		return nil, err
@@ -103,49 +141,45 @@ func (p *execProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err er
 		os.RemoveAll(root)
 		return nil, fmt.Errorf("write owner file: %w", err)
 	}
+	return &execRun{bin: bin, shim: shim, root: root, timeout: p.opts.StartTimeout}, nil
+}
 
-	nodes := make([]*execNode, spec.Nodes)
-	closeAll := func() error {
-		// Removal must finish whatever ended the run: never cancelled.
-		err := eachParallel(context.Background(), len(nodes), func(i int) error {
-			if n := nodes[i]; n != nil {
-				return n.stop()
-			}
-			return nil
-		})
-		if rerr := os.RemoveAll(root); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("remove %s: %w", root, rerr))
-		}
-		return err
+// node makes (but does not start) a process named name in its own dir
+// under the root; close will stop it.
+func (r *execRun) node(name string, persist Persistence, shim string) *execNode {
+	n := &execNode{
+		name:    name,
+		bin:     r.bin,
+		persist: persist,
+		timeout: r.timeout,
+		shim:    shim,
+		dir:     filepath.Join(r.root, name),
 	}
-	defer func() {
-		if err != nil {
-			closeAll()
-		}
-	}()
+	r.procs = append(r.procs, n)
+	return n
+}
 
-	for i := range nodes {
-		n := &execNode{
-			name:    fmt.Sprintf("n%d", i+1),
-			bin:     bin,
-			persist: spec.Persistence,
-			timeout: p.opts.StartTimeout,
-			shim:    shim,
-		}
-		n.dir = filepath.Join(root, n.name)
-		nodes[i] = n
-	}
-	err = eachParallel(ctx, len(nodes), func(i int) error {
+// startAll makes the nodes' dirs and starts them, a few at a time.
+func (r *execRun) startAll(ctx context.Context, nodes []*execNode) error {
+	return eachParallel(ctx, len(nodes), func(i int) error {
 		n := nodes[i]
-		if err := os.Mkdir(n.dir, 0o755); err != nil {
+		if err := os.MkdirAll(n.dir, 0o755); err != nil {
 			return fmt.Errorf("node %s: %w", n.name, err)
 		}
 		return n.firstStart(ctx)
 	})
-	if err != nil {
-		return nil, err
+}
+
+// close stops every process of the run and removes the root dir.
+func (r *execRun) close() error {
+	// Removal must finish whatever ended the run: never cancelled.
+	err := eachParallel(context.Background(), len(r.procs), func(i int) error {
+		return r.procs[i].stop()
+	})
+	if rerr := os.RemoveAll(r.root); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("remove %s: %w", r.root, rerr))
 	}
-	return newCluster(ProviderExec, execCaps, nodes, closeAll), nil
+	return err
 }
 
 // SweepStaleDirs removes exec node dirs whose owner process is gone (a run
@@ -183,6 +217,13 @@ type execNode struct {
 	persist Persistence
 	timeout time.Duration
 	shim    string // clock shim library; "" = real clock
+	// conf is a config file given before every other argument ("" =
+	// none). Replicated topologies keep settings there that Redis itself
+	// rewrites (CONFIG REWRITE after a failover, Sentinel's state), so a
+	// restarted process comes back as what it had become.
+	conf string
+	// extra are arguments after the common ones, e.g. --sentinel.
+	extra []string
 
 	mu     sync.Mutex
 	port   int
@@ -249,12 +290,17 @@ func (n *execNode) Start(ctx context.Context) error {
 		n.mu.Unlock()
 		return fmt.Errorf("node %s is already running", n.name)
 	}
-	args := []string{
+	var args []string
+	if n.conf != "" {
+		args = append(args, n.conf)
+	}
+	args = append(args,
 		"--port", strconv.Itoa(n.port), "--bind", "127.0.0.1",
 		"--dir", n.dir, "--logfile", n.logFile(), "--daemonize", "no",
 		"--appendfilename", "appendonly.aof",
-	}
+	)
 	args = append(args, n.persist.redisArgs()...)
+	args = append(args, n.extra...)
 	cmd := exec.Command(n.bin, args...)
 	cmd.Dir = n.dir
 	cmd.Env = append(os.Environ(), "LOCKBENCH_OWNER="+strconv.Itoa(os.Getpid()))

@@ -1,0 +1,255 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The cluster topology's shape and timing.
+const (
+	// clusterDataNodes is the default number of data nodes: three
+	// primaries, one replica each (Redis Cluster wants at least three
+	// primaries to keep a majority when one fails).
+	clusterDataNodes = 6
+	// clusterSlots is the size of Redis Cluster's key space.
+	clusterSlots = 16384
+	// clusterNodeTimeout: a node unreachable this long is failing, and
+	// its replica may take over. Short, as for Sentinel, so a failover
+	// fits in a run.
+	clusterNodeTimeout = 2 * time.Second
+)
+
+// ClusterNode is one line of CLUSTER NODES.
+type ClusterNode struct {
+	// ID is the node's cluster id.
+	ID string
+	// Addr is the announced "ip:port".
+	Addr string
+	// Flags are the node's flags: myself, master, slave, fail?, fail, ...
+	Flags []string
+	// PrimaryID is the id of the primary a replica follows ("" on a
+	// primary).
+	PrimaryID string
+	// Connected: the link to the node is up.
+	Connected bool
+	// Slots are the node's slot ranges as listed ("0-5460").
+	Slots []string
+}
+
+// Has reports whether the node carries flag.
+func (n ClusterNode) Has(flag string) bool {
+	for _, f := range n.Flags {
+		if f == flag {
+			return true
+		}
+	}
+	return false
+}
+
+// ClusterNodes asks c for CLUSTER NODES and parses the answer.
+func ClusterNodes(ctx context.Context, c *redis.Client) ([]ClusterNode, error) {
+	txt, err := c.ClusterNodes(ctx).Result()
+	if err != nil {
+		return nil, fmt.Errorf("CLUSTER NODES on %s: %w", c.Options().Addr, err)
+	}
+	return parseClusterNodes(txt)
+}
+
+// parseClusterNodes reads the text of CLUSTER NODES:
+// <id> <ip:port@cport> <flags> <primary> <ping> <pong> <epoch> <link> <slot>...
+func parseClusterNodes(txt string) ([]ClusterNode, error) {
+	var out []ClusterNode
+	for _, line := range strings.Split(strings.TrimSpace(txt), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			return nil, fmt.Errorf("CLUSTER NODES line %q: too few fields", line)
+		}
+		addr, _, _ := strings.Cut(f[1], "@")
+		n := ClusterNode{
+			ID:        f[0],
+			Addr:      addr,
+			Flags:     strings.Split(f[2], ","),
+			Connected: f[7] == "connected",
+			Slots:     f[8:],
+		}
+		if f[3] != "-" {
+			n.PrimaryID = f[3]
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// startRedisCluster starts spec.Nodes cluster-enabled nodes (default six),
+// gives the first half the slots in equal ranges, makes each node of the
+// second half the replica of one of the first, and returns once every
+// node says cluster_state:ok and sees the same primaries and replicas.
+func (p *execProvider) startRedisCluster(ctx context.Context, spec Spec) (_ *Cluster, err error) {
+	nData := spec.Nodes
+	if nData == 0 {
+		nData = clusterDataNodes
+	}
+	if nData < clusterDataNodes || nData%2 != 0 {
+		return nil, fmt.Errorf("cluster topology needs an even number of at least %d nodes (primaries with one replica each), got %d: %w", clusterDataNodes, nData, ErrBadSpec)
+	}
+	nPrimaries := nData / 2
+	r, err := p.newRun(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+
+	nodes := make([]*execNode, nData)
+	bus := make([]int, nData)
+	for i := range nodes {
+		nodes[i] = r.node(fmt.Sprintf("n%d", i+1), spec.Persistence, r.shim)
+	}
+	err = eachParallel(ctx, nData, func(i int) error {
+		var err error
+		bus[i], err = startClusterNode(ctx, nodes[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	clients := make([]*redis.Client, nData)
+	for i, n := range nodes {
+		clients[i] = redis.NewClient(n.Endpoint().ClientOptions(""))
+		defer clients[i].Close()
+	}
+	ids := make([]string, nData)
+	for i, c := range clients {
+		if ids[i], err = c.ClusterMyID(ctx).Result(); err != nil {
+			return nil, fmt.Errorf("CLUSTER MYID on %s: %w", nodes[i].name, err)
+		}
+	}
+	for i := range nPrimaries {
+		lo, hi := i*clusterSlots/nPrimaries, (i+1)*clusterSlots/nPrimaries-1
+		if err = clients[i].ClusterAddSlotsRange(ctx, lo, hi).Err(); err != nil {
+			return nil, fmt.Errorf("CLUSTER ADDSLOTSRANGE %d %d on %s: %w", lo, hi, nodes[i].name, err)
+		}
+	}
+	// One node meets all the others; gossip tells the rest. The bus port
+	// is given because it is not the default port+10000.
+	for i := 1; i < nData; i++ {
+		if err = clients[0].Do(ctx, "CLUSTER", "MEET", "127.0.0.1", portOf(nodes[i]), bus[i]).Err(); err != nil {
+			return nil, fmt.Errorf("CLUSTER MEET %s from %s: %w", nodes[i].name, nodes[0].name, err)
+		}
+	}
+	// A node can only follow a primary it knows.
+	err = waitUntil(ctx, "cluster nodes meet", func(ctx context.Context) (bool, string) {
+		for i, c := range clients {
+			known, err := c.ClusterNodes(ctx).Result()
+			if err != nil {
+				return false, err.Error()
+			}
+			if k := strings.Count(strings.TrimSpace(known), "\n") + 1; k != nData {
+				return false, fmt.Sprintf("%s knows %d of %d nodes", nodes[i].name, k, nData)
+			}
+		}
+		return true, ""
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := nPrimaries; i < nData; i++ {
+		if err = clients[i].ClusterReplicate(ctx, ids[i-nPrimaries]).Err(); err != nil {
+			return nil, fmt.Errorf("CLUSTER REPLICATE on %s: %w", nodes[i].name, err)
+		}
+	}
+	for i := nPrimaries; i < nData; i++ {
+		if err = waitReplicasInSync(ctx, nodes[i-nPrimaries], nodes[i:i+1]); err != nil {
+			return nil, err
+		}
+	}
+	if err = waitClusterAgreed(ctx, nodes, clients, nPrimaries); err != nil {
+		return nil, err
+	}
+
+	c := newCluster(ProviderExec, execCaps, nodes, r.close)
+	c.Topology = TopoCluster
+	c.Roles = make([]Role, nData)
+	for i := range c.Roles {
+		c.Roles[i] = RolePrimary
+		if i >= nPrimaries {
+			c.Roles[i] = RoleReplica
+		}
+	}
+	return c, nil
+}
+
+// startClusterNode starts one cluster-enabled node on free ports and
+// returns its cluster bus port. A bus port taken between picking and
+// binding is retried with another, as firstStart does for the client port.
+func startClusterNode(ctx context.Context, n *execNode) (int, error) {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var bus int
+		if bus, err = freePort(); err != nil {
+			return 0, err
+		}
+		conf := append([]string{
+			"cluster-enabled yes",
+			"cluster-config-file nodes.conf", // in the node's dir, kept across restarts
+			"cluster-announce-ip 127.0.0.1",
+			"cluster-port " + strconv.Itoa(bus),
+			fmt.Sprintf("cluster-node-timeout %d", clusterNodeTimeout.Milliseconds()),
+		}, replicationConf...)
+		if err = writeNodeConf(n, conf); err != nil {
+			return 0, err
+		}
+		if err = n.firstStart(ctx); err == nil {
+			return bus, nil
+		}
+		if !strings.Contains(err.Error(), "in use") {
+			return 0, err
+		}
+	}
+	return 0, err
+}
+
+// waitClusterAgreed waits until every node says cluster_state:ok and
+// lists nPrimaries primaries holding slots and as many replicas, all
+// connected and none failing.
+func waitClusterAgreed(ctx context.Context, nodes []*execNode, clients []*redis.Client, nPrimaries int) error {
+	return waitUntil(ctx, "cluster state ok", func(ctx context.Context) (bool, string) {
+		for i, c := range clients {
+			info, err := c.ClusterInfo(ctx).Result()
+			if err != nil {
+				return false, err.Error()
+			}
+			if !strings.Contains(info, "cluster_state:ok") {
+				return false, nodes[i].name + ": cluster_state not ok"
+			}
+			cn, err := ClusterNodes(ctx, c)
+			if err != nil {
+				return false, err.Error()
+			}
+			primaries, replicas := 0, 0
+			for _, n := range cn {
+				switch {
+				case !n.Connected || n.Has("fail") || n.Has("fail?") || n.Has("handshake") || n.Has("noaddr"):
+					return false, fmt.Sprintf("%s sees %s as %v", nodes[i].name, n.Addr, n.Flags)
+				case n.Has("master") && len(n.Slots) > 0:
+					primaries++
+				case n.Has("slave"):
+					replicas++
+				}
+			}
+			if primaries != nPrimaries || replicas != len(nodes)-nPrimaries {
+				return false, fmt.Sprintf("%s sees %d primaries and %d replicas", nodes[i].name, primaries, replicas)
+			}
+		}
+		return true, ""
+	})
+}

@@ -1,0 +1,281 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The sentinel topology's shape and timing. The timeouts are short so
+// that a failover completes in a few seconds: a bench run lasts tens of
+// seconds, and a failover that takes the default minutes would never be
+// seen in one.
+const (
+	// sentinelDataNodes is the default number of data nodes: one primary
+	// and two replicas.
+	sentinelDataNodes = 3
+	// sentinelCount Sentinels watch the primary; sentinelQuorum of them
+	// must agree it is down, and a majority must elect the leader that
+	// fails over.
+	sentinelCount  = 3
+	sentinelQuorum = 2
+	// MasterName is the name the Sentinels monitor the primary under:
+	// what go-redis's FailoverOptions.MasterName must say.
+	MasterName = "lockbench"
+	// sentinelDownAfter: a primary silent this long is subjectively down.
+	sentinelDownAfter = time.Second
+	// sentinelFailoverTimeout bounds one failover attempt; a failed
+	// attempt is retried after twice this.
+	sentinelFailoverTimeout = 3 * time.Second
+	// topologyReadyTimeout bounds the wait for replicas to sync and for
+	// Sentinels or cluster nodes to see each other.
+	topologyReadyTimeout = 30 * time.Second
+)
+
+// replicationConf are the data-node settings every replicated topology
+// shares: every address a node announces is loopback, and a full sync
+// starts at once (Redis 7 waits 5 s for more replicas to share a
+// diskless transfer, which would slow every start and every failover).
+var replicationConf = []string{
+	"replica-announce-ip 127.0.0.1",
+	"repl-diskless-sync yes",
+	"repl-diskless-sync-delay 0",
+}
+
+// startSentinel starts one primary, spec.Nodes-1 replicas of it and three
+// Sentinels, and returns once the replicas are in sync and every Sentinel
+// sees the primary, every replica and the other Sentinels.
+func (p *execProvider) startSentinel(ctx context.Context, spec Spec) (_ *Cluster, err error) {
+	nData := spec.Nodes
+	if nData == 0 {
+		nData = sentinelDataNodes
+	}
+	if nData < 2 {
+		return nil, fmt.Errorf("sentinel topology needs a primary and at least one replica, got %d nodes: %w", nData, ErrBadSpec)
+	}
+	r, err := p.newRun(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+
+	data := make([]*execNode, nData)
+	for i := range data {
+		data[i] = r.node(fmt.Sprintf("n%d", i+1), spec.Persistence, r.shim)
+	}
+	// The primary first: the replicas' config names its port.
+	if err = writeNodeConf(data[0], replicationConf); err != nil {
+		return nil, err
+	}
+	if err = r.startAll(ctx, data[:1]); err != nil {
+		return nil, err
+	}
+	primaryPort := portOf(data[0])
+	replicaConf := append([]string{"replicaof 127.0.0.1 " + primaryPort}, replicationConf...)
+	for _, n := range data[1:] {
+		if err = writeNodeConf(n, replicaConf); err != nil {
+			return nil, err
+		}
+	}
+	if err = r.startAll(ctx, data[1:]); err != nil {
+		return nil, err
+	}
+	if err = waitReplicasInSync(ctx, data[0], data[1:]); err != nil {
+		return nil, err
+	}
+
+	// Sentinels are started once the replicas are attached: a Sentinel
+	// learns the replicas from the primary's INFO, which it reads at once
+	// on connecting and then only every 10 s.
+	sentinels := make([]*execNode, sentinelCount)
+	conf := []string{
+		"sentinel resolve-hostnames no",
+		"sentinel announce-ip 127.0.0.1",
+		fmt.Sprintf("sentinel monitor %s 127.0.0.1 %s %d", MasterName, primaryPort, sentinelQuorum),
+		fmt.Sprintf("sentinel down-after-milliseconds %s %d", MasterName, sentinelDownAfter.Milliseconds()),
+		fmt.Sprintf("sentinel failover-timeout %s %d", MasterName, sentinelFailoverTimeout.Milliseconds()),
+		fmt.Sprintf("sentinel parallel-syncs %s 1", MasterName),
+	}
+	for i := range sentinels {
+		// No clock shim: the fake clock is for the data nodes a lock
+		// lives on; a Sentinel on a moved clock would fail over on its own.
+		s := r.node(fmt.Sprintf("s%d", i+1), PersistNone, "")
+		s.extra = []string{"--sentinel"}
+		if err = writeNodeConf(s, conf); err != nil {
+			return nil, err
+		}
+		sentinels[i] = s
+	}
+	if err = r.startAll(ctx, sentinels); err != nil {
+		return nil, err
+	}
+	if err = waitSentinelsReady(ctx, sentinels, data[0].Endpoint().Addr, nData-1); err != nil {
+		return nil, err
+	}
+
+	c := newCluster(ProviderExec, execCaps, data, r.close)
+	c.Topology = TopoSentinel
+	c.MasterName = MasterName
+	c.Roles = make([]Role, nData)
+	for i := range c.Roles {
+		c.Roles[i] = RoleReplica
+	}
+	c.Roles[0] = RolePrimary
+	for _, s := range sentinels {
+		c.Sentinels = append(c.Sentinels, s)
+	}
+	return c, nil
+}
+
+// SentinelAddrs returns the Sentinels' addresses in order: what go-redis's
+// FailoverOptions.SentinelAddrs wants.
+func (c *Cluster) SentinelAddrs() []string {
+	out := make([]string, len(c.Sentinels))
+	for i, s := range c.Sentinels {
+		out[i] = s.Endpoint().Addr
+	}
+	return out
+}
+
+// SentinelPrimary asks the Sentinels, in order, which address they give
+// for the primary; the first that answers decides.
+func SentinelPrimary(ctx context.Context, c *Cluster) (string, error) {
+	var last error
+	for _, s := range c.Sentinels {
+		sc := redis.NewSentinelClient(s.Endpoint().ClientOptions(""))
+		addr, err := sc.GetMasterAddrByName(ctx, c.MasterName).Result()
+		sc.Close()
+		if err == nil && len(addr) == 2 {
+			return addr[0] + ":" + addr[1], nil
+		}
+		last = fmt.Errorf("SENTINEL GET-MASTER-ADDR-BY-NAME on %s: %v %w", s.Endpoint().Addr, addr, err)
+	}
+	if last == nil {
+		return "", fmt.Errorf("cluster has no Sentinels: %w", ErrBadSpec)
+	}
+	return "", last
+}
+
+// portOf is the node's client port, as a config file writes it.
+func portOf(n *execNode) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return strconv.Itoa(n.port)
+}
+
+// writeNodeConf makes the node's dir and writes lines as its config file.
+func writeNodeConf(n *execNode, lines []string) error {
+	if err := os.MkdirAll(n.dir, 0o755); err != nil {
+		return fmt.Errorf("node %s: %w", n.name, err)
+	}
+	n.conf = filepath.Join(n.dir, "redis.conf")
+	if err := os.WriteFile(n.conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		return fmt.Errorf("node %s: write config: %w", n.name, err)
+	}
+	return nil
+}
+
+// waitUntil polls ready every 100 ms until it says yes, topologyReadyTimeout
+// passes or ctx ends; the error names what was awaited and the last reason
+// it was not yet so.
+func waitUntil(ctx context.Context, what string, ready func(ctx context.Context) (bool, string)) error {
+	deadline := time.Now().Add(topologyReadyTimeout)
+	var why string
+	for {
+		ok, reason := ready(ctx)
+		if ok {
+			return nil
+		}
+		why = reason
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: not within %v: %s", what, topologyReadyTimeout, why)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (%s)", what, ctx.Err(), why)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitReplicasInSync waits until every replica's link to primary is up and
+// primary lists each of them online.
+func waitReplicasInSync(ctx context.Context, primary *execNode, replicas []*execNode) error {
+	return waitUntil(ctx, "replicas in sync", func(ctx context.Context) (bool, string) {
+		for _, r := range replicas {
+			info, err := ReplicationInfo(ctx, r.Endpoint())
+			if err != nil {
+				return false, err.Error()
+			}
+			if info.Role != RoleReplica || !info.LinkUp {
+				return false, fmt.Sprintf("%s: role %s, link up %v", r.name, info.Role, info.LinkUp)
+			}
+		}
+		info, err := ReplicationInfo(ctx, primary.Endpoint())
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, r := range replicas {
+			if st := info.Replicas[r.Endpoint().Addr]; st.State != "online" {
+				return false, fmt.Sprintf("primary sees %s as %q", r.name, st.State)
+			}
+		}
+		return true, ""
+	})
+}
+
+// waitSentinelsReady waits until every Sentinel names primaryAddr as the
+// primary, sees it up, sees replicas replicas up, and knows every other
+// Sentinel: without the others it could not gather a quorum or win the
+// election a failover needs.
+func waitSentinelsReady(ctx context.Context, sentinels []*execNode, primaryAddr string, replicas int) error {
+	return waitUntil(ctx, "sentinels ready", func(ctx context.Context) (bool, string) {
+		for _, s := range sentinels {
+			ok, why := sentinelSees(ctx, s, primaryAddr, replicas, len(sentinels)-1)
+			if !ok {
+				return false, s.name + ": " + why
+			}
+		}
+		return true, ""
+	})
+}
+
+// sentinelSees reports whether one Sentinel sees the topology whole.
+func sentinelSees(ctx context.Context, s *execNode, primaryAddr string, replicas, others int) (bool, string) {
+	sc := redis.NewSentinelClient(s.Endpoint().ClientOptions(""))
+	defer sc.Close()
+	m, err := sc.Master(ctx, MasterName).Result()
+	if err != nil {
+		return false, err.Error()
+	}
+	if addr := m["ip"] + ":" + m["port"]; addr != primaryAddr || m["flags"] != "master" {
+		return false, fmt.Sprintf("primary %s flags %q", addr, m["flags"])
+	}
+	if n, _ := strconv.Atoi(m["num-other-sentinels"]); n != others {
+		return false, fmt.Sprintf("knows %d other sentinels, want %d", n, others)
+	}
+	rs, err := sc.Replicas(ctx, MasterName).Result()
+	if err != nil {
+		return false, err.Error()
+	}
+	up := 0
+	for _, r := range rs {
+		if r["flags"] == "slave" && r["master-link-status"] == "ok" {
+			up++
+		}
+	}
+	if up != replicas {
+		return false, fmt.Sprintf("sees %d of %d replicas up", up, replicas)
+	}
+	return true, ""
+}

@@ -1,0 +1,165 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lockbench/lockbench/endpoint"
+)
+
+// Topology is how a cluster's data nodes replicate.
+type Topology string
+
+// The topologies a Spec may ask for.
+const (
+	// TopoStandalone is N independent primaries: no replication.
+	TopoStandalone Topology = "standalone"
+	// TopoSentinel is one primary with replicas, watched by three
+	// Sentinels that promote a replica when the primary fails.
+	TopoSentinel Topology = "sentinel"
+	// TopoCluster is Redis Cluster: the key space in slots shared by
+	// primaries, each with a replica that takes over when it fails.
+	TopoCluster Topology = "cluster"
+)
+
+// TopologyInfo describes a topology for the command line.
+type TopologyInfo struct {
+	Name        Topology
+	Description string
+}
+
+// Topologies lists every topology, standalone first.
+func Topologies() []TopologyInfo {
+	return []TopologyInfo{
+		{TopoStandalone, "N independent primaries, no replication (the default)"},
+		{TopoSentinel, fmt.Sprintf("one primary and %d replicas, %d Sentinels (quorum %d) that fail over in seconds", sentinelDataNodes-1, sentinelCount, sentinelQuorum)},
+		{TopoCluster, fmt.Sprintf("Redis Cluster: %d primaries sharing the slots, one replica each", clusterDataNodes/2)},
+	}
+}
+
+// Providers names the providers that start t, in Providers order.
+func (t Topology) Providers() []string {
+	if t == TopoStandalone || t == "" {
+		return []string{ProviderExec, ProviderDocker, ProviderExternal}
+	}
+	return []string{ProviderExec}
+}
+
+// ParseTopology turns a name into a Topology; "" means standalone.
+func ParseTopology(s string) (Topology, error) {
+	if s == "" {
+		return TopoStandalone, nil
+	}
+	for _, t := range Topologies() {
+		if string(t.Name) == s {
+			return t.Name, nil
+		}
+	}
+	return "", fmt.Errorf("unknown topology %q (want standalone, sentinel or cluster): %w", s, ErrBadSpec)
+}
+
+// topology is the spec's topology with "" read as standalone.
+func (s Spec) topology() Topology {
+	if s.Topology == "" {
+		return TopoStandalone
+	}
+	return s.Topology
+}
+
+// Role is a data node's part in replication.
+type Role string
+
+// The roles a data node has.
+const (
+	RolePrimary Role = "primary"
+	RoleReplica Role = "replica"
+)
+
+// Replication is what a node's INFO replication says about it.
+type Replication struct {
+	// Role is the node's current role.
+	Role Role
+	// PrimaryAddr is the primary a replica follows ("" on a primary).
+	PrimaryAddr string
+	// LinkUp: a replica's link to its primary is up (master_link_status).
+	LinkUp bool
+	// Offset is the node's replication offset (master_repl_offset).
+	Offset int64
+	// Replicas are a primary's connected replicas, by "ip:port".
+	Replicas map[string]ReplicaState
+}
+
+// ReplicaState is one connected replica as its primary sees it.
+type ReplicaState struct {
+	// State is the replica's sync state, "online" once in sync.
+	State string
+	// Offset is the replication offset the replica last acknowledged.
+	Offset int64
+}
+
+// ReplicationInfo asks the node at e for INFO replication.
+func ReplicationInfo(ctx context.Context, e endpoint.Endpoint) (Replication, error) {
+	c := redis.NewClient(e.ClientOptions(""))
+	defer c.Close()
+	txt, err := c.Info(ctx, "replication").Result()
+	if err != nil {
+		return Replication{}, fmt.Errorf("INFO replication on %s: %w", e.Addr, err)
+	}
+	return parseReplication(txt)
+}
+
+// parseReplication reads the text of INFO replication.
+func parseReplication(txt string) (Replication, error) {
+	var r Replication
+	var host, port string
+	sc := bufio.NewScanner(strings.NewReader(txt))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":")
+		if !ok {
+			continue
+		}
+		switch {
+		case k == "role" && v == "master":
+			r.Role = RolePrimary
+		case k == "role" && v == "slave":
+			r.Role = RoleReplica
+		case k == "master_host":
+			host = v
+		case k == "master_port":
+			port = v
+		case k == "master_link_status":
+			r.LinkUp = v == "up"
+		case k == "master_repl_offset":
+			fmt.Sscan(v, &r.Offset)
+		case strings.HasPrefix(k, "slave") && k != "slave_repl_offset" && k != "slave_priority" && k != "slave_read_only" && k != "slave_read_repl_offset":
+			// slave0:ip=127.0.0.1,port=6380,state=online,offset=42,lag=0
+			f := map[string]string{}
+			for _, kv := range strings.Split(v, ",") {
+				if a, b, ok := strings.Cut(kv, "="); ok {
+					f[a] = b
+				}
+			}
+			if f["ip"] == "" {
+				continue
+			}
+			var rs ReplicaState
+			rs.State = f["state"]
+			fmt.Sscan(f["offset"], &rs.Offset)
+			if r.Replicas == nil {
+				r.Replicas = map[string]ReplicaState{}
+			}
+			r.Replicas[f["ip"]+":"+f["port"]] = rs
+		}
+	}
+	if r.Role == "" {
+		return r, fmt.Errorf("INFO replication has no role line")
+	}
+	if host != "" {
+		r.PrimaryAddr = host + ":" + port
+	}
+	return r, nil
+}

@@ -1,0 +1,285 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lockbench/lockbench/internal/testenv"
+)
+
+// startTopology starts an exec cluster of a replicated topology, skipping
+// when redis-server is older than 7.0 (cluster-port, CLUSTER
+// ADDSLOTSRANGE and Sentinel's announce settings need it).
+func startTopology(t *testing.T, spec Spec) *Cluster {
+	t.Helper()
+	testenv.NeedRedisServer(t)
+	out, err := exec.Command("redis-server", "--version").Output()
+	if err != nil {
+		t.Skipf("redis-server --version: %v", err)
+	}
+	m := regexp.MustCompile(`v=(\d+)\.`).FindSubmatch(out)
+	if m == nil {
+		t.Skipf("cannot read the version in %q", out)
+	}
+	if major, _ := strconv.Atoi(string(m[1])); major < 7 {
+		t.Skipf("redis-server %s.x lacks what the %s topology needs (7.0 or later)", m[1], spec.Topology)
+	}
+	start := time.Now()
+	c := startWith(t, NewExec(ExecOptions{}), spec)
+	t.Logf("%s topology ready in %v", spec.Topology, time.Since(start))
+	return c
+}
+
+// eventually polls f every 100 ms for up to limit; it fails the test with
+// f's last error when f never succeeds.
+func eventually(t *testing.T, limit time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v: %v", what, limit, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestSpecTopologyValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		provider Provider
+		spec     Spec
+		want     error
+	}{
+		{"unknown topology", NewExec(ExecOptions{}), Spec{Nodes: 1, Topology: "ring"}, ErrBadSpec},
+		{"sentinel on docker", NewDocker(DockerOptions{}), Spec{Topology: TopoSentinel}, ErrUnsupported},
+		{"cluster on external", NewExternal(ExternalOptions{Addrs: []string{"127.0.0.1:1"}}), Spec{Topology: TopoCluster}, ErrUnsupported},
+		{"sentinel without a replica", NewExec(ExecOptions{}), Spec{Nodes: 1, Topology: TopoSentinel}, ErrBadSpec},
+		{"cluster of five", NewExec(ExecOptions{}), Spec{Nodes: 5, Topology: TopoCluster}, ErrBadSpec},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := tc.provider.Start(context.Background(), tc.spec)
+			if err == nil {
+				c.Close()
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Start = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		in   string
+		want Topology
+	}{{"", TopoStandalone}, {"standalone", TopoStandalone}, {"sentinel", TopoSentinel}, {"cluster", TopoCluster}} {
+		if got, err := ParseTopology(tc.in); got != tc.want || err != nil {
+			t.Errorf("ParseTopology(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// TestExecStandaloneIsTheDefault: a spec without a topology starts
+// independent primaries, as before topologies existed.
+func TestExecStandaloneIsTheDefault(t *testing.T) {
+	c := startExec(t, Spec{Nodes: 2})
+	if c.Topology != TopoStandalone || c.Roles != nil || c.Sentinels != nil {
+		t.Errorf("topology %q roles %v sentinels %v; want standalone, none, none", c.Topology, c.Roles, c.Sentinels)
+	}
+	for _, n := range c.Nodes {
+		info, err := ReplicationInfo(context.Background(), n.Endpoint())
+		if err != nil || info.Role != RolePrimary || len(info.Replicas) != 0 {
+			t.Errorf("%s: %+v, %v; want a primary without replicas", n.Name(), info, err)
+		}
+	}
+}
+
+func TestExecSentinelTopology(t *testing.T) {
+	c := startTopology(t, Spec{Topology: TopoSentinel})
+	ctx := context.Background()
+	if len(c.Nodes) != 3 || len(c.Sentinels) != 3 || c.MasterName != MasterName || c.Topology != TopoSentinel {
+		t.Fatalf("%d nodes, %d sentinels, master name %q, topology %q", len(c.Nodes), len(c.Sentinels), c.MasterName, c.Topology)
+	}
+	for i, n := range append(append([]Node{}, c.Nodes...), c.Sentinels...) {
+		if host, _, _ := net.SplitHostPort(n.Endpoint().Addr); host != "127.0.0.1" {
+			t.Errorf("%s listens on %s, want loopback", n.Name(), n.Endpoint().Addr)
+		}
+		if i >= len(c.Nodes) {
+			continue
+		}
+		info, err := ReplicationInfo(ctx, n.Endpoint())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Role != c.Roles[i] {
+			t.Errorf("%s is %s, provisioned as %s", n.Name(), info.Role, c.Roles[i])
+		}
+		if info.Role == RoleReplica && (info.PrimaryAddr != c.Nodes[0].Endpoint().Addr || !info.LinkUp) {
+			t.Errorf("%s follows %s (link up %v), want %s", n.Name(), info.PrimaryAddr, info.LinkUp, c.Nodes[0].Endpoint().Addr)
+		}
+	}
+	if got, err := SentinelPrimary(ctx, c); err != nil || got != c.Nodes[0].Endpoint().Addr {
+		t.Errorf("Sentinels name %q (%v) as primary, want %s", got, err, c.Nodes[0].Endpoint().Addr)
+	}
+	// A write on the primary reaches the replicas.
+	if err := client(t, c.Nodes[0]).Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range c.Nodes[1:] {
+		eventually(t, 5*time.Second, n.Name()+" has the write", func() error {
+			return client(t, n).Get(ctx, "k").Err()
+		})
+	}
+}
+
+// failoverClient is a go-redis client that finds the primary through the
+// cluster's Sentinels.
+func failoverClient(t *testing.T, c *Cluster) *redis.Client {
+	t.Helper()
+	fc := redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName:    c.MasterName,
+		SentinelAddrs: c.SentinelAddrs(),
+		DialTimeout:   time.Second,
+		ReadTimeout:   time.Second,
+		WriteTimeout:  time.Second,
+		MaxRetries:    -1,
+		Protocol:      2,
+	})
+	t.Cleanup(func() { fc.Close() })
+	return fc
+}
+
+// TestExecSentinelFailover: SIGKILL the primary; the Sentinels promote a
+// replica, a failover client's writes resume on it, and the old primary,
+// started again, comes back as a replica of the new one.
+func TestExecSentinelFailover(t *testing.T) {
+	c := startTopology(t, Spec{Topology: TopoSentinel})
+	ctx := context.Background()
+	fc := failoverClient(t, c)
+	if err := fc.Set(ctx, "before", "1", 0).Err(); err != nil {
+		t.Fatalf("write before the failover: %v", err)
+	}
+	old := c.Nodes[0]
+	oldAddr := old.Endpoint().Addr
+	killed := time.Now()
+	if err := old.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var newAddr string
+	writes := 0
+	eventually(t, 20*time.Second, "failover", func() error {
+		writes++
+		if err := fc.Set(ctx, "after", writes, 0).Err(); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		addr, err := SentinelPrimary(ctx, c)
+		if err != nil {
+			return err
+		}
+		if addr == oldAddr {
+			return fmt.Errorf("Sentinels still name %s", addr)
+		}
+		newAddr = addr
+		return nil
+	})
+	t.Logf("failover: writes resumed on %s %v after the kill", newAddr, time.Since(killed))
+	var promoted Node
+	for _, n := range c.Nodes[1:] {
+		if n.Endpoint().Addr == newAddr {
+			promoted = n
+		}
+	}
+	if promoted == nil {
+		t.Fatalf("new primary %s is none of the replicas", newAddr)
+	}
+	info, err := ReplicationInfo(ctx, promoted.Endpoint())
+	if err != nil || info.Role != RolePrimary {
+		t.Fatalf("%s: %+v, %v; want primary", promoted.Name(), info, err)
+	}
+	got, err := client(t, promoted).Get(ctx, "after").Int()
+	if err != nil || got != writes {
+		t.Errorf("new primary has after = %d, %v; want %d", got, err, writes)
+	}
+
+	if err := old.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "old primary rejoins as replica", func() error {
+		info, err := ReplicationInfo(ctx, old.Endpoint())
+		if err != nil {
+			return err
+		}
+		if info.Role != RoleReplica || info.PrimaryAddr != newAddr || !info.LinkUp {
+			return fmt.Errorf("%s: role %s of %s, link up %v", old.Name(), info.Role, info.PrimaryAddr, info.LinkUp)
+		}
+		return nil
+	})
+}
+
+// TestExecSentinelReplicationCut: a paused replica stops acknowledging
+// the replication stream, so the primary sees its offset fall behind
+// while writes go on and the other replica keeps up; resumed, it catches
+// up.
+func TestExecSentinelReplicationCut(t *testing.T) {
+	c := startTopology(t, Spec{Topology: TopoSentinel})
+	ctx := context.Background()
+	primary, cut, kept := c.Nodes[0], c.Nodes[1], c.Nodes[2]
+	pc := client(t, primary)
+	if err := cut.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			cut.Resume(ctx)
+		}
+	}()
+	for i := range 200 {
+		if err := pc.Set(ctx, fmt.Sprintf("k%d", i), i, 0).Err(); err != nil {
+			t.Fatalf("write %d on the primary: %v", i, err)
+		}
+	}
+	// Replicas acknowledge once a second: wait for the kept one's ack to
+	// reach the primary's offset while the cut one's stays behind.
+	var lag int64
+	eventually(t, 5*time.Second, "kept replica acknowledges, cut one lags", func() error {
+		info, err := ReplicationInfo(ctx, primary.Endpoint())
+		if err != nil {
+			return err
+		}
+		k, u := info.Replicas[kept.Endpoint().Addr], info.Replicas[cut.Endpoint().Addr]
+		lag = info.Offset - u.Offset
+		if k.Offset != info.Offset || lag <= 0 {
+			return fmt.Errorf("offset %d, kept replica at %d, cut replica at %d", info.Offset, k.Offset, u.Offset)
+		}
+		return nil
+	})
+	t.Logf("cut replica %d bytes behind", lag)
+	if err := cut.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	eventually(t, 10*time.Second, "cut replica catches up", func() error {
+		info, err := ReplicationInfo(ctx, primary.Endpoint())
+		if err != nil {
+			return err
+		}
+		if u := info.Replicas[cut.Endpoint().Addr]; u.Offset != info.Offset {
+			return fmt.Errorf("offset %d, cut replica at %d", info.Offset, u.Offset)
+		}
+		return nil
+	})
+	if got, err := client(t, cut).Get(ctx, "k199").Int(); err != nil || got != 199 {
+		t.Errorf("cut replica after resume: k199 = %d, %v", got, err)
+	}
+}
