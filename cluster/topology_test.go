@@ -283,3 +283,92 @@ func TestExecSentinelReplicationCut(t *testing.T) {
 		t.Errorf("cut replica after resume: k199 = %d, %v", got, err)
 	}
 }
+
+// TestExecRedisCluster: six nodes form a cluster of three primaries with
+// a replica each; a cluster client writes hash-tagged keys; CLUSTER
+// FAILOVER on a replica promotes it, and the client's writes go on.
+func TestExecRedisCluster(t *testing.T) {
+	c := startTopology(t, Spec{Topology: TopoCluster})
+	ctx := context.Background()
+	if len(c.Nodes) != 6 || c.Topology != TopoCluster {
+		t.Fatalf("%d nodes, topology %q", len(c.Nodes), c.Topology)
+	}
+	for i, n := range c.Nodes {
+		info, err := ReplicationInfo(ctx, n.Endpoint())
+		if err != nil || info.Role != c.Roles[i] {
+			t.Fatalf("%s: %+v, %v; provisioned as %s", n.Name(), info, err, c.Roles[i])
+		}
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs:        c.Addrs(),
+		DialTimeout:  time.Second,
+		ReadTimeout:  time.Second,
+		WriteTimeout: time.Second,
+		Protocol:     2,
+	})
+	t.Cleanup(func() { cc.Close() })
+	write := func(round int) error {
+		for i := range 30 {
+			if err := cc.Set(ctx, fmt.Sprintf("{user%d}:lock", i), round, 0).Err(); err != nil {
+				return fmt.Errorf("write {user%d}:lock: %w", i, err)
+			}
+		}
+		return nil
+	}
+	if err := write(0); err != nil {
+		t.Fatal(err)
+	}
+	// The keys are spread: every primary holds some.
+	for _, n := range c.Nodes[:3] {
+		if k, err := client(t, n).DBSize(ctx).Result(); err != nil || k == 0 {
+			t.Errorf("%s holds %d keys (%v); want some", n.Name(), k, err)
+		}
+	}
+
+	primary, replica := c.Nodes[0], c.Nodes[3]
+	rc := client(t, replica)
+	nodes, err := ClusterNodes(ctx, rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var primaryID string
+	for _, n := range nodes {
+		if n.Has("myself") {
+			primaryID = n.PrimaryID
+		}
+	}
+	pid, err := client(t, primary).ClusterMyID(ctx).Result()
+	if err != nil || pid != primaryID {
+		t.Fatalf("%s follows %q, %s is %q (%v)", replica.Name(), primaryID, primary.Name(), pid, err)
+	}
+	if err := rc.ClusterFailover(ctx).Err(); err != nil {
+		t.Fatalf("CLUSTER FAILOVER on %s: %v", replica.Name(), err)
+	}
+	eventually(t, 20*time.Second, "replica promoted", func() error {
+		nodes, err := ClusterNodes(ctx, rc)
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			if n.Has("myself") && (!n.Has("master") || len(n.Slots) == 0) {
+				return fmt.Errorf("%s is %v with slots %v", replica.Name(), n.Flags, n.Slots)
+			}
+		}
+		info, err := ReplicationInfo(ctx, primary.Endpoint())
+		if err != nil {
+			return err
+		}
+		if info.Role != RoleReplica || info.PrimaryAddr != replica.Endpoint().Addr {
+			return fmt.Errorf("%s is %s of %q", primary.Name(), info.Role, info.PrimaryAddr)
+		}
+		return nil
+	})
+	round := 0
+	eventually(t, 20*time.Second, "writes after the failover", func() error {
+		round++
+		return write(round)
+	})
+	if k, err := rc.DBSize(ctx).Result(); err != nil || k == 0 {
+		t.Errorf("promoted %s holds %d keys (%v); want those of its slots", replica.Name(), k, err)
+	}
+}
