@@ -34,7 +34,7 @@ func TestCommandHelpPrintsEveryFlag(t *testing.T) {
 		{"plot", []string{"RUN_DIR"}},
 		{"compare", []string{"--thresholds", "--markdown", "--strict", "--alpha", "--ignore-liveness"}},
 		{"zoo", []string{"--quick", "--seed", "--only", "--list", "--provider", "--redis-addrs", "--out"}},
-		{"list", []string{"locks | faults | workloads | presets"}},
+		{"list", []string{"locks | faults | workloads | presets | topologies"}},
 		{"calibrate", []string{"--provider", "--redis-addrs", "--nodes", "--samples", "--clients", "--duration", "--rounds", "--out", "--client-procs", "--no-pin", "--cpuprofile"}},
 	} {
 		for _, args := range [][]string{{tc.cmd, "-h"}, {tc.cmd, "--help"}, {"help", tc.cmd}} {

@@ -229,6 +229,7 @@ func TestListFaultsWorkloadsPresets(t *testing.T) {
 		{"faults", []string{"partition-asymmetric", "clock-jump", "delayed-write", "exec"}},
 		{"workloads", []string{"uncontended", "hot-key", "zipf", "long-critical-section"}},
 		{"presets", []string{"kleppmann-client-pause", "source:", "default"}},
+		{"topologies", []string{"standalone", "exec,docker,external", "sentinel", "cluster", "Redis Cluster"}},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run([]string{"list", tc.what}, &stdout, &stderr); code != exitOK {
