@@ -139,7 +139,9 @@ type Cluster struct {
 	Nodes []Node
 	// Caps are the kinds of process control the nodes support.
 	Caps []Capability
-	// Topology is how the nodes replicate.
+	// Topology is how the nodes replicate; "" means standalone, as in
+	// Spec (clusters built as literals, e.g. a subset of another's nodes,
+	// are standalone).
 	Topology Topology
 	// Roles are the data nodes' roles as provisioned, parallel to Nodes;
 	// nil for standalone. A failover changes the live roles: ask
@@ -305,7 +307,7 @@ func eachParallel(ctx context.Context, n int, f func(i int) error) error {
 
 // newCluster wraps started nodes.
 func newCluster[N Node](provider string, caps []Capability, nodes []N, close func() error) *Cluster {
-	c := &Cluster{Provider: provider, Caps: caps, Topology: TopoStandalone, close: close}
+	c := &Cluster{Provider: provider, Caps: caps, close: close}
 	for _, n := range nodes {
 		c.Nodes = append(c.Nodes, n)
 	}

@@ -135,8 +135,9 @@ func parseReplication(txt string) (Replication, error) {
 			r.LinkUp = v == "up"
 		case k == "master_repl_offset":
 			fmt.Sscan(v, &r.Offset)
-		case strings.HasPrefix(k, "slave") && k != "slave_repl_offset" && k != "slave_priority" && k != "slave_read_only" && k != "slave_read_repl_offset":
-			// slave0:ip=127.0.0.1,port=6380,state=online,offset=42,lag=0
+		case strings.HasPrefix(k, "slave"):
+			// slave0:ip=127.0.0.1,port=6380,state=online,offset=42,lag=0;
+			// the replica's own slave_* lines have no ip and are skipped.
 			f := map[string]string{}
 			for _, kv := range strings.Split(v, ",") {
 				if a, b, ok := strings.Cut(kv, "="); ok {

@@ -93,7 +93,7 @@ func TestSpecTopologyValidation(t *testing.T) {
 // independent primaries, as before topologies existed.
 func TestExecStandaloneIsTheDefault(t *testing.T) {
 	c := startExec(t, Spec{Nodes: 2})
-	if c.Topology != TopoStandalone || c.Roles != nil || c.Sentinels != nil {
+	if (c.Topology != "" && c.Topology != TopoStandalone) || c.Roles != nil || c.Sentinels != nil {
 		t.Errorf("topology %q roles %v sentinels %v; want standalone, none, none", c.Topology, c.Roles, c.Sentinels)
 	}
 	for _, n := range c.Nodes {
@@ -370,5 +370,60 @@ func TestExecRedisCluster(t *testing.T) {
 	})
 	if k, err := rc.DBSize(ctx).Result(); err != nil || k == 0 {
 		t.Errorf("promoted %s holds %d keys (%v); want those of its slots", replica.Name(), k, err)
+	}
+}
+
+func TestParseReplication(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		txt  string
+		want Replication
+	}{
+		{"primary", "# Replication\r\nrole:master\r\nconnected_slaves:2\r\nslave0:ip=127.0.0.1,port=6380,state=online,offset=42,lag=0\r\nslave1:ip=127.0.0.1,port=6381,state=wait_bgsave,offset=0,lag=1\r\nmaster_repl_offset:56\r\n",
+			Replication{Role: RolePrimary, Offset: 56, Replicas: map[string]ReplicaState{
+				"127.0.0.1:6380": {State: "online", Offset: 42},
+				"127.0.0.1:6381": {State: "wait_bgsave", Offset: 0},
+			}}},
+		{"replica", "# Replication\r\nrole:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:up\r\nslave_read_repl_offset:56\r\nslave_repl_offset:56\r\nslave_priority:100\r\nconnected_slaves:0\r\nmaster_repl_offset:56\r\n",
+			Replication{Role: RoleReplica, PrimaryAddr: "127.0.0.1:6379", LinkUp: true, Offset: 56}},
+		{"replica with link down", "role:slave\nmaster_host:127.0.0.1\nmaster_port:6379\nmaster_link_status:down\n",
+			Replication{Role: RoleReplica, PrimaryAddr: "127.0.0.1:6379"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseReplication(tc.txt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	if _, err := parseReplication("# Replication\r\n"); err == nil {
+		t.Error("no role line: no error")
+	}
+}
+
+func TestParseClusterNodes(t *testing.T) {
+	txt := "e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460\n" +
+		"67ed 127.0.0.1:30004@40004 slave e7d1 0 1426238317239 4 connected\n" +
+		"292f 127.0.0.1:30002@40002 master,fail? - 1426238316232 1426238314232 2 disconnected 5461-10922 10923\n"
+	got, err := parseClusterNodes(txt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ClusterNode{
+		{ID: "e7d1", Addr: "127.0.0.1:30001", Flags: []string{"myself", "master"}, Connected: true, Slots: []string{"0-5460"}},
+		{ID: "67ed", Addr: "127.0.0.1:30004", Flags: []string{"slave"}, PrimaryID: "e7d1", Connected: true, Slots: []string{}},
+		{ID: "292f", Addr: "127.0.0.1:30002", Flags: []string{"master", "fail?"}, Slots: []string{"5461-10922", "10923"}},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if !got[2].Has("fail?") || got[2].Has("fail") {
+		t.Errorf("Has: %v", got[2].Flags)
+	}
+	if _, err := parseClusterNodes("e7d1 127.0.0.1:30001@40001 master"); err == nil {
+		t.Error("short line: no error")
 	}
 }
