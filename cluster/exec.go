@@ -80,11 +80,8 @@ func (p *execProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err er
 	if err := spec.validateShared(); err != nil {
 		return nil, err
 	}
-	switch spec.topology() {
-	case TopoSentinel:
-		return p.startSentinel(ctx, spec)
-	case TopoCluster:
-		return p.startRedisCluster(ctx, spec)
+	if spec.topology() != TopoStandalone {
+		return p.startTopology(ctx, spec)
 	}
 	if spec.Nodes == 0 {
 		return nil, fmt.Errorf("exec provider needs at least one node: %w", ErrBadSpec)
@@ -114,8 +111,11 @@ type execRun struct {
 	bin     string
 	shim    string // clock shim library for data nodes; "" = real clock
 	root    string
+	persist Persistence
 	timeout time.Duration
-	procs   []*execNode
+
+	mu    sync.Mutex // nodes may be made in parallel
+	procs []*execNode
 }
 
 // newRun finds redis-server (and the clock shim when asked for) and makes
@@ -141,7 +141,7 @@ func (p *execProvider) newRun(ctx context.Context, spec Spec) (*execRun, error) 
 		os.RemoveAll(root)
 		return nil, fmt.Errorf("write owner file: %w", err)
 	}
-	return &execRun{bin: bin, shim: shim, root: root, timeout: p.opts.StartTimeout}, nil
+	return &execRun{bin: bin, shim: shim, root: root, persist: spec.Persistence, timeout: p.opts.StartTimeout}, nil
 }
 
 // node makes (but does not start) a process named name in its own dir
@@ -155,7 +155,9 @@ func (r *execRun) node(name string, persist Persistence, shim string) *execNode 
 		shim:    shim,
 		dir:     filepath.Join(r.root, name),
 	}
+	r.mu.Lock()
 	r.procs = append(r.procs, n)
+	r.mu.Unlock()
 	return n
 }
 
@@ -172,9 +174,12 @@ func (r *execRun) startAll(ctx context.Context, nodes []*execNode) error {
 
 // close stops every process of the run and removes the root dir.
 func (r *execRun) close() error {
+	r.mu.Lock()
+	procs := slices.Clone(r.procs)
+	r.mu.Unlock()
 	// Removal must finish whatever ended the run: never cancelled.
-	err := eachParallel(context.Background(), len(r.procs), func(i int) error {
-		return r.procs[i].stop()
+	err := eachParallel(context.Background(), len(procs), func(i int) error {
+		return procs[i].stop()
 	})
 	if rerr := os.RemoveAll(r.root); rerr != nil {
 		err = errors.Join(err, fmt.Errorf("remove %s: %w", r.root, rerr))

@@ -85,37 +85,38 @@ func parseClusterNodes(txt string) ([]ClusterNode, error) {
 	return out, nil
 }
 
-// startRedisCluster starts spec.Nodes cluster-enabled nodes (default six),
-// gives the first half the slots in equal ranges, makes each node of the
-// second half the replica of one of the first, and returns once every
-// node says cluster_state:ok and sees the same primaries and replicas.
-func (p *execProvider) startRedisCluster(ctx context.Context, spec Spec) (_ *Cluster, err error) {
+// startRedisCluster starts spec.Nodes cluster-enabled nodes (default six)
+// through r, gives the first half the slots in equal ranges, makes each
+// node of the second half the replica of one of the first, and returns
+// once every node says cluster_state:ok and sees the same primaries and
+// replicas. It does not close r on error; the caller does.
+func startRedisCluster(ctx context.Context, r topoRun, spec Spec) (*Cluster, error) {
 	nData := spec.Nodes
 	if nData == 0 {
 		nData = clusterDataNodes
 	}
-	if nData < clusterDataNodes || nData%2 != 0 {
-		return nil, fmt.Errorf("cluster topology needs an even number of at least %d nodes (primaries with one replica each), got %d: %w", clusterDataNodes, nData, ErrBadSpec)
-	}
 	nPrimaries := nData / 2
-	r, err := p.newRun(ctx, spec)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			r.close()
-		}
-	}()
-
-	nodes := make([]*execNode, nData)
+	nodes := make([]Node, nData)
 	bus := make([]int, nData)
-	for i := range nodes {
-		nodes[i] = r.node(fmt.Sprintf("n%d", i+1), spec.Persistence, r.shim)
-	}
-	err = eachParallel(ctx, nData, func(i int) error {
-		var err error
-		bus[i], err = startClusterNode(ctx, nodes[i])
+	err := eachParallel(ctx, nData, func(i int) error {
+		// The bus port is picked again with the client port when one of
+		// them was taken between picking and binding.
+		conf := func() ([]string, error) {
+			p, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			bus[i] = p
+			return append([]string{
+				"cluster-enabled yes",
+				"cluster-config-file nodes.conf", // in the node's dir, kept across restarts
+				"cluster-announce-ip 127.0.0.1",
+				"cluster-port " + strconv.Itoa(p),
+				fmt.Sprintf("cluster-node-timeout %d", clusterNodeTimeout.Milliseconds()),
+			}, replicationConf...), nil
+		}
+		n, err := r.start(ctx, topoNode{name: fmt.Sprintf("n%d", i+1), conf: conf})
+		nodes[i] = n
 		return err
 	})
 	if err != nil {
@@ -130,20 +131,20 @@ func (p *execProvider) startRedisCluster(ctx context.Context, spec Spec) (_ *Clu
 	ids := make([]string, nData)
 	for i, c := range clients {
 		if ids[i], err = c.ClusterMyID(ctx).Result(); err != nil {
-			return nil, fmt.Errorf("CLUSTER MYID on %s: %w", nodes[i].name, err)
+			return nil, fmt.Errorf("CLUSTER MYID on %s: %w", nodes[i].Name(), err)
 		}
 	}
 	for i := range nPrimaries {
 		lo, hi := i*clusterSlots/nPrimaries, (i+1)*clusterSlots/nPrimaries-1
 		if err = clients[i].ClusterAddSlotsRange(ctx, lo, hi).Err(); err != nil {
-			return nil, fmt.Errorf("CLUSTER ADDSLOTSRANGE %d %d on %s: %w", lo, hi, nodes[i].name, err)
+			return nil, fmt.Errorf("CLUSTER ADDSLOTSRANGE %d %d on %s: %w", lo, hi, nodes[i].Name(), err)
 		}
 	}
 	// One node meets all the others; gossip tells the rest. The bus port
 	// is given because it is not the default port+10000.
 	for i := 1; i < nData; i++ {
 		if err = clients[0].Do(ctx, "CLUSTER", "MEET", "127.0.0.1", portOf(nodes[i]), bus[i]).Err(); err != nil {
-			return nil, fmt.Errorf("CLUSTER MEET %s from %s: %w", nodes[i].name, nodes[0].name, err)
+			return nil, fmt.Errorf("CLUSTER MEET %s from %s: %w", nodes[i].Name(), nodes[0].Name(), err)
 		}
 	}
 	// A node can only follow a primary it knows.
@@ -154,7 +155,7 @@ func (p *execProvider) startRedisCluster(ctx context.Context, spec Spec) (_ *Clu
 				return false, err.Error()
 			}
 			if k := strings.Count(strings.TrimSpace(known), "\n") + 1; k != nData {
-				return false, fmt.Sprintf("%s knows %d of %d nodes", nodes[i].name, k, nData)
+				return false, fmt.Sprintf("%s knows %d of %d nodes", nodes[i].Name(), k, nData)
 			}
 		}
 		return true, ""
@@ -164,7 +165,7 @@ func (p *execProvider) startRedisCluster(ctx context.Context, spec Spec) (_ *Clu
 	}
 	for i := nPrimaries; i < nData; i++ {
 		if err = clients[i].ClusterReplicate(ctx, ids[i-nPrimaries]).Err(); err != nil {
-			return nil, fmt.Errorf("CLUSTER REPLICATE on %s: %w", nodes[i].name, err)
+			return nil, fmt.Errorf("CLUSTER REPLICATE on %s: %w", nodes[i].Name(), err)
 		}
 	}
 	for i := nPrimaries; i < nData; i++ {
@@ -176,9 +177,7 @@ func (p *execProvider) startRedisCluster(ctx context.Context, spec Spec) (_ *Clu
 		return nil, err
 	}
 
-	c := newCluster(ProviderExec, execCaps, nodes, r.close)
-	c.Topology = TopoCluster
-	c.Roles = make([]Role, nData)
+	c := &Cluster{Nodes: nodes, Topology: TopoCluster, Roles: make([]Role, nData)}
 	for i := range c.Roles {
 		c.Roles[i] = RolePrimary
 		if i >= nPrimaries {
@@ -188,40 +187,10 @@ func (p *execProvider) startRedisCluster(ctx context.Context, spec Spec) (_ *Clu
 	return c, nil
 }
 
-// startClusterNode starts one cluster-enabled node on free ports and
-// returns its cluster bus port. A bus port taken between picking and
-// binding is retried with another, as firstStart does for the client port.
-func startClusterNode(ctx context.Context, n *execNode) (int, error) {
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		var bus int
-		if bus, err = freePort(); err != nil {
-			return 0, err
-		}
-		conf := append([]string{
-			"cluster-enabled yes",
-			"cluster-config-file nodes.conf", // in the node's dir, kept across restarts
-			"cluster-announce-ip 127.0.0.1",
-			"cluster-port " + strconv.Itoa(bus),
-			fmt.Sprintf("cluster-node-timeout %d", clusterNodeTimeout.Milliseconds()),
-		}, replicationConf...)
-		if err = writeNodeConf(n, conf); err != nil {
-			return 0, err
-		}
-		if err = n.firstStart(ctx); err == nil {
-			return bus, nil
-		}
-		if !strings.Contains(err.Error(), "in use") {
-			return 0, err
-		}
-	}
-	return 0, err
-}
-
 // waitClusterAgreed waits until every node says cluster_state:ok and
 // lists nPrimaries primaries holding slots and as many replicas, all
 // connected and none failing.
-func waitClusterAgreed(ctx context.Context, nodes []*execNode, clients []*redis.Client, nPrimaries int) error {
+func waitClusterAgreed(ctx context.Context, nodes []Node, clients []*redis.Client, nPrimaries int) error {
 	return waitUntil(ctx, "cluster state ok", func(ctx context.Context) (bool, string) {
 		for i, c := range clients {
 			info, err := c.ClusterInfo(ctx).Result()
@@ -229,7 +198,7 @@ func waitClusterAgreed(ctx context.Context, nodes []*execNode, clients []*redis.
 				return false, err.Error()
 			}
 			if !strings.Contains(info, "cluster_state:ok") {
-				return false, nodes[i].name + ": cluster_state not ok"
+				return false, nodes[i].Name() + ": cluster_state not ok"
 			}
 			cn, err := ClusterNodes(ctx, c)
 			if err != nil {
@@ -239,7 +208,7 @@ func waitClusterAgreed(ctx context.Context, nodes []*execNode, clients []*redis.
 			for _, n := range cn {
 				switch {
 				case !n.Connected || n.Has("fail") || n.Has("fail?") || n.Has("handshake") || n.Has("noaddr"):
-					return false, fmt.Sprintf("%s sees %s as %v", nodes[i].name, n.Addr, n.Flags)
+					return false, fmt.Sprintf("%s sees %s as %v", nodes[i].Name(), n.Addr, n.Flags)
 				case n.Has("master") && len(n.Slots) > 0:
 					primaries++
 				case n.Has("slave"):
@@ -247,7 +216,7 @@ func waitClusterAgreed(ctx context.Context, nodes []*execNode, clients []*redis.
 				}
 			}
 			if primaries != nPrimaries || replicas != len(nodes)-nPrimaries {
-				return false, fmt.Sprintf("%s sees %d primaries and %d replicas", nodes[i].name, primaries, replicas)
+				return false, fmt.Sprintf("%s sees %d primaries and %d replicas", nodes[i].Name(), primaries, replicas)
 			}
 		}
 		return true, ""

@@ -3,10 +3,8 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
+	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,55 +47,38 @@ var replicationConf = []string{
 }
 
 // startSentinel starts one primary, spec.Nodes-1 replicas of it and three
-// Sentinels, and returns once the replicas are in sync and every Sentinel
-// sees the primary, every replica and the other Sentinels.
-func (p *execProvider) startSentinel(ctx context.Context, spec Spec) (_ *Cluster, err error) {
+// Sentinels through r, and returns once the replicas are in sync and every
+// Sentinel sees the primary, every replica and the other Sentinels. It
+// does not close r on error; the caller does.
+func startSentinel(ctx context.Context, r topoRun, spec Spec) (*Cluster, error) {
 	nData := spec.Nodes
 	if nData == 0 {
 		nData = sentinelDataNodes
 	}
-	if nData < 2 {
-		return nil, fmt.Errorf("sentinel topology needs a primary and at least one replica, got %d nodes: %w", nData, ErrBadSpec)
-	}
-	r, err := p.newRun(ctx, spec)
+	data := make([]Node, nData)
+	// The primary first: the replicas' config names its port.
+	primary, err := r.start(ctx, topoNode{name: "n1", conf: fixedConf(replicationConf)})
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			r.close()
-		}
-	}()
-
-	data := make([]*execNode, nData)
-	for i := range data {
-		data[i] = r.node(fmt.Sprintf("n%d", i+1), spec.Persistence, r.shim)
-	}
-	// The primary first: the replicas' config names its port.
-	if err = writeNodeConf(data[0], replicationConf); err != nil {
-		return nil, err
-	}
-	if err = r.startAll(ctx, data[:1]); err != nil {
-		return nil, err
-	}
-	primaryPort := portOf(data[0])
+	data[0] = primary
+	primaryPort := portOf(primary)
 	replicaConf := append([]string{"replicaof 127.0.0.1 " + primaryPort}, replicationConf...)
-	for _, n := range data[1:] {
-		if err = writeNodeConf(n, replicaConf); err != nil {
-			return nil, err
-		}
-	}
-	if err = r.startAll(ctx, data[1:]); err != nil {
+	err = eachParallel(ctx, nData-1, func(i int) error {
+		n, err := r.start(ctx, topoNode{name: fmt.Sprintf("n%d", i+2), conf: fixedConf(replicaConf)})
+		data[i+1] = n
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err = waitReplicasInSync(ctx, data[0], data[1:]); err != nil {
+	if err := waitReplicasInSync(ctx, primary, data[1:]); err != nil {
 		return nil, err
 	}
 
 	// Sentinels are started once the replicas are attached: a Sentinel
 	// learns the replicas from the primary's INFO, which it reads at once
 	// on connecting and then only every 10 s.
-	sentinels := make([]*execNode, sentinelCount)
 	conf := []string{
 		"sentinel resolve-hostnames no",
 		"sentinel announce-ip 127.0.0.1",
@@ -106,34 +87,25 @@ func (p *execProvider) startSentinel(ctx context.Context, spec Spec) (_ *Cluster
 		fmt.Sprintf("sentinel failover-timeout %s %d", MasterName, sentinelFailoverTimeout.Milliseconds()),
 		fmt.Sprintf("sentinel parallel-syncs %s 1", MasterName),
 	}
-	for i := range sentinels {
-		// No clock shim: the fake clock is for the data nodes a lock
-		// lives on; a Sentinel on a moved clock would fail over on its own.
-		s := r.node(fmt.Sprintf("s%d", i+1), PersistNone, "")
-		s.extra = []string{"--sentinel"}
-		if err = writeNodeConf(s, conf); err != nil {
-			return nil, err
-		}
-		sentinels[i] = s
-	}
-	if err = r.startAll(ctx, sentinels); err != nil {
+	sentinels := make([]Node, sentinelCount)
+	err = eachParallel(ctx, sentinelCount, func(i int) error {
+		n, err := r.start(ctx, topoNode{name: fmt.Sprintf("s%d", i+1), conf: fixedConf(conf), sentinel: true})
+		sentinels[i] = n
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err = waitSentinelsReady(ctx, sentinels, data[0].Endpoint().Addr, nData-1); err != nil {
+	if err := waitSentinelsReady(ctx, sentinels, primary.Endpoint().Addr, nData-1); err != nil {
 		return nil, err
 	}
 
-	c := newCluster(ProviderExec, execCaps, data, r.close)
-	c.Topology = TopoSentinel
-	c.MasterName = MasterName
+	c := &Cluster{Nodes: data, Topology: TopoSentinel, MasterName: MasterName, Sentinels: sentinels}
 	c.Roles = make([]Role, nData)
 	for i := range c.Roles {
 		c.Roles[i] = RoleReplica
 	}
 	c.Roles[0] = RolePrimary
-	for _, s := range sentinels {
-		c.Sentinels = append(c.Sentinels, s)
-	}
 	return c, nil
 }
 
@@ -167,22 +139,14 @@ func SentinelPrimary(ctx context.Context, c *Cluster) (string, error) {
 }
 
 // portOf is the node's client port, as a config file writes it.
-func portOf(n *execNode) string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return strconv.Itoa(n.port)
+func portOf(n Node) string {
+	_, port, _ := net.SplitHostPort(n.Endpoint().Addr)
+	return port
 }
 
-// writeNodeConf makes the node's dir and writes lines as its config file.
-func writeNodeConf(n *execNode, lines []string) error {
-	if err := os.MkdirAll(n.dir, 0o755); err != nil {
-		return fmt.Errorf("node %s: %w", n.name, err)
-	}
-	n.conf = filepath.Join(n.dir, "redis.conf")
-	if err := os.WriteFile(n.conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		return fmt.Errorf("node %s: write config: %w", n.name, err)
-	}
-	return nil
+// fixedConf is a topoNode.conf that is the same at every attempt.
+func fixedConf(lines []string) func() ([]string, error) {
+	return func() ([]string, error) { return lines, nil }
 }
 
 // waitUntil polls ready every 100 ms until it says yes, topologyReadyTimeout
@@ -210,7 +174,7 @@ func waitUntil(ctx context.Context, what string, ready func(ctx context.Context)
 
 // waitReplicasInSync waits until every replica's link to primary is up and
 // primary lists each of them online.
-func waitReplicasInSync(ctx context.Context, primary *execNode, replicas []*execNode) error {
+func waitReplicasInSync(ctx context.Context, primary Node, replicas []Node) error {
 	return waitUntil(ctx, "replicas in sync", func(ctx context.Context) (bool, string) {
 		for _, r := range replicas {
 			info, err := ReplicationInfo(ctx, r.Endpoint())
@@ -218,7 +182,7 @@ func waitReplicasInSync(ctx context.Context, primary *execNode, replicas []*exec
 				return false, err.Error()
 			}
 			if info.Role != RoleReplica || !info.LinkUp {
-				return false, fmt.Sprintf("%s: role %s, link up %v", r.name, info.Role, info.LinkUp)
+				return false, fmt.Sprintf("%s: role %s, link up %v", r.Name(), info.Role, info.LinkUp)
 			}
 		}
 		info, err := ReplicationInfo(ctx, primary.Endpoint())
@@ -227,7 +191,7 @@ func waitReplicasInSync(ctx context.Context, primary *execNode, replicas []*exec
 		}
 		for _, r := range replicas {
 			if st := info.Replicas[r.Endpoint().Addr]; st.State != "online" {
-				return false, fmt.Sprintf("primary sees %s as %q", r.name, st.State)
+				return false, fmt.Sprintf("primary sees %s as %q", r.Name(), st.State)
 			}
 		}
 		return true, ""
@@ -238,12 +202,12 @@ func waitReplicasInSync(ctx context.Context, primary *execNode, replicas []*exec
 // primary, sees it up, sees replicas replicas up, and knows every other
 // Sentinel: without the others it could not gather a quorum or win the
 // election a failover needs.
-func waitSentinelsReady(ctx context.Context, sentinels []*execNode, primaryAddr string, replicas int) error {
+func waitSentinelsReady(ctx context.Context, sentinels []Node, primaryAddr string, replicas int) error {
 	return waitUntil(ctx, "sentinels ready", func(ctx context.Context) (bool, string) {
 		for _, s := range sentinels {
 			ok, why := sentinelSees(ctx, s, primaryAddr, replicas, len(sentinels)-1)
 			if !ok {
-				return false, s.name + ": " + why
+				return false, s.Name() + ": " + why
 			}
 		}
 		return true, ""
@@ -251,7 +215,7 @@ func waitSentinelsReady(ctx context.Context, sentinels []*execNode, primaryAddr 
 }
 
 // sentinelSees reports whether one Sentinel sees the topology whole.
-func sentinelSees(ctx context.Context, s *execNode, primaryAddr string, replicas, others int) (bool, string) {
+func sentinelSees(ctx context.Context, s Node, primaryAddr string, replicas, others int) (bool, string) {
 	sc := redis.NewSentinelClient(s.Endpoint().ClientOptions(""))
 	defer sc.Close()
 	m, err := sc.Master(ctx, MasterName).Result()

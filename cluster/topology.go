@@ -164,3 +164,65 @@ func parseReplication(txt string) (Replication, error) {
 	}
 	return r, nil
 }
+
+// topoNode says how to start one process of a replicated topology.
+type topoNode struct {
+	// name is the node's name: n1, n2, ... for data nodes, s1, ... for
+	// Sentinels.
+	name string
+	// conf returns the lines of the node's config file. It is called again
+	// when a port was taken and the node is started on new ones, so that
+	// ports it names (the cluster bus port) can be picked afresh.
+	conf func() ([]string, error)
+	// sentinel runs the process as a Sentinel: --sentinel, no data, no
+	// clock shim.
+	sentinel bool
+}
+
+// topoRun is what a provider gives the topology builders: a way to start
+// one configured process, and to remove everything it started.
+type topoRun interface {
+	// start starts the node and waits until it answers PING; it is safe
+	// to call from several goroutines.
+	start(ctx context.Context, n topoNode) (Node, error)
+	close() error
+}
+
+// validateTopologySize checks the node count against the topology's shape.
+func (s Spec) validateTopologySize() error {
+	switch s.topology() {
+	case TopoSentinel:
+		if s.Nodes == 1 {
+			return fmt.Errorf("sentinel topology needs a primary and at least one replica, got 1 node: %w", ErrBadSpec)
+		}
+	case TopoCluster:
+		if s.Nodes != 0 && (s.Nodes < clusterDataNodes || s.Nodes%2 != 0) {
+			return fmt.Errorf("cluster topology needs an even number of at least %d nodes (primaries with one replica each), got %d: %w", clusterDataNodes, s.Nodes, ErrBadSpec)
+		}
+	}
+	return nil
+}
+
+// startTopology builds spec's replicated topology with r's processes and
+// hands r's removal to the Cluster; on error it removes them itself.
+func startTopology(ctx context.Context, spec Spec, r topoRun, provider string, caps []Capability) (_ *Cluster, err error) {
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	var c *Cluster
+	switch spec.topology() {
+	case TopoSentinel:
+		c, err = startSentinel(ctx, r, spec)
+	case TopoCluster:
+		c, err = startRedisCluster(ctx, r, spec)
+	default:
+		err = fmt.Errorf("topology %q is not a replicated one: %w", spec.Topology, ErrBadSpec)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.Provider, c.Caps, c.close = provider, caps, r.close
+	return c, nil
+}

@@ -16,10 +16,10 @@ import (
 	"github.com/lockbench/lockbench/internal/testenv"
 )
 
-// startTopology starts an exec cluster of a replicated topology, skipping
+// startTopo starts an exec cluster of a replicated topology, skipping
 // when redis-server is older than 7.0 (cluster-port, CLUSTER
 // ADDSLOTSRANGE and Sentinel's announce settings need it).
-func startTopology(t *testing.T, spec Spec) *Cluster {
+func startTopo(t *testing.T, spec Spec) *Cluster {
 	t.Helper()
 	testenv.NeedRedisServer(t)
 	out, err := exec.Command("redis-server", "--version").Output()
@@ -105,7 +105,7 @@ func TestExecStandaloneIsTheDefault(t *testing.T) {
 }
 
 func TestExecSentinelTopology(t *testing.T) {
-	c := startTopology(t, Spec{Topology: TopoSentinel})
+	c := startTopo(t, Spec{Topology: TopoSentinel})
 	ctx := context.Background()
 	if len(c.Nodes) != 3 || len(c.Sentinels) != 3 || c.MasterName != MasterName || c.Topology != TopoSentinel {
 		t.Fatalf("%d nodes, %d sentinels, master name %q, topology %q", len(c.Nodes), len(c.Sentinels), c.MasterName, c.Topology)
@@ -163,7 +163,7 @@ func failoverClient(t *testing.T, c *Cluster) *redis.Client {
 // replica, a failover client's writes resume on it, and the old primary,
 // started again, comes back as a replica of the new one.
 func TestExecSentinelFailover(t *testing.T) {
-	c := startTopology(t, Spec{Topology: TopoSentinel})
+	c := startTopo(t, Spec{Topology: TopoSentinel})
 	ctx := context.Background()
 	fc := failoverClient(t, c)
 	if err := fc.Set(ctx, "before", "1", 0).Err(); err != nil {
@@ -231,7 +231,7 @@ func TestExecSentinelFailover(t *testing.T) {
 // while writes go on and the other replica keeps up; resumed, it catches
 // up.
 func TestExecSentinelReplicationCut(t *testing.T) {
-	c := startTopology(t, Spec{Topology: TopoSentinel})
+	c := startTopo(t, Spec{Topology: TopoSentinel})
 	ctx := context.Background()
 	primary, cut, kept := c.Nodes[0], c.Nodes[1], c.Nodes[2]
 	pc := client(t, primary)
@@ -288,7 +288,7 @@ func TestExecSentinelReplicationCut(t *testing.T) {
 // a replica each; a cluster client writes hash-tagged keys; CLUSTER
 // FAILOVER on a replica promotes it, and the client's writes go on.
 func TestExecRedisCluster(t *testing.T) {
-	c := startTopology(t, Spec{Topology: TopoCluster})
+	c := startTopo(t, Spec{Topology: TopoCluster})
 	ctx := context.Background()
 	if len(c.Nodes) != 6 || c.Topology != TopoCluster {
 		t.Fatalf("%d nodes, topology %q", len(c.Nodes), c.Topology)
