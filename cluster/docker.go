@@ -216,8 +216,11 @@ func dockerCheckImage(ctx context.Context, cli *testcontainers.DockerClient, ima
 // Start starts spec.Nodes containers in parallel. On error every container
 // it created is removed.
 func (p *dockerProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err error) {
-	if err := spec.validate(); err != nil {
+	if err := spec.validateShared(); err != nil {
 		return nil, err
+	}
+	if spec.topology() != TopoStandalone {
+		return p.startTopology(ctx, spec)
 	}
 	if spec.Nodes == 0 {
 		return nil, fmt.Errorf("docker provider needs at least one node: %w", ErrBadSpec)
@@ -280,20 +283,28 @@ func (p *dockerProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err 
 	}
 	err = eachParallel(ctx, len(nodes), func(i int) error {
 		n := nodes[i]
-		labels := map[string]string{
-			dockerLabel:          "1",
-			dockerLabelOwnerPID:  strconv.Itoa(os.Getpid()),
-			dockerLabelOwnerHost: host,
-			dockerLabelCluster:   id,
-			dockerLabelNode:      n.name,
-		}
-		return n.create(ctx, p.opts.Image, spec.Persistence, labels,
-			fmt.Sprintf("lockbench-%d-%s-%s", os.Getpid(), id, n.name))
+		return n.create(ctx, p.opts.Image, standaloneSetup(spec.Persistence), dockerLabels(host, id, n.name), dockerName(id, n.name))
 	})
 	if err != nil {
 		return nil, err
 	}
 	return newCluster(ProviderDocker, dockerCaps, nodes, closeAll), nil
+}
+
+// dockerLabels are the labels of node's container in cluster id.
+func dockerLabels(host, id, node string) map[string]string {
+	return map[string]string{
+		dockerLabel:          "1",
+		dockerLabelOwnerPID:  strconv.Itoa(os.Getpid()),
+		dockerLabelOwnerHost: host,
+		dockerLabelCluster:   id,
+		dockerLabelNode:      node,
+	}
+}
+
+// dockerName is the name of node's container in cluster id.
+func dockerName(id, node string) string {
+	return fmt.Sprintf("lockbench-%d-%s-%s", os.Getpid(), id, node)
 }
 
 // dockerSweepStale removes lockbench containers made on this host by a
@@ -392,10 +403,30 @@ func (n *dockerNode) Endpoint() endpoint.Endpoint { return endpoint.Endpoint{Add
 
 func (n *dockerNode) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port)) }
 
+// dockerSetup is how a node's container runs: on a bridge network with
+// its port published on 127.0.0.1 (standalone nodes), or on the host's
+// network listening on 127.0.0.1 itself (replicated topologies, whose
+// nodes must reach each other at the addresses they announce).
+type dockerSetup struct {
+	// args are the redis-server arguments.
+	args []string
+	// hostNet runs the container on the host's network; args must then
+	// say --port and --bind 127.0.0.1.
+	hostNet bool
+	// files are copied into the container before it starts.
+	files []testcontainers.ContainerFile
+}
+
+// standaloneSetup is the setup of a standalone node.
+func standaloneSetup(persist Persistence) dockerSetup {
+	return dockerSetup{args: append([]string{"--bind", "0.0.0.0", "--protected-mode", "no", "--dir", "/data"}, persist.redisArgs()...)}
+}
+
 // create runs the container for the first time with tcredis.Run and waits
-// for PONG. A host port taken in the meantime is retried with another one.
-func (n *dockerNode) create(ctx context.Context, image string, persist Persistence, labels map[string]string, name string) error {
-	args := append([]string{"--bind", "0.0.0.0", "--protected-mode", "no", "--dir", "/data"}, persist.redisArgs()...)
+// for PONG. A published host port taken in the meantime is retried with
+// another one; on the host network the caller picks ports, and retries.
+func (n *dockerNode) create(ctx context.Context, image string, setup dockerSetup, labels map[string]string, name string) error {
+	args := setup.args
 	port := network.MustParsePort(dockerRedisPort)
 	for attempt := 0; ; attempt++ {
 		hostPort := strconv.Itoa(n.port)
@@ -412,11 +443,16 @@ func (n *dockerNode) create(ctx context.Context, image string, persist Persisten
 			testcontainers.WithCmd(args...),
 			testcontainers.WithLabels(labels),
 			testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+				if setup.hostNet {
+					hc.NetworkMode = "host"
+					return
+				}
 				hc.PortBindings = network.PortMap{port: {{
 					HostIP:   netip.AddrFrom4([4]byte{127, 0, 0, 1}),
 					HostPort: hostPort,
 				}}}
 			}),
+			testcontainers.WithFiles(setup.files...),
 			// The module's wait strategy execs /bin/sh in the container (the
 			// local image has none) and dials the host testcontainers
 			// guesses; a PING on our own 127.0.0.1 port replaces it.
@@ -433,7 +469,7 @@ func (n *dockerNode) create(ctx context.Context, image string, persist Persisten
 		if err == nil {
 			return nil
 		}
-		if n.id != "" && attempt < 2 && dockerPortTaken(err) {
+		if n.id != "" && attempt < 2 && !setup.hostNet && dockerPortTaken(err) {
 			rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dockerAPITimeout)
 			rmErr := n.remove(rmCtx)
 			cancel()

@@ -46,7 +46,7 @@ func (t Topology) Providers() []string {
 	if t == TopoStandalone || t == "" {
 		return []string{ProviderExec, ProviderDocker, ProviderExternal}
 	}
-	return []string{ProviderExec}
+	return []string{ProviderExec, ProviderDocker}
 }
 
 // ParseTopology turns a name into a Topology; "" means standalone.

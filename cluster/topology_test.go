@@ -16,27 +16,49 @@ import (
 	"github.com/lockbench/lockbench/internal/testenv"
 )
 
-// startTopo starts an exec cluster of a replicated topology, skipping
-// when redis-server is older than 7.0 (cluster-port, CLUSTER
-// ADDSLOTSRANGE and Sentinel's announce settings need it).
-func startTopo(t *testing.T, spec Spec) *Cluster {
+// topoProviders are the providers the replicated-topology tests run on.
+var topoProviders = []string{ProviderExec, ProviderDocker}
+
+// startTopo starts a replicated topology on provider, skipping when the
+// provider cannot run here or (exec) redis-server is older than 7.0
+// (cluster-port, CLUSTER ADDSLOTSRANGE and Sentinel's announce settings
+// need it).
+func startTopo(t *testing.T, provider string, spec Spec) *Cluster {
 	t.Helper()
-	testenv.NeedRedisServer(t)
-	out, err := exec.Command("redis-server", "--version").Output()
-	if err != nil {
-		t.Skipf("redis-server --version: %v", err)
-	}
-	m := regexp.MustCompile(`v=(\d+)\.`).FindSubmatch(out)
-	if m == nil {
-		t.Skipf("cannot read the version in %q", out)
-	}
-	if major, _ := strconv.Atoi(string(m[1])); major < 7 {
-		t.Skipf("redis-server %s.x lacks what the %s topology needs (7.0 or later)", m[1], spec.Topology)
+	var p Provider
+	switch provider {
+	case ProviderDocker:
+		needDocker(t)
+		p = NewDocker(DockerOptions{})
+	default:
+		testenv.NeedRedisServer(t)
+		out, err := exec.Command("redis-server", "--version").Output()
+		if err != nil {
+			t.Skipf("redis-server --version: %v", err)
+		}
+		m := regexp.MustCompile(`v=(\d+)\.`).FindSubmatch(out)
+		if m == nil {
+			t.Skipf("cannot read the version in %q", out)
+		}
+		if major, _ := strconv.Atoi(string(m[1])); major < 7 {
+			t.Skipf("redis-server %s.x lacks what the %s topology needs (7.0 or later)", m[1], spec.Topology)
+		}
+		p = NewExec(ExecOptions{})
 	}
 	start := time.Now()
-	c := startWith(t, NewExec(ExecOptions{}), spec)
-	t.Logf("%s topology ready in %v", spec.Topology, time.Since(start))
+	c := startWith(t, p, spec)
+	t.Logf("%s topology on %s ready in %v", spec.Topology, provider, time.Since(start))
+	if c.Provider != provider {
+		t.Fatalf("started by %q, want %q", c.Provider, provider)
+	}
 	return c
+}
+
+// eachTopoProvider runs f as a subtest per provider in topoProviders.
+func eachTopoProvider(t *testing.T, f func(t *testing.T, provider string)) {
+	for _, p := range topoProviders {
+		t.Run(p, func(t *testing.T) { f(t, p) })
+	}
 }
 
 // eventually polls f every 100 ms for up to limit; it fails the test with
@@ -64,7 +86,9 @@ func TestSpecTopologyValidation(t *testing.T) {
 		want     error
 	}{
 		{"unknown topology", NewExec(ExecOptions{}), Spec{Nodes: 1, Topology: "ring"}, ErrBadSpec},
-		{"sentinel on docker", NewDocker(DockerOptions{}), Spec{Topology: TopoSentinel}, ErrUnsupported},
+		{"sentinel on external", NewExternal(ExternalOptions{Addrs: []string{"127.0.0.1:1"}}), Spec{Topology: TopoSentinel}, ErrUnsupported},
+		{"fake time on docker", NewDocker(DockerOptions{}), Spec{Topology: TopoSentinel, FakeTime: true}, ErrUnsupported},
+		{"docker cluster of five", NewDocker(DockerOptions{}), Spec{Nodes: 5, Topology: TopoCluster}, ErrBadSpec},
 		{"cluster on external", NewExternal(ExternalOptions{Addrs: []string{"127.0.0.1:1"}}), Spec{Topology: TopoCluster}, ErrUnsupported},
 		{"sentinel without a replica", NewExec(ExecOptions{}), Spec{Nodes: 1, Topology: TopoSentinel}, ErrBadSpec},
 		{"cluster of five", NewExec(ExecOptions{}), Spec{Nodes: 5, Topology: TopoCluster}, ErrBadSpec},
@@ -104,42 +128,44 @@ func TestExecStandaloneIsTheDefault(t *testing.T) {
 	}
 }
 
-func TestExecSentinelTopology(t *testing.T) {
-	c := startTopo(t, Spec{Topology: TopoSentinel})
-	ctx := context.Background()
-	if len(c.Nodes) != 3 || len(c.Sentinels) != 3 || c.MasterName != MasterName || c.Topology != TopoSentinel {
-		t.Fatalf("%d nodes, %d sentinels, master name %q, topology %q", len(c.Nodes), len(c.Sentinels), c.MasterName, c.Topology)
-	}
-	for i, n := range append(append([]Node{}, c.Nodes...), c.Sentinels...) {
-		if host, _, _ := net.SplitHostPort(n.Endpoint().Addr); host != "127.0.0.1" {
-			t.Errorf("%s listens on %s, want loopback", n.Name(), n.Endpoint().Addr)
+func TestSentinelTopology(t *testing.T) {
+	eachTopoProvider(t, func(t *testing.T, provider string) {
+		c := startTopo(t, provider, Spec{Topology: TopoSentinel})
+		ctx := context.Background()
+		if len(c.Nodes) != 3 || len(c.Sentinels) != 3 || c.MasterName != MasterName || c.Topology != TopoSentinel {
+			t.Fatalf("%d nodes, %d sentinels, master name %q, topology %q", len(c.Nodes), len(c.Sentinels), c.MasterName, c.Topology)
 		}
-		if i >= len(c.Nodes) {
-			continue
+		for i, n := range append(append([]Node{}, c.Nodes...), c.Sentinels...) {
+			if host, _, _ := net.SplitHostPort(n.Endpoint().Addr); host != "127.0.0.1" {
+				t.Errorf("%s listens on %s, want loopback", n.Name(), n.Endpoint().Addr)
+			}
+			if i >= len(c.Nodes) {
+				continue
+			}
+			info, err := ReplicationInfo(ctx, n.Endpoint())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Role != c.Roles[i] {
+				t.Errorf("%s is %s, provisioned as %s", n.Name(), info.Role, c.Roles[i])
+			}
+			if info.Role == RoleReplica && (info.PrimaryAddr != c.Nodes[0].Endpoint().Addr || !info.LinkUp) {
+				t.Errorf("%s follows %s (link up %v), want %s", n.Name(), info.PrimaryAddr, info.LinkUp, c.Nodes[0].Endpoint().Addr)
+			}
 		}
-		info, err := ReplicationInfo(ctx, n.Endpoint())
-		if err != nil {
+		if got, err := SentinelPrimary(ctx, c); err != nil || got != c.Nodes[0].Endpoint().Addr {
+			t.Errorf("Sentinels name %q (%v) as primary, want %s", got, err, c.Nodes[0].Endpoint().Addr)
+		}
+		// A write on the primary reaches the replicas.
+		if err := client(t, c.Nodes[0]).Set(ctx, "k", "v", 0).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if info.Role != c.Roles[i] {
-			t.Errorf("%s is %s, provisioned as %s", n.Name(), info.Role, c.Roles[i])
+		for _, n := range c.Nodes[1:] {
+			eventually(t, 5*time.Second, n.Name()+" has the write", func() error {
+				return client(t, n).Get(ctx, "k").Err()
+			})
 		}
-		if info.Role == RoleReplica && (info.PrimaryAddr != c.Nodes[0].Endpoint().Addr || !info.LinkUp) {
-			t.Errorf("%s follows %s (link up %v), want %s", n.Name(), info.PrimaryAddr, info.LinkUp, c.Nodes[0].Endpoint().Addr)
-		}
-	}
-	if got, err := SentinelPrimary(ctx, c); err != nil || got != c.Nodes[0].Endpoint().Addr {
-		t.Errorf("Sentinels name %q (%v) as primary, want %s", got, err, c.Nodes[0].Endpoint().Addr)
-	}
-	// A write on the primary reaches the replicas.
-	if err := client(t, c.Nodes[0]).Set(ctx, "k", "v", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range c.Nodes[1:] {
-		eventually(t, 5*time.Second, n.Name()+" has the write", func() error {
-			return client(t, n).Get(ctx, "k").Err()
-		})
-	}
+	})
 }
 
 // failoverClient is a go-redis client that finds the primary through the
@@ -159,218 +185,224 @@ func failoverClient(t *testing.T, c *Cluster) *redis.Client {
 	return fc
 }
 
-// TestExecSentinelFailover: SIGKILL the primary; the Sentinels promote a
+// TestSentinelFailover (exec and docker): SIGKILL the primary; the Sentinels promote a
 // replica, a failover client's writes resume on it, and the old primary,
 // started again, comes back as a replica of the new one.
-func TestExecSentinelFailover(t *testing.T) {
-	c := startTopo(t, Spec{Topology: TopoSentinel})
-	ctx := context.Background()
-	fc := failoverClient(t, c)
-	if err := fc.Set(ctx, "before", "1", 0).Err(); err != nil {
-		t.Fatalf("write before the failover: %v", err)
-	}
-	old := c.Nodes[0]
-	oldAddr := old.Endpoint().Addr
-	killed := time.Now()
-	if err := old.Kill(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var newAddr string
-	writes := 0
-	eventually(t, 20*time.Second, "failover", func() error {
-		writes++
-		if err := fc.Set(ctx, "after", writes, 0).Err(); err != nil {
-			return fmt.Errorf("write: %w", err)
+func TestSentinelFailover(t *testing.T) {
+	eachTopoProvider(t, func(t *testing.T, provider string) {
+		c := startTopo(t, provider, Spec{Topology: TopoSentinel})
+		ctx := context.Background()
+		fc := failoverClient(t, c)
+		if err := fc.Set(ctx, "before", "1", 0).Err(); err != nil {
+			t.Fatalf("write before the failover: %v", err)
 		}
-		addr, err := SentinelPrimary(ctx, c)
-		if err != nil {
-			return err
+		old := c.Nodes[0]
+		oldAddr := old.Endpoint().Addr
+		killed := time.Now()
+		if err := old.Kill(ctx); err != nil {
+			t.Fatal(err)
 		}
-		if addr == oldAddr {
-			return fmt.Errorf("Sentinels still name %s", addr)
+		var newAddr string
+		writes := 0
+		eventually(t, 20*time.Second, "failover", func() error {
+			writes++
+			if err := fc.Set(ctx, "after", writes, 0).Err(); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+			addr, err := SentinelPrimary(ctx, c)
+			if err != nil {
+				return err
+			}
+			if addr == oldAddr {
+				return fmt.Errorf("Sentinels still name %s", addr)
+			}
+			newAddr = addr
+			return nil
+		})
+		t.Logf("failover: writes resumed on %s %v after the kill", newAddr, time.Since(killed))
+		var promoted Node
+		for _, n := range c.Nodes[1:] {
+			if n.Endpoint().Addr == newAddr {
+				promoted = n
+			}
 		}
-		newAddr = addr
-		return nil
-	})
-	t.Logf("failover: writes resumed on %s %v after the kill", newAddr, time.Since(killed))
-	var promoted Node
-	for _, n := range c.Nodes[1:] {
-		if n.Endpoint().Addr == newAddr {
-			promoted = n
+		if promoted == nil {
+			t.Fatalf("new primary %s is none of the replicas", newAddr)
 		}
-	}
-	if promoted == nil {
-		t.Fatalf("new primary %s is none of the replicas", newAddr)
-	}
-	info, err := ReplicationInfo(ctx, promoted.Endpoint())
-	if err != nil || info.Role != RolePrimary {
-		t.Fatalf("%s: %+v, %v; want primary", promoted.Name(), info, err)
-	}
-	got, err := client(t, promoted).Get(ctx, "after").Int()
-	if err != nil || got != writes {
-		t.Errorf("new primary has after = %d, %v; want %d", got, err, writes)
-	}
+		info, err := ReplicationInfo(ctx, promoted.Endpoint())
+		if err != nil || info.Role != RolePrimary {
+			t.Fatalf("%s: %+v, %v; want primary", promoted.Name(), info, err)
+		}
+		got, err := client(t, promoted).Get(ctx, "after").Int()
+		if err != nil || got != writes {
+			t.Errorf("new primary has after = %d, %v; want %d", got, err, writes)
+		}
 
-	if err := old.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 20*time.Second, "old primary rejoins as replica", func() error {
-		info, err := ReplicationInfo(ctx, old.Endpoint())
-		if err != nil {
-			return err
+		if err := old.Start(ctx); err != nil {
+			t.Fatal(err)
 		}
-		if info.Role != RoleReplica || info.PrimaryAddr != newAddr || !info.LinkUp {
-			return fmt.Errorf("%s: role %s of %s, link up %v", old.Name(), info.Role, info.PrimaryAddr, info.LinkUp)
-		}
-		return nil
+		eventually(t, 20*time.Second, "old primary rejoins as replica", func() error {
+			info, err := ReplicationInfo(ctx, old.Endpoint())
+			if err != nil {
+				return err
+			}
+			if info.Role != RoleReplica || info.PrimaryAddr != newAddr || !info.LinkUp {
+				return fmt.Errorf("%s: role %s of %s, link up %v", old.Name(), info.Role, info.PrimaryAddr, info.LinkUp)
+			}
+			return nil
+		})
 	})
 }
 
-// TestExecSentinelReplicationCut: a paused replica stops acknowledging
+// TestSentinelReplicationCut (exec and docker): a paused replica stops acknowledging
 // the replication stream, so the primary sees its offset fall behind
 // while writes go on and the other replica keeps up; resumed, it catches
 // up.
-func TestExecSentinelReplicationCut(t *testing.T) {
-	c := startTopo(t, Spec{Topology: TopoSentinel})
-	ctx := context.Background()
-	primary, cut, kept := c.Nodes[0], c.Nodes[1], c.Nodes[2]
-	pc := client(t, primary)
-	if err := cut.Pause(ctx); err != nil {
-		t.Fatal(err)
-	}
-	resumed := false
-	defer func() {
-		if !resumed {
-			cut.Resume(ctx)
+func TestSentinelReplicationCut(t *testing.T) {
+	eachTopoProvider(t, func(t *testing.T, provider string) {
+		c := startTopo(t, provider, Spec{Topology: TopoSentinel})
+		ctx := context.Background()
+		primary, cut, kept := c.Nodes[0], c.Nodes[1], c.Nodes[2]
+		pc := client(t, primary)
+		if err := cut.Pause(ctx); err != nil {
+			t.Fatal(err)
 		}
-	}()
-	for i := range 200 {
-		if err := pc.Set(ctx, fmt.Sprintf("k%d", i), i, 0).Err(); err != nil {
-			t.Fatalf("write %d on the primary: %v", i, err)
+		resumed := false
+		defer func() {
+			if !resumed {
+				cut.Resume(ctx)
+			}
+		}()
+		for i := range 200 {
+			if err := pc.Set(ctx, fmt.Sprintf("k%d", i), i, 0).Err(); err != nil {
+				t.Fatalf("write %d on the primary: %v", i, err)
+			}
 		}
-	}
-	// Replicas acknowledge once a second: wait for the kept one's ack to
-	// reach the primary's offset while the cut one's stays behind.
-	var lag int64
-	eventually(t, 5*time.Second, "kept replica acknowledges, cut one lags", func() error {
-		info, err := ReplicationInfo(ctx, primary.Endpoint())
-		if err != nil {
-			return err
+		// Replicas acknowledge once a second: wait for the kept one's ack to
+		// reach the primary's offset while the cut one's stays behind.
+		var lag int64
+		eventually(t, 5*time.Second, "kept replica acknowledges, cut one lags", func() error {
+			info, err := ReplicationInfo(ctx, primary.Endpoint())
+			if err != nil {
+				return err
+			}
+			k, u := info.Replicas[kept.Endpoint().Addr], info.Replicas[cut.Endpoint().Addr]
+			lag = info.Offset - u.Offset
+			if k.Offset != info.Offset || lag <= 0 {
+				return fmt.Errorf("offset %d, kept replica at %d, cut replica at %d", info.Offset, k.Offset, u.Offset)
+			}
+			return nil
+		})
+		t.Logf("cut replica %d bytes behind", lag)
+		if err := cut.Resume(ctx); err != nil {
+			t.Fatal(err)
 		}
-		k, u := info.Replicas[kept.Endpoint().Addr], info.Replicas[cut.Endpoint().Addr]
-		lag = info.Offset - u.Offset
-		if k.Offset != info.Offset || lag <= 0 {
-			return fmt.Errorf("offset %d, kept replica at %d, cut replica at %d", info.Offset, k.Offset, u.Offset)
+		resumed = true
+		eventually(t, 10*time.Second, "cut replica catches up", func() error {
+			info, err := ReplicationInfo(ctx, primary.Endpoint())
+			if err != nil {
+				return err
+			}
+			if u := info.Replicas[cut.Endpoint().Addr]; u.Offset != info.Offset {
+				return fmt.Errorf("offset %d, cut replica at %d", info.Offset, u.Offset)
+			}
+			return nil
+		})
+		if got, err := client(t, cut).Get(ctx, "k199").Int(); err != nil || got != 199 {
+			t.Errorf("cut replica after resume: k199 = %d, %v", got, err)
 		}
-		return nil
 	})
-	t.Logf("cut replica %d bytes behind", lag)
-	if err := cut.Resume(ctx); err != nil {
-		t.Fatal(err)
-	}
-	resumed = true
-	eventually(t, 10*time.Second, "cut replica catches up", func() error {
-		info, err := ReplicationInfo(ctx, primary.Endpoint())
-		if err != nil {
-			return err
-		}
-		if u := info.Replicas[cut.Endpoint().Addr]; u.Offset != info.Offset {
-			return fmt.Errorf("offset %d, cut replica at %d", info.Offset, u.Offset)
-		}
-		return nil
-	})
-	if got, err := client(t, cut).Get(ctx, "k199").Int(); err != nil || got != 199 {
-		t.Errorf("cut replica after resume: k199 = %d, %v", got, err)
-	}
 }
 
-// TestExecRedisCluster: six nodes form a cluster of three primaries with
+// TestRedisCluster (exec and docker): six nodes form a cluster of three primaries with
 // a replica each; a cluster client writes hash-tagged keys; CLUSTER
 // FAILOVER on a replica promotes it, and the client's writes go on.
-func TestExecRedisCluster(t *testing.T) {
-	c := startTopo(t, Spec{Topology: TopoCluster})
-	ctx := context.Background()
-	if len(c.Nodes) != 6 || c.Topology != TopoCluster {
-		t.Fatalf("%d nodes, topology %q", len(c.Nodes), c.Topology)
-	}
-	for i, n := range c.Nodes {
-		info, err := ReplicationInfo(ctx, n.Endpoint())
-		if err != nil || info.Role != c.Roles[i] {
-			t.Fatalf("%s: %+v, %v; provisioned as %s", n.Name(), info, err, c.Roles[i])
+func TestRedisCluster(t *testing.T) {
+	eachTopoProvider(t, func(t *testing.T, provider string) {
+		c := startTopo(t, provider, Spec{Topology: TopoCluster})
+		ctx := context.Background()
+		if len(c.Nodes) != 6 || c.Topology != TopoCluster {
+			t.Fatalf("%d nodes, topology %q", len(c.Nodes), c.Topology)
 		}
-	}
-	cc := redis.NewClusterClient(&redis.ClusterOptions{
-		Addrs:        c.Addrs(),
-		DialTimeout:  time.Second,
-		ReadTimeout:  time.Second,
-		WriteTimeout: time.Second,
-		Protocol:     2,
-	})
-	t.Cleanup(func() { cc.Close() })
-	write := func(round int) error {
-		for i := range 30 {
-			if err := cc.Set(ctx, fmt.Sprintf("{user%d}:lock", i), round, 0).Err(); err != nil {
-				return fmt.Errorf("write {user%d}:lock: %w", i, err)
+		for i, n := range c.Nodes {
+			info, err := ReplicationInfo(ctx, n.Endpoint())
+			if err != nil || info.Role != c.Roles[i] {
+				t.Fatalf("%s: %+v, %v; provisioned as %s", n.Name(), info, err, c.Roles[i])
 			}
 		}
-		return nil
-	}
-	if err := write(0); err != nil {
-		t.Fatal(err)
-	}
-	// The keys are spread: every primary holds some.
-	for _, n := range c.Nodes[:3] {
-		if k, err := client(t, n).DBSize(ctx).Result(); err != nil || k == 0 {
-			t.Errorf("%s holds %d keys (%v); want some", n.Name(), k, err)
+		cc := redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:        c.Addrs(),
+			DialTimeout:  time.Second,
+			ReadTimeout:  time.Second,
+			WriteTimeout: time.Second,
+			Protocol:     2,
+		})
+		t.Cleanup(func() { cc.Close() })
+		write := func(round int) error {
+			for i := range 30 {
+				if err := cc.Set(ctx, fmt.Sprintf("{user%d}:lock", i), round, 0).Err(); err != nil {
+					return fmt.Errorf("write {user%d}:lock: %w", i, err)
+				}
+			}
+			return nil
 		}
-	}
+		if err := write(0); err != nil {
+			t.Fatal(err)
+		}
+		// The keys are spread: every primary holds some.
+		for _, n := range c.Nodes[:3] {
+			if k, err := client(t, n).DBSize(ctx).Result(); err != nil || k == 0 {
+				t.Errorf("%s holds %d keys (%v); want some", n.Name(), k, err)
+			}
+		}
 
-	primary, replica := c.Nodes[0], c.Nodes[3]
-	rc := client(t, replica)
-	nodes, err := ClusterNodes(ctx, rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var primaryID string
-	for _, n := range nodes {
-		if n.Has("myself") {
-			primaryID = n.PrimaryID
-		}
-	}
-	pid, err := client(t, primary).ClusterMyID(ctx).Result()
-	if err != nil || pid != primaryID {
-		t.Fatalf("%s follows %q, %s is %q (%v)", replica.Name(), primaryID, primary.Name(), pid, err)
-	}
-	if err := rc.ClusterFailover(ctx).Err(); err != nil {
-		t.Fatalf("CLUSTER FAILOVER on %s: %v", replica.Name(), err)
-	}
-	eventually(t, 20*time.Second, "replica promoted", func() error {
+		primary, replica := c.Nodes[0], c.Nodes[3]
+		rc := client(t, replica)
 		nodes, err := ClusterNodes(ctx, rc)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
+		var primaryID string
 		for _, n := range nodes {
-			if n.Has("myself") && (!n.Has("master") || len(n.Slots) == 0) {
-				return fmt.Errorf("%s is %v with slots %v", replica.Name(), n.Flags, n.Slots)
+			if n.Has("myself") {
+				primaryID = n.PrimaryID
 			}
 		}
-		info, err := ReplicationInfo(ctx, primary.Endpoint())
-		if err != nil {
-			return err
+		pid, err := client(t, primary).ClusterMyID(ctx).Result()
+		if err != nil || pid != primaryID {
+			t.Fatalf("%s follows %q, %s is %q (%v)", replica.Name(), primaryID, primary.Name(), pid, err)
 		}
-		if info.Role != RoleReplica || info.PrimaryAddr != replica.Endpoint().Addr {
-			return fmt.Errorf("%s is %s of %q", primary.Name(), info.Role, info.PrimaryAddr)
+		if err := rc.ClusterFailover(ctx).Err(); err != nil {
+			t.Fatalf("CLUSTER FAILOVER on %s: %v", replica.Name(), err)
 		}
-		return nil
+		eventually(t, 20*time.Second, "replica promoted", func() error {
+			nodes, err := ClusterNodes(ctx, rc)
+			if err != nil {
+				return err
+			}
+			for _, n := range nodes {
+				if n.Has("myself") && (!n.Has("master") || len(n.Slots) == 0) {
+					return fmt.Errorf("%s is %v with slots %v", replica.Name(), n.Flags, n.Slots)
+				}
+			}
+			info, err := ReplicationInfo(ctx, primary.Endpoint())
+			if err != nil {
+				return err
+			}
+			if info.Role != RoleReplica || info.PrimaryAddr != replica.Endpoint().Addr {
+				return fmt.Errorf("%s is %s of %q", primary.Name(), info.Role, info.PrimaryAddr)
+			}
+			return nil
+		})
+		round := 0
+		eventually(t, 20*time.Second, "writes after the failover", func() error {
+			round++
+			return write(round)
+		})
+		if k, err := rc.DBSize(ctx).Result(); err != nil || k == 0 {
+			t.Errorf("promoted %s holds %d keys (%v); want those of its slots", replica.Name(), k, err)
+		}
 	})
-	round := 0
-	eventually(t, 20*time.Second, "writes after the failover", func() error {
-		round++
-		return write(round)
-	})
-	if k, err := rc.DBSize(ctx).Result(); err != nil || k == 0 {
-		t.Errorf("promoted %s holds %d keys (%v); want those of its slots", replica.Name(), k, err)
-	}
 }
 
 func TestParseReplication(t *testing.T) {
