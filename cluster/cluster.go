@@ -145,7 +145,7 @@ type Cluster struct {
 	Topology Topology
 	// Roles are the data nodes' roles as provisioned, parallel to Nodes;
 	// nil for standalone. A failover changes the live roles: ask
-	// ReplicationRole for those.
+	// ReplicationInfo for those.
 	Roles []Role
 	// Sentinels are the Sentinel processes watching the primary (sentinel
 	// topology only), named s1, s2, ...; they are not data nodes.
@@ -314,9 +314,9 @@ func newCluster[N Node](provider string, caps []Capability, nodes []N, close fun
 	return c
 }
 
-// validate checks spec for a provider that starts standalone nodes only
-// (docker, external): a replicated topology is refused, naming the
-// providers that start it.
+// validate checks spec for a provider that gives standalone nodes only
+// (external): a replicated topology is refused, naming the providers that
+// start it.
 func (s Spec) validate() error {
 	if err := s.validateShared(); err != nil {
 		return err

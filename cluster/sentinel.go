@@ -121,7 +121,7 @@ func (c *Cluster) SentinelAddrs() []string {
 
 // SentinelPrimary asks the Sentinels, in order, which address they give
 // for the primary; the first that answers decides.
-func SentinelPrimary(ctx context.Context, c *Cluster) (string, error) {
+func (c *Cluster) SentinelPrimary(ctx context.Context) (string, error) {
 	var last error
 	for _, s := range c.Sentinels {
 		sc := redis.NewSentinelClient(s.Endpoint().ClientOptions(""))

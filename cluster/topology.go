@@ -28,7 +28,9 @@ const (
 
 // TopologyInfo describes a topology for the command line.
 type TopologyInfo struct {
-	Name        Topology
+	// Name is what Spec.Topology says.
+	Name Topology
+	// Description says in one line what the topology starts.
 	Description string
 }
 

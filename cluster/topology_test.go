@@ -153,7 +153,7 @@ func TestSentinelTopology(t *testing.T) {
 				t.Errorf("%s follows %s (link up %v), want %s", n.Name(), info.PrimaryAddr, info.LinkUp, c.Nodes[0].Endpoint().Addr)
 			}
 		}
-		if got, err := SentinelPrimary(ctx, c); err != nil || got != c.Nodes[0].Endpoint().Addr {
+		if got, err := c.SentinelPrimary(ctx); err != nil || got != c.Nodes[0].Endpoint().Addr {
 			t.Errorf("Sentinels name %q (%v) as primary, want %s", got, err, c.Nodes[0].Endpoint().Addr)
 		}
 		// A write on the primary reaches the replicas.
@@ -209,7 +209,7 @@ func TestSentinelFailover(t *testing.T) {
 			if err := fc.Set(ctx, "after", writes, 0).Err(); err != nil {
 				return fmt.Errorf("write: %w", err)
 			}
-			addr, err := SentinelPrimary(ctx, c)
+			addr, err := c.SentinelPrimary(ctx)
 			if err != nil {
 				return err
 			}
