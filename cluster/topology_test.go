@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/lockbench/lockbench/internal/leakcheck"
 	"github.com/lockbench/lockbench/internal/testenv"
 )
 
@@ -458,4 +459,48 @@ func TestParseClusterNodes(t *testing.T) {
 	if _, err := parseClusterNodes("e7d1 127.0.0.1:30001@40001 master"); err == nil {
 		t.Error("short line: no error")
 	}
+}
+
+// TestTopologyStartCancelledLeavesNothing cancels the start of each
+// replicated topology at several moments (before it, while data nodes
+// start, while replicas sync or Sentinels and cluster nodes meet) and
+// checks that Start returns context.Canceled and leaves no process,
+// container or temp dir.
+func TestTopologyStartCancelledLeavesNothing(t *testing.T) {
+	eachTopoProvider(t, func(t *testing.T, provider string) {
+		for _, topo := range []Topology{TopoSentinel, TopoCluster} {
+			for _, delay := range []time.Duration{0, 300 * time.Millisecond, time.Second} {
+				t.Run(fmt.Sprintf("%s/%v", topo, delay), func(t *testing.T) {
+					var p Provider = NewExec(ExecOptions{})
+					if provider == ProviderDocker {
+						needDocker(t)
+						p = NewDocker(DockerOptions{})
+					} else {
+						testenv.NeedRedisServer(t)
+					}
+					before := leakcheck.Take()
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					time.AfterFunc(delay, cancel)
+					start := time.Now()
+					c, err := p.Start(ctx, Spec{Topology: topo})
+					took := time.Since(start)
+					if err == nil {
+						t.Logf("started before the cancel, in %v", took)
+						if err := c.Close(); err != nil {
+							t.Fatal(err)
+						}
+					} else if !errors.Is(err, context.Canceled) {
+						t.Errorf("error %v, want one wrapping context.Canceled", err)
+					}
+					if took > delay+10*time.Second {
+						t.Errorf("Start returned %v after the cancel", took-delay)
+					}
+					if left := before.New(leakcheck.Take()); len(left) != 0 {
+						t.Errorf("left behind after a start cancelled after %v: %v", delay, left)
+					}
+				})
+			}
+		}
+	})
 }
