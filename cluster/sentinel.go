@@ -27,7 +27,10 @@ const (
 	// what go-redis's FailoverOptions.MasterName must say.
 	MasterName = "lockbench"
 	// sentinelDownAfter: a primary silent this long is subjectively down.
-	sentinelDownAfter = time.Second
+	// With 1 s, a loaded two-CPU machine saw a second, spurious failover:
+	// a Sentinel marked the just-promoted primary down about a second
+	// after switching to it, before its new links had answered.
+	sentinelDownAfter = 2 * time.Second
 	// sentinelFailoverTimeout bounds one failover attempt; a failed
 	// attempt is retried after twice this.
 	sentinelFailoverTimeout = 3 * time.Second

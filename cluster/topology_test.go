@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -60,6 +61,22 @@ func eachTopoProvider(t *testing.T, f func(t *testing.T, provider string)) {
 	for _, p := range topoProviders {
 		t.Run(p, func(t *testing.T) { f(t, p) })
 	}
+}
+
+// logsOnFailure logs every exec process's log when the test fails: what
+// Sentinel or a cluster node decided, and when, is only written there.
+func logsOnFailure(t *testing.T, c *Cluster) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, n := range append(append([]Node{}, c.Nodes...), c.Sentinels...) {
+			if e, ok := n.(*execNode); ok {
+				b, _ := os.ReadFile(e.logFile())
+				t.Logf("log of %s (%s):\n%s", e.name, e.Endpoint().Addr, b)
+			}
+		}
+	})
 }
 
 // eventually polls f every 100 ms for up to limit; it fails the test with
@@ -132,6 +149,7 @@ func TestExecStandaloneIsTheDefault(t *testing.T) {
 func TestSentinelTopology(t *testing.T) {
 	eachTopoProvider(t, func(t *testing.T, provider string) {
 		c := startTopo(t, provider, Spec{Topology: TopoSentinel})
+		logsOnFailure(t, c)
 		ctx := context.Background()
 		if len(c.Nodes) != 3 || len(c.Sentinels) != 3 || c.MasterName != MasterName || c.Topology != TopoSentinel {
 			t.Fatalf("%d nodes, %d sentinels, master name %q, topology %q", len(c.Nodes), len(c.Sentinels), c.MasterName, c.Topology)
@@ -192,6 +210,7 @@ func failoverClient(t *testing.T, c *Cluster) *redis.Client {
 func TestSentinelFailover(t *testing.T) {
 	eachTopoProvider(t, func(t *testing.T, provider string) {
 		c := startTopo(t, provider, Spec{Topology: TopoSentinel})
+		logsOnFailure(t, c)
 		ctx := context.Background()
 		fc := failoverClient(t, c)
 		if err := fc.Set(ctx, "before", "1", 0).Err(); err != nil {
@@ -242,13 +261,22 @@ func TestSentinelFailover(t *testing.T) {
 		if err := old.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
+		// The primary it follows is the one the Sentinels name now: on a
+		// loaded machine they may have failed over once more since.
 		eventually(t, 20*time.Second, "old primary rejoins as replica", func() error {
+			cur, err := c.SentinelPrimary(ctx)
+			if err != nil {
+				return err
+			}
+			if cur == oldAddr {
+				return fmt.Errorf("the Sentinels name the restarted old primary %s", cur)
+			}
 			info, err := ReplicationInfo(ctx, old.Endpoint())
 			if err != nil {
 				return err
 			}
-			if info.Role != RoleReplica || info.PrimaryAddr != newAddr || !info.LinkUp {
-				return fmt.Errorf("%s: role %s of %s, link up %v", old.Name(), info.Role, info.PrimaryAddr, info.LinkUp)
+			if info.Role != RoleReplica || info.PrimaryAddr != cur || !info.LinkUp {
+				return fmt.Errorf("%s: role %s of %s, link up %v; the Sentinels name %s", old.Name(), info.Role, info.PrimaryAddr, info.LinkUp, cur)
 			}
 			return nil
 		})
@@ -262,6 +290,7 @@ func TestSentinelFailover(t *testing.T) {
 func TestSentinelReplicationCut(t *testing.T) {
 	eachTopoProvider(t, func(t *testing.T, provider string) {
 		c := startTopo(t, provider, Spec{Topology: TopoSentinel})
+		logsOnFailure(t, c)
 		ctx := context.Background()
 		primary, cut, kept := c.Nodes[0], c.Nodes[1], c.Nodes[2]
 		pc := client(t, primary)
@@ -321,6 +350,7 @@ func TestSentinelReplicationCut(t *testing.T) {
 func TestRedisCluster(t *testing.T) {
 	eachTopoProvider(t, func(t *testing.T, provider string) {
 		c := startTopo(t, provider, Spec{Topology: TopoCluster})
+		logsOnFailure(t, c)
 		ctx := context.Background()
 		if len(c.Nodes) != 6 || c.Topology != TopoCluster {
 			t.Fatalf("%d nodes, topology %q", len(c.Nodes), c.Topology)
