@@ -9,8 +9,8 @@ import (
 
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/endpoint"
-	"github.com/lockbench/lockbench/locks"
 	"github.com/lockbench/lockbench/internal/testenv"
+	"github.com/lockbench/lockbench/locks"
 )
 
 // TestTokenWaitRefusesANodeWithoutReplicas: on a standalone node WAIT 1
