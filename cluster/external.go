@@ -101,7 +101,7 @@ func (p *externalProvider) Start(ctx context.Context, spec Spec) (*Cluster, erro
 	for i, ep := range eps[:n] {
 		node := &externalNode{name: fmt.Sprintf("n%d", i+1), ep: ep}
 		if err := ping(ctx, ep); err != nil {
-			return nil, fmt.Errorf("cannot reach redis at %s (%s): %v: %w", ep, pingHint(err), err, ErrUnavailable)
+			return nil, fmt.Errorf("cannot reach redis at %s (%s): %v: %w", ep, pingHint(ep, err), err, ErrUnavailable)
 		}
 		c.Nodes = append(c.Nodes, node)
 	}
@@ -109,7 +109,7 @@ func (p *externalProvider) Start(ctx context.Context, spec Spec) (*Cluster, erro
 }
 
 // pingHint says what to do about a failed PING.
-func pingHint(err error) string {
+func pingHint(ep endpoint.Endpoint, err error) string {
 	var unknownCA x509.UnknownAuthorityError
 	var verify *tls.CertificateVerificationError
 	var hostname x509.HostnameError
@@ -125,6 +125,10 @@ func pingHint(err error) string {
 		return "check the user and password in the address"
 	case strings.Contains(msg, "tls:"):
 		return "check whether the server speaks TLS (rediss://) or not (redis://), and the --redis-tls-* options"
+	case ep.TLS != nil:
+		// A plain server waits for the rest of a command that a TLS
+		// hello never completes: the handshake just times out.
+		return "check --redis-addrs, that the server runs and that this port speaks TLS (else write redis://)"
 	}
 	return "check --redis-addrs and that the server runs"
 }
