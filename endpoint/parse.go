@@ -87,8 +87,14 @@ func Parse(raw string, files TLSFiles) (Endpoint, error) {
 	// url.Parse's errors quote the whole URL, password and all: they are
 	// never shown, only that it failed.
 	u, err := url.Parse(raw)
-	if err != nil {
+	var escape url.EscapeError
+	switch {
+	case errors.As(err, &escape):
 		return bad("is not a URL (a password with reserved characters must be %-escaped)")
+	case err != nil && strings.Contains(err.Error(), "invalid port"):
+		return bad("has no valid port")
+	case err != nil:
+		return bad("is not a URL")
 	}
 	var secure bool
 	switch u.Scheme {
