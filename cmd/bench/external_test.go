@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -149,6 +150,48 @@ func TestExternalRefusalsAreOneLineWithoutThePassword(t *testing.T) {
 			}
 			if len(errLines) != 1 || !strings.Contains(errLines[0], tc.want) {
 				t.Errorf("stderr %q: want one line saying %q", stderr.String(), tc.want)
+			}
+			noSecret(t, out, stdout.String(), stderr.String())
+		})
+	}
+}
+
+// TestCalibrateAgainstProductionLikeNodes: calibrate measures ACL and TLS
+// nodes too (redis-benchmark logs in as the user; over TLS the bare loop
+// is the only reference) without showing the password.
+func TestCalibrateAgainstProductionLikeNodes(t *testing.T) {
+	acl := []string{}
+	for range 2 {
+		acl = append(acl, testenv.StartRedis(t, nil, "--user", "default", "off", "--user", "alice", "on", ">"+secret, "~*", "+@all"))
+	}
+	certs := testenv.MakeCerts(t)
+	tlsNodes := []string{}
+	for range 2 {
+		tlsNodes = append(tlsNodes, testenv.StartRedis(t, &certs, "--requirepass", secret))
+	}
+	for _, tc := range []struct {
+		name           string
+		args           []string
+		redisBenchmark bool
+	}{
+		{"ACL user", []string{"--redis-addrs", urls("redis", "alice:"+secret, acl...)}, true},
+		{"TLS", []string{"--redis-addrs", urls("rediss", ":"+secret, tlsNodes...), "--redis-tls-ca", certs.CA}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"calibrate", "--provider", "external", "--samples", "200", "--rounds", "1", "--duration", "300ms", "--no-pin", "--out", out}, tc.args...)
+			code := run(args, &stdout, &stderr)
+			files, _ := filepath.Glob(filepath.Join(out, "*", "calibrate.json"))
+			if len(files) != 1 {
+				t.Fatalf("exit %d, no calibrate.json:\n%s\n%s", code, stdout.String(), stderr.String())
+			}
+			b, err := os.ReadFile(files[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := exec.LookPath("redis-benchmark"); err == nil && bytes.Contains(b, []byte(`"redis_benchmark"`)) != tc.redisBenchmark {
+				t.Errorf("redis-benchmark measured: %v, want %v", !tc.redisBenchmark, tc.redisBenchmark)
 			}
 			noSecret(t, out, stdout.String(), stderr.String())
 		})
