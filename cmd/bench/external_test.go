@@ -197,3 +197,17 @@ func TestCalibrateAgainstProductionLikeNodes(t *testing.T) {
 		})
 	}
 }
+
+// TestHelpShowsTheRedisFlags: every command that takes external nodes
+// lists how to give their credentials and TLS.
+func TestHelpShowsTheRedisFlags(t *testing.T) {
+	for _, cmd := range []string{"run", "zoo", "calibrate"} {
+		var stdout, stderr bytes.Buffer
+		run([]string{cmd, "-h"}, &stdout, &stderr)
+		for _, flag := range []string{"--redis-addrs", "rediss://", "--redis-tls-ca", "--redis-tls-cert", "--redis-tls-key", "--redis-tls-insecure", "LOCKBENCH_REDIS_TLS_CA"} {
+			if !strings.Contains(stdout.String(), flag) {
+				t.Errorf("bench %s -h does not show %s", cmd, flag)
+			}
+		}
+	}
+}

@@ -29,13 +29,13 @@ func TestCommandHelpPrintsEveryFlag(t *testing.T) {
 		cmd   string
 		flags []string
 	}{
-		{"run", []string{"-s FILE", "--preset", "--locks", "--faults", "--workload", "--clients", "--duration", "--ttl", "--seed", "--repeat", "--nodes", "--provider", "--redis-addrs", "--redis-tls-ca", "--redis-tls-cert", "--redis-tls-key", "--redis-tls-insecure", "--out", "--client-procs", "--always-proxy"}},
+		{"run", []string{"-s FILE", "--preset", "--locks", "--faults", "--workload", "--clients", "--duration", "--ttl", "--seed", "--repeat", "--nodes", "--provider", "--redis-addrs", "--out", "--client-procs", "--always-proxy"}},
 		{"check", []string{"--json", "--timeout", "--visualize", "--releases"}},
 		{"plot", []string{"RUN_DIR"}},
 		{"compare", []string{"--thresholds", "--markdown", "--strict", "--alpha", "--ignore-liveness"}},
-		{"zoo", []string{"--quick", "--seed", "--only", "--list", "--provider", "--redis-addrs", "--redis-tls-ca", "--redis-tls-cert", "--redis-tls-key", "--redis-tls-insecure", "--out"}},
+		{"zoo", []string{"--quick", "--seed", "--only", "--list", "--provider", "--redis-addrs", "--out"}},
 		{"list", []string{"locks | faults | workloads | presets"}},
-		{"calibrate", []string{"--provider", "--redis-addrs", "--redis-tls-ca", "--redis-tls-cert", "--redis-tls-key", "--redis-tls-insecure", "--nodes", "--samples", "--clients", "--duration", "--rounds", "--out", "--client-procs", "--no-pin", "--cpuprofile"}},
+		{"calibrate", []string{"--provider", "--redis-addrs", "--nodes", "--samples", "--clients", "--duration", "--rounds", "--out", "--client-procs", "--no-pin", "--cpuprofile"}},
 	} {
 		for _, args := range [][]string{{tc.cmd, "-h"}, {tc.cmd, "--help"}, {"help", tc.cmd}} {
 			t.Run(strings.Join(args, " "), func(t *testing.T) {
