@@ -161,10 +161,10 @@ func (e Endpoint) String() string {
 		return e.Addr
 	}
 	var b strings.Builder
-	b.WriteString("redis://")
 	if e.TLS != nil {
-		b.Reset()
 		b.WriteString("rediss://")
+	} else {
+		b.WriteString("redis://")
 	}
 	if e.Username != "" || e.Password != "" {
 		b.WriteString(url.User(e.Username).String())
