@@ -132,7 +132,9 @@ func (c Config) ClientOptions(ep endpoint.Endpoint) (*redis.Options, error) {
 func (c Config) clientOptions(ep endpoint.Endpoint) *redis.Options {
 	return &redis.Options{
 		Addr:                  ep.Addr,
+		Username:              ep.Username,
 		Password:              ep.Password,
+		DB:                    ep.DB,
 		TLSConfig:             ep.TLS,
 		DialTimeout:           c.Timeout,
 		ReadTimeout:           c.Timeout,
