@@ -10,7 +10,8 @@ import (
 type AutoOptions struct {
 	// Provider forces a choice: auto (or ""), exec, docker or external.
 	Provider string
-	// External is used when addresses are given (flag or LOCKBENCH_REDIS_ADDRS).
+	// External is used when addresses are given (flag or LOCKBENCH_REDIS_ADDRS);
+	// TLS options it leaves empty come from LOCKBENCH_REDIS_TLS_* (externalenv.go).
 	External ExternalOptions
 	// Exec and Docker configure those providers when chosen.
 	Exec   ExecOptions
@@ -34,6 +35,9 @@ func Auto(ctx context.Context, o AutoOptions) (Provider, string, error) {
 			}
 			o.External.Addrs = addrs
 		}
+	}
+	if err := externalTLSFromEnv(&o.External.TLS); err != nil {
+		return nil, "", err
 	}
 	switch o.Provider {
 	case "", ProviderAuto:

@@ -18,7 +18,7 @@ func ClockOffset(ctx context.Context, e endpoint.Endpoint) (time.Duration, error
 	before := time.Now()
 	t, err := c.Time(ctx).Result()
 	if err != nil {
-		return 0, fmt.Errorf("TIME on %s: %w", e.Addr, err)
+		return 0, fmt.Errorf("TIME on %s: %w", e, err)
 	}
 	after := time.Now()
 	mid := before.Add(after.Sub(before) / 2)

@@ -3,8 +3,9 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
@@ -15,12 +16,13 @@ import (
 
 // ExternalOptions describes Redis servers the user runs.
 type ExternalOptions struct {
-	// Addrs are host:port pairs, one per independent node.
+	// Addrs are the nodes' addresses as the user wrote them, one per
+	// independent node: host:port, or redis://[user[:password]@]host:port[/db]
+	// and rediss://… for TLS (endpoint.Parse). They may hold passwords:
+	// show them only through endpoint.Redact or an Endpoint's String.
 	Addrs []string
-	// Password is sent with AUTH when set.
-	Password string
-	// TLS enables TLS with this configuration when non-nil.
-	TLS *tls.Config
+	// TLS configures the rediss:// addresses.
+	TLS endpoint.TLSFiles
 }
 
 type externalProvider struct{ opts ExternalOptions }
@@ -36,7 +38,8 @@ func NewExternal(opts ExternalOptions) Provider { return &externalProvider{opts:
 func (p *externalProvider) Name() string       { return ProviderExternal }
 func (p *externalProvider) Caps() []Capability { return externalCaps }
 
-// ParseAddrs splits a comma-separated address list and checks each entry.
+// ParseAddrs splits a comma-separated address list and checks each entry
+// (endpoint.Parse); errors show the addresses redacted.
 func ParseAddrs(s string) ([]string, error) {
 	var out []string
 	for _, a := range strings.Split(s, ",") {
@@ -44,8 +47,8 @@ func ParseAddrs(s string) ([]string, error) {
 		if a == "" {
 			continue
 		}
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			return nil, fmt.Errorf("redis address %q is not host:port: %w", a, ErrBadSpec)
+		if _, err := endpoint.Parse(a, endpoint.TLSFiles{}); err != nil {
+			return nil, fmt.Errorf("%w: %w", err, ErrBadSpec)
 		}
 		out = append(out, a)
 	}
@@ -53,6 +56,24 @@ func ParseAddrs(s string) ([]string, error) {
 		return nil, fmt.Errorf("no redis address given: %w", ErrBadSpec)
 	}
 	return out, nil
+}
+
+// endpoints parses every address with the TLS options. TLS options
+// without a rediss:// address are refused: they would silently do nothing.
+func (o ExternalOptions) endpoints() ([]endpoint.Endpoint, error) {
+	eps := make([]endpoint.Endpoint, len(o.Addrs))
+	secure := false
+	for i, a := range o.Addrs {
+		ep, err := endpoint.Parse(a, o.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", err, ErrBadSpec)
+		}
+		eps[i], secure = ep, secure || ep.TLS != nil
+	}
+	if !secure && !o.TLS.IsZero() {
+		return nil, fmt.Errorf("TLS options given but no address is rediss:// (write rediss://host:port for a TLS node): %w", ErrBadSpec)
+	}
+	return eps, nil
 }
 
 func (p *externalProvider) Start(ctx context.Context, spec Spec) (*Cluster, error) {
@@ -65,22 +86,51 @@ func (p *externalProvider) Start(ctx context.Context, spec Spec) (*Cluster, erro
 	if spec.Persistence != "" && spec.Persistence != PersistNone {
 		return nil, fmt.Errorf("persistence of external nodes is theirs to set: %w; use --provider exec or docker", ErrUnsupported)
 	}
+	eps, err := p.opts.endpoints()
+	if err != nil {
+		return nil, err
+	}
 	n := spec.Nodes
 	if n == 0 {
-		n = len(p.opts.Addrs)
+		n = len(eps)
 	}
-	if n > len(p.opts.Addrs) {
-		return nil, fmt.Errorf("%d nodes wanted but %d addresses given (add more to --redis-addrs): %w", n, len(p.opts.Addrs), ErrBadSpec)
+	if n > len(eps) {
+		return nil, fmt.Errorf("%d nodes wanted but %d addresses given (add more to --redis-addrs): %w", n, len(eps), ErrBadSpec)
 	}
 	c := &Cluster{Provider: ProviderExternal, close: func() error { return nil }}
-	for i, addr := range p.opts.Addrs[:n] {
-		node := &externalNode{name: fmt.Sprintf("n%d", i+1), ep: endpoint.Endpoint{Addr: addr, Password: p.opts.Password, TLS: p.opts.TLS}}
-		if err := ping(ctx, node.ep); err != nil {
-			return nil, fmt.Errorf("cannot reach redis at %s (check --redis-addrs and that the server runs): %v: %w", addr, err, ErrUnavailable)
+	for i, ep := range eps[:n] {
+		node := &externalNode{name: fmt.Sprintf("n%d", i+1), ep: ep}
+		if err := ping(ctx, ep); err != nil {
+			return nil, fmt.Errorf("cannot reach redis at %s (%s): %v: %w", ep, pingHint(ep, err), err, ErrUnavailable)
 		}
 		c.Nodes = append(c.Nodes, node)
 	}
 	return c, nil
+}
+
+// pingHint says what to do about a failed PING.
+func pingHint(ep endpoint.Endpoint, err error) string {
+	var unknownCA x509.UnknownAuthorityError
+	var verify *tls.CertificateVerificationError
+	var hostname x509.HostnameError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &unknownCA) || (errors.As(err, &verify) && !errors.As(err, &hostname)):
+		return "give the CA that signed the server's certificate with --redis-tls-ca FILE or LOCKBENCH_REDIS_TLS_CA"
+	case errors.As(err, &hostname):
+		return "the server's certificate does not name this address: use an address its certificate names"
+	case strings.HasPrefix(msg, "NOAUTH"):
+		return "the server wants a password: write it into the address, redis://:PASSWORD@host:port or redis://USER:PASSWORD@host:port"
+	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "ERR AUTH"):
+		return "check the user and password in the address"
+	case strings.Contains(msg, "tls:"):
+		return "check whether the server speaks TLS (rediss://) or not (redis://), and the --redis-tls-* options"
+	case ep.TLS != nil:
+		// A plain server waits for the rest of a command that a TLS
+		// hello never completes: the handshake just times out.
+		return "check --redis-addrs, that the server runs and that this port speaks TLS (else write redis://)"
+	}
+	return "check --redis-addrs and that the server runs"
 }
 
 // ping checks one endpoint with a bounded PING.

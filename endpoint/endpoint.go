@@ -13,12 +13,17 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
-// Endpoint is how a client reaches a node.
+// Endpoint is how a client reaches a node. Its String method is the only
+// way the harness shows one: it never prints the password.
 type Endpoint struct {
 	// Addr is host:port on a loopback address.
 	Addr string
+	// Username is the ACL user AUTH names; empty means the default user.
+	Username string
 	// Password is empty unless an external node needs AUTH.
 	Password string
+	// DB is the logical database SELECTed on connect (0 by default).
+	DB int
 	// TLS is nil unless an external node speaks TLS.
 	TLS *tls.Config
 }
@@ -33,7 +38,9 @@ func (e Endpoint) ClientOptions(addr string) *redis.Options {
 	}
 	return &redis.Options{
 		Addr:            addr,
+		Username:        e.Username,
 		Password:        e.Password,
+		DB:              e.DB,
 		TLSConfig:       e.TLS,
 		DialTimeout:     time.Second,
 		ReadTimeout:     time.Second,

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"github.com/lockbench/lockbench/endpoint"
 	"github.com/lockbench/lockbench/locks"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +31,8 @@ func (quietLogger) Printf(context.Context, string, ...any) {}
 type fixture struct {
 	c    *cluster.Cluster
 	mesh *chaos.Mesh
+	// replica is a replica of node 0, outside c (see replicate).
+	replica cluster.Node
 }
 
 func newFixture(tb testing.TB, nodes int) *fixture {
@@ -50,7 +54,48 @@ func newFixture(tb testing.TB, nodes int) *fixture {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { m.Close() })
-	return &fixture{c: c, mesh: m}
+	replica := replicate(tb, ctx, c.Nodes[0].Endpoint())
+	return &fixture{c: c, mesh: m, replica: replica}
+}
+
+// replicate starts a replica of primary outside the fixture's nodes, so
+// that token-wait's WAIT on node 0 has a replica to wait for while every
+// other strategy sees the same nodes as before. It returns once the
+// replica's link is up.
+func replicate(tb testing.TB, ctx context.Context, primary endpoint.Endpoint) cluster.Node {
+	tb.Helper()
+	rc, err := cluster.NewExec(cluster.ExecOptions{}).Start(ctx, cluster.Spec{Nodes: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { rc.Close() })
+	host, port, err := net.SplitHostPort(primary.Addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Redis waits 5 s by default before a diskless full sync, for more
+	// replicas to join; this one is the only one.
+	p := redis.NewClient(primary.ClientOptions(""))
+	defer p.Close()
+	if err := p.ConfigSet(ctx, "repl-diskless-sync-delay", "0").Err(); err != nil {
+		tb.Fatal(err)
+	}
+	r := redis.NewClient(rc.Nodes[0].Endpoint().ClientOptions(""))
+	defer r.Close()
+	if err := r.Do(ctx, "REPLICAOF", host, port).Err(); err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		info, err := r.Info(ctx, "replication").Result()
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			return rc.Nodes[0]
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("the replica of %s did not come up: %v", primary.Addr, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // via returns the endpoints group g uses: the proxies in front of the nodes.

@@ -86,6 +86,9 @@ type Config struct {
 	PoolSize int
 	// Retry is the policy for contended acquires. Default: no retry.
 	Retry Retry
+	// Replicas is how many replicas token-wait's WAIT asks to
+	// acknowledge an acquire. Default DefaultWaitReplicas.
+	Replicas int
 	// Hooks are optional fault points.
 	Hooks Hooks
 }
@@ -129,7 +132,9 @@ func (c Config) ClientOptions(ep endpoint.Endpoint) (*redis.Options, error) {
 func (c Config) clientOptions(ep endpoint.Endpoint) *redis.Options {
 	return &redis.Options{
 		Addr:                  ep.Addr,
+		Username:              ep.Username,
 		Password:              ep.Password,
+		DB:                    ep.DB,
 		TLSConfig:             ep.TLS,
 		DialTimeout:           c.Timeout,
 		ReadTimeout:           c.Timeout,
@@ -221,6 +226,9 @@ type Strategy struct {
 	SeedFaithful bool
 	// Canary is true for nolock: never in defaults, must always be caught.
 	Canary bool
+	// Replicated is true when it needs replicas of its node (token-wait's
+	// WAIT): on standalone nodes its warm-up refuses to run.
+	Replicated bool
 	// PlainRelease is true when a release is a DEL that does not check
 	// ownership: sent late, it frees another holder's lock.
 	PlainRelease bool
@@ -242,6 +250,8 @@ func Builtin() []Strategy {
 			Description: "SET key random NX PX ttl, Lua compare-and-delete/-pexpire; unsafe if the holder pauses past its lease", New: newTokenLocker},
 		{Name: "fenced", Params: single,
 			Description: "token plus an INCR fencing counter handed to the resource, which rejects stale writes", New: newFenced},
+		{Name: "token-wait", Replicated: true, Params: single + "; WAIT for Replicas (default 1) within the per-node timeout",
+			Description: "token, then WAIT until a replica acknowledged, else undone (Redisson's mitigation); unsafe when a replica without the lock is promoted", New: newTokenWait},
 		{Name: "redlock", MultiNode: true, Params: "all nodes; ttl; per-node timeout; retry policy with random delay",
 			Description: "redis.io Redlock: majority of N nodes, validity = TTL − elapsed − drift; unsafe under restarts without fsync and clock jumps", New: newRedlock},
 		{Name: "redsync", MultiNode: true, Params: "all nodes; ttl; retry policy",

@@ -15,7 +15,7 @@ import (
 )
 
 func TestRegistry(t *testing.T) {
-	want := []string{"setnx", "setnx-expire", "set-nx-ex", "token", "fenced", "redlock", "redsync", "redislock", "nolock"}
+	want := []string{"setnx", "setnx-expire", "set-nx-ex", "token", "fenced", "token-wait", "redlock", "redsync", "redislock", "nolock"}
 	got := strategies(all)
 	if !slices.Equal(got, want) {
 		t.Fatalf("registry = %v, want %v", got, want)

@@ -105,7 +105,8 @@ type CalibrateResult struct {
 	// CPUPinning says which CPUs the clients and the lock node were
 	// pinned to, or why they were not.
 	CPUPinning string `json:"cpu_pinning"`
-	// RedisBenchmark is nil when redis-benchmark is not installed.
+	// RedisBenchmark is nil when redis-benchmark is not installed or the
+	// node speaks TLS.
 	RedisBenchmark *RedisBenchmark `json:"redis_benchmark,omitempty"`
 	// Bare is a go-redis loop doing SET NX PX + the compare-and-delete
 	// script per cycle, nothing else.
@@ -239,6 +240,11 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (res CalibrateResult, er
 	defer os.RemoveAll(tmp)
 
 	rbPath, rbErr := exec.LookPath("redis-benchmark")
+	if ep.TLS != nil {
+		// redis-benchmark takes TLS as files, which the endpoint no
+		// longer has; the bare loop is the reference then.
+		rbErr = errors.New("redis-benchmark is not run over TLS")
+	}
 	// The Go loops load one node (the harness skips the resource).
 	procs := clientProcs(o.ClientProcs, 1)
 	var clientCPUs []int
@@ -446,6 +452,12 @@ func redisBenchmark(ctx context.Context, path string, ep endpoint.Endpoint, clie
 		base := []string{"-h", host, "-p", port, "-c", strconv.Itoa(clients), "-n", "40000", "-r", "100000", "--csv"}
 		if ep.Password != "" {
 			base = append(base, "-a", ep.Password)
+		}
+		if ep.Username != "" {
+			base = append(base, "--user", ep.Username)
+		}
+		if ep.DB != 0 {
+			base = append(base, "--dbnum", strconv.Itoa(ep.DB))
 		}
 		cmd := exec.CommandContext(ctx, path, append(base, args...)...)
 		out, err := cmd.Output()

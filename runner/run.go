@@ -88,6 +88,7 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 	if o.Cluster.Provider == "" {
 		o.Cluster.Provider = sc.Provider
 	}
+	sc.Redis.applyTo(&o.Cluster.External)
 	say := func(format string, args ...any) {
 		if o.Progress != nil {
 			o.Progress(Progress{Cells: len(cells), Note: fmt.Sprintf(format, args...)})

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/lockbench/lockbench/chaos"
+	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/locks"
 	"github.com/lockbench/lockbench/scenarios"
 	"github.com/lockbench/lockbench/workloads"
@@ -28,6 +29,9 @@ type Scenario struct {
 	Description string `yaml:"description" json:"description,omitempty"`
 	// Provider is auto, exec, docker or external.
 	Provider string `yaml:"provider" json:"provider,omitempty"`
+	// Redis names external nodes; --redis-addrs and --redis-tls-* win
+	// over it. Never recorded: its addresses may hold passwords.
+	Redis RedisNodes `yaml:"redis" json:"-"`
 	// Nodes is how many lock nodes to start (the resource gets its own).
 	Nodes int `yaml:"nodes" json:"nodes"`
 	// Locks are strategy names (bench list locks).
@@ -59,6 +63,64 @@ type Scenario struct {
 
 	// src is where the file wrote Schedules, for errors naming lines.
 	src *faultSource
+}
+
+// RedisNodes are a scenario's external nodes (provider external or auto):
+// addresses as --redis-addrs takes them (host:port, redis://, rediss://),
+// lock nodes first and the resource last, and the TLS files of the
+// rediss:// ones.
+type RedisNodes struct {
+	Addrs       AddrList `yaml:"addrs"`
+	TLSCA       string   `yaml:"tls_ca"`
+	TLSCert     string   `yaml:"tls_cert"`
+	TLSKey      string   `yaml:"tls_key"`
+	TLSInsecure bool     `yaml:"tls_insecure"`
+}
+
+// AddrList is a list of addresses written as a YAML sequence or as one
+// comma-separated string, as --redis-addrs takes them. Taking both also
+// keeps yaml's type errors, which quote the value, from printing one.
+type AddrList []string
+
+// UnmarshalYAML accepts "a,b" or [a, b].
+func (l *AddrList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*l = nil
+		for _, a := range strings.Split(n.Value, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				*l = append(*l, a)
+			}
+		}
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return fmt.Errorf("line %d: redis addrs: want a list of addresses", n.Line)
+	}
+	*l = make(AddrList, len(n.Content))
+	for i, c := range n.Content {
+		if c.Kind != yaml.ScalarNode {
+			return fmt.Errorf("line %d: redis addrs: want an address", c.Line)
+		}
+		(*l)[i] = strings.TrimSpace(c.Value)
+	}
+	return nil
+}
+
+// applyTo fills what o leaves empty: addresses as a whole, each TLS
+// option on its own.
+func (r RedisNodes) applyTo(o *cluster.ExternalOptions) {
+	if len(o.Addrs) == 0 {
+		o.Addrs = r.Addrs
+	}
+	for _, v := range []struct {
+		field *string
+		from  string
+	}{{&o.TLS.CA, r.TLSCA}, {&o.TLS.Cert, r.TLSCert}, {&o.TLS.Key, r.TLSKey}} {
+		if *v.field == "" {
+			*v.field = v.from
+		}
+	}
+	o.TLS.Insecure = o.TLS.Insecure || r.TLSInsecure
 }
 
 // scenarioFile is a scenario file as written: its faults: entries are

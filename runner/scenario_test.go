@@ -380,3 +380,33 @@ func TestHandWrittenScheduleRuns(t *testing.T) {
 		t.Errorf("the latency stopped at %v, after the partition started at %v", got[1].at, got[2].at)
 	}
 }
+
+// TestScenarioNamesExternalNodes: a scenario's redis: section gives the
+// external nodes (a list or one comma-separated string) and their TLS
+// files; flags win over it; the summary never records it, as its
+// addresses may hold passwords.
+func TestScenarioNamesExternalNodes(t *testing.T) {
+	for _, addrs := range []string{`["redis://:pw@127.0.0.1:1", "127.0.0.1:2"]`, `"redis://:pw@127.0.0.1:1, 127.0.0.1:2"`} {
+		s, err := ParseScenario([]byte("provider: external\nredis:\n  addrs: " + addrs + "\n  tls_ca: ca.pem\n  tls_insecure: true\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := RedisNodes{Addrs: AddrList{"redis://:pw@127.0.0.1:1", "127.0.0.1:2"}, TLSCA: "ca.pem", TLSInsecure: true}
+		if !reflect.DeepEqual(s.Redis, want) {
+			t.Errorf("addrs: %s: got %+v, want %+v", addrs, s.Redis, want)
+		}
+		o := cluster.ExternalOptions{Addrs: []string{"127.0.0.1:3"}}
+		o.TLS.CA = "flag.pem"
+		s.Redis.applyTo(&o)
+		if !slices.Equal(o.Addrs, []string{"127.0.0.1:3"}) || o.TLS.CA != "flag.pem" || !o.TLS.Insecure {
+			t.Errorf("flags must win over the scenario, each option on its own: %+v", o)
+		}
+		b, _ := json.Marshal(recordScenario(*s))
+		if strings.Contains(string(b), "pw@") {
+			t.Errorf("the recorded scenario holds the addresses: %s", b)
+		}
+	}
+	if _, err := ParseScenario([]byte("redis:\n  addrs: {a: b}\n")); !errors.Is(err, ErrBadScenario) {
+		t.Errorf("addrs as a mapping: %v, want ErrBadScenario", err)
+	}
+}

@@ -25,7 +25,7 @@ import (
 func calibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("calibrate")
 	provider := fs.String("provider", cluster.ProviderAuto, cluster.ProviderChoices())
-	addrs := fs.String("redis-addrs", "", "comma-separated host:port of external nodes")
+	redisOpts := addRedisFlags(fs, "comma-separated external nodes")
 	nodes := fs.Int("nodes", 5, "nodes to start (and time)")
 	samples := fs.Int("samples", 5000, "SETs to time on each path")
 	clients := fs.Int("clients", 4, "concurrency of every throughput measurement")
@@ -47,15 +47,11 @@ func calibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		ClientProcs: *clientProcs, NoPin: *noPin,
 		Progress: func(s string) { fmt.Fprintln(stderr, "· "+s) },
 	}
-	if *addrs != "" {
-		list, err := cluster.ParseAddrs(*addrs)
-		if err != nil {
-			return fail(stderr, "calibrate", err)
-		}
-		opts.Cluster.External.Addrs = list
-		if !flagSet(fs, "nodes") {
-			opts.Nodes = len(list) // external: use every address given
-		}
+	if err := redisOpts.apply(&opts.Cluster.External); err != nil {
+		return fail(stderr, "calibrate", err)
+	}
+	if n := len(opts.Cluster.External.Addrs); n > 0 && !flagSet(fs, "nodes") {
+		opts.Nodes = n // external: use every address given
 	}
 
 	if *cpuProfile != "" {

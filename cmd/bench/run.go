@@ -39,7 +39,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	repeat := fs.Int("repeat", 0, "independent samples per cell")
 	nodes := fs.Int("nodes", 0, "lock nodes (overrides the scenario)")
 	provider := fs.String("provider", "", cluster.ProviderChoices()+" (overrides the scenario)")
-	addrs := fs.String("redis-addrs", "", "comma-separated host:port of external nodes (lock nodes, then one for the resource)")
+	redisOpts := addRedisFlags(fs, "comma-separated external nodes (lock nodes, then one for the resource)")
 	out := fs.String("out", "results", "directory that receives results/<run-id>/")
 	clientProcs := fs.Int("client-procs", 0, "GOMAXPROCS while a cell's workload runs: 0 keeps a CPU free per node the cell loads if there are CPUs to spare, -1 uses every CPU")
 	alwaysProxy := fs.Bool("always-proxy", false, "send every cell through the fault proxies, also cells without a network fault (which otherwise connect directly): to measure what the proxies cost")
@@ -109,12 +109,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "run", err)
 	}
 	opts := runner.Options{Cluster: cluster.AutoOptions{Provider: *provider}, ClientProcs: *clientProcs, AlwaysProxy: *alwaysProxy}
-	if *addrs != "" {
-		list, err := cluster.ParseAddrs(*addrs)
-		if err != nil {
-			return fail(stderr, "run", err)
-		}
-		opts.Cluster.External.Addrs = list
+	if err := redisOpts.apply(&opts.Cluster.External); err != nil {
+		return fail(stderr, "run", err)
 	}
 	name := sc.Name
 	if name == "" {

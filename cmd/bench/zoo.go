@@ -29,7 +29,7 @@ func zooCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	only := fs.String("only", "", "comma-separated entries to run, as lock/scenario (see --list)")
 	listOnly := fs.Bool("list", false, "list the entries with their expectation and source, and run nothing")
 	provider := fs.String("provider", cluster.ProviderAuto, cluster.ProviderChoices())
-	addrs := fs.String("redis-addrs", "", "comma-separated host:port of external nodes (5 lock nodes, then one for the resource)")
+	redisOpts := addRedisFlags(fs, "comma-separated external nodes (5 lock nodes, then one for the resource)")
 	out := fs.String("out", "results", "directory that receives results/<run-id>/")
 	doc := fs.String("doc", "", "also write the matrix, with where it comes from, to this file (make zoo-doc: docs/zoo.md)")
 	if !parseFlags(fs, args, stderr) {
@@ -60,12 +60,8 @@ func zooCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	opts := runner.Options{Cluster: cluster.AutoOptions{Provider: *provider}}
-	if *addrs != "" {
-		list, err := cluster.ParseAddrs(*addrs)
-		if err != nil {
-			return fail(stderr, "zoo", err)
-		}
-		opts.Cluster.External.Addrs = list
+	if err := redisOpts.apply(&opts.Cluster.External); err != nil {
+		return fail(stderr, "zoo", err)
 	}
 	name := "zoo"
 	if *quick {

@@ -32,8 +32,15 @@ func TestStarvedHarnessShows(t *testing.T) {
 	if s.SchedP99Us < 5000 && s.LagP99Us < 5000 {
 		t.Errorf("four CPU burners on one P: scheduling p99 %v µs and timer lag p99 %v µs, want ≥ 5 ms", s.SchedP99Us, s.LagP99Us)
 	}
-	if s.ProcessCores < 0.3 {
-		t.Errorf("process used %v cores while burning one", s.ProcessCores)
+	// A burner on one P takes most of a CPU on a quiet machine; on a
+	// busy one its share is whatever the scheduler gives it, but some.
+	want := 0.3
+	if others := s.MachineBusyCores - s.ProcessCores; s.MachineBusyCores >= 0 && others > 0.5 {
+		want = 0.05
+		t.Logf("other processes used %.2f cores: expecting only %.2f of this one", others, want)
+	}
+	if s.ProcessCores < want {
+		t.Errorf("process used %v cores while burning one, want ≥ %v", s.ProcessCores, want)
 	}
 }
 
