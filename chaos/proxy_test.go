@@ -371,10 +371,12 @@ func TestHealClosesConnectionsOpenDuringPartition(t *testing.T) {
 	if err := m.Heal(ctx, "A", "n1"); err != nil {
 		t.Fatalf("Heal: %v", err)
 	}
-	deadline := time.Now().Add(time.Second)
+	// Generous: a loaded machine can take a while to tear the link down;
+	// a connection Heal does not close survives any bound.
+	deadline := time.Now().Add(5 * time.Second)
 	for connected(t, direct, id) {
 		if time.Now().After(deadline) {
-			t.Fatalf("connection %d survived Heal: update the package doc", id)
+			t.Fatalf("connection %d survived Heal by 5 s: update the package doc", id)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
