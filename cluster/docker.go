@@ -213,6 +213,29 @@ func dockerCheckImage(ctx context.Context, cli *testcontainers.DockerClient, ima
 	}
 }
 
+// session is what every start of the provider begins with: fake time
+// refused, the daemon reached, the image present, stale containers of
+// dead owners swept, and a fresh cluster id. The caller owns cli.
+func (p *dockerProvider) session(ctx context.Context, spec Spec) (cli *testcontainers.DockerClient, host, id string, err error) {
+	if spec.FakeTime {
+		return nil, "", "", fmt.Errorf("fake time: %w", unsupported(ProviderDocker, CapClock))
+	}
+	if cli, err = dockerConnect(ctx); err != nil {
+		return nil, "", "", err
+	}
+	if err := dockerCheckImage(ctx, cli, p.opts.Image); err != nil {
+		cli.Close()
+		return nil, "", "", err
+	}
+	host, _ = os.Hostname()
+	dockerSweepStale(ctx, cli, host)
+	if id, err = dockerClusterID(); err != nil {
+		cli.Close()
+		return nil, "", "", err
+	}
+	return cli, host, id, nil
+}
+
 // Start starts spec.Nodes containers in parallel. On error every container
 // it created is removed.
 func (p *dockerProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err error) {
@@ -225,24 +248,9 @@ func (p *dockerProvider) Start(ctx context.Context, spec Spec) (_ *Cluster, err 
 	if spec.Nodes == 0 {
 		return nil, fmt.Errorf("docker provider needs at least one node: %w", ErrBadSpec)
 	}
-	if spec.FakeTime {
-		return nil, fmt.Errorf("fake time: %w", unsupported(ProviderDocker, CapClock))
-	}
-	cli, err := dockerConnect(ctx)
-	if err != nil {
-		return nil, err
-	}
 	// A node keeps the client for Kill/Start/Pause; close owns it from here.
-	if err := dockerCheckImage(ctx, cli, p.opts.Image); err != nil {
-		cli.Close()
-		return nil, err
-	}
-	host, _ := os.Hostname()
-	dockerSweepStale(ctx, cli, host)
-
-	id, err := dockerClusterID()
+	cli, host, id, err := p.session(ctx, spec)
 	if err != nil {
-		cli.Close()
 		return nil, err
 	}
 	ports, err := dockerFreePorts(spec.Nodes)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,22 +37,8 @@ func (p *dockerProvider) startTopology(ctx context.Context, spec Spec) (*Cluster
 	if err := spec.validateTopologySize(); err != nil {
 		return nil, err
 	}
-	if spec.FakeTime {
-		return nil, fmt.Errorf("fake time: %w", unsupported(ProviderDocker, CapClock))
-	}
-	cli, err := dockerConnect(ctx)
+	cli, host, id, err := p.session(ctx, spec)
 	if err != nil {
-		return nil, err
-	}
-	if err := dockerCheckImage(ctx, cli, p.opts.Image); err != nil {
-		cli.Close()
-		return nil, err
-	}
-	host, _ := os.Hostname()
-	dockerSweepStale(ctx, cli, host)
-	id, err := dockerClusterID()
-	if err != nil {
-		cli.Close()
 		return nil, err
 	}
 	r := &dockerRun{image: p.opts.Image, timeout: p.opts.StartTimeout, persist: spec.Persistence, cli: cli, host: host, id: id}
