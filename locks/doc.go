@@ -4,7 +4,9 @@
 // token and its validity deadline, and can be released and extended.
 //
 // Strategies are registered by name ([Builtin], [Lookup]; `bench list
-// locks`): setnx, setnx-expire, set-nx-ex, token, fenced, redlock, redsync
+// locks`): setnx, setnx-expire, set-nx-ex, token, fenced, token-wait
+// (token, then WAIT for a replica's acknowledgement; it needs replicas of its
+// node), redlock, redsync
 // (go-redsync/redsync v4 over the same nodes), redislock (bsm/redislock on
 // one node) and nolock, the canary that grants every request. The
 // seed-faithful strategies (setnx, setnx-expire, set-nx-ex) keep the bugs
