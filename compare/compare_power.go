@@ -289,6 +289,9 @@ func WriteMetricMarkdown(w io.Writer, rows []PowerRow, thresholds map[string]flo
 	return err
 }
 
+// mdcShownUpTo is the largest relative change mdcText prints in digits.
+const mdcShownUpTo = 100
+
 // mdcText prints a least detectable change with the metric's sign.
 func mdcText(x float64, m compareMetric) string {
 	sign := "+"
@@ -300,6 +303,10 @@ func mdcText(x float64, m compareMetric) string {
 		return "none"
 	case m.absolute:
 		return sign + trimFloat(math.Round(x*1000)/10) + "pp"
+	case x >= mdcShownUpTo:
+		// Beyond a hundredfold the digits say nothing more (a p99 of a
+		// few samples can need a change of 10^30 %).
+		return ">" + sign + trimFloat(mdcShownUpTo*100) + "%"
 	}
 	return sign + trimFloat(math.Round(x*100)) + "%"
 }

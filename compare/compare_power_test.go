@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -54,6 +55,36 @@ func TestPowerOnTheCommittedBaseline(t *testing.T) {
 	for _, want := range []string{"| paired | 16 |", "| throughput | gated | −5% |", "| acquire p99 | gated | +10% |", "| error rate | gated | +1pp |", "| acquire p50 | watched |", "**the gate**"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("tables lack %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestMDCText(t *testing.T) {
+	var tput, p99, errRate compareMetric
+	for _, m := range compareMetrics() {
+		switch m.name {
+		case MetricThroughput:
+			tput = m
+		case MetricP99:
+			p99 = m
+		case MetricErrorRate:
+			errRate = m
+		}
+	}
+	for _, tc := range []struct {
+		x    float64
+		m    compareMetric
+		want string
+	}{
+		{0.12, tput, "−12%"},
+		{0.38, p99, "+38%"},
+		{11.21, p99, "+1121%"},
+		{5e30, p99, ">+10000%"},
+		{math.Inf(1), p99, "none"},
+		{0.01, errRate, "+1pp"},
+	} {
+		if got := mdcText(tc.x, tc.m); got != tc.want {
+			t.Errorf("mdcText(%v, %s) = %q, want %q", tc.x, tc.m.name, got, tc.want)
 		}
 	}
 }
