@@ -78,7 +78,7 @@ func usageLine() string {
 // help is `bench help [COMMAND]`: the commands, or one command's usage.
 func help(args []string, stdout, stderr io.Writer) int {
 	switch {
-	case len(args) == 0 || len(args) == 1 && args[0] == "help":
+	case len(args) == 0 || len(args) == 1 && (args[0] == "help" || wantsHelp(args)):
 		fmt.Fprintln(stdout, "usage: bench <command> [flags]")
 		fmt.Fprintln(stdout, "\nCommands:")
 		for _, c := range commands() {

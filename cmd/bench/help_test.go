@@ -9,7 +9,7 @@ import (
 // TestHelpListsEveryCommand: bench -h, --help and help print the command
 // list on stdout and exit 0.
 func TestHelpListsEveryCommand(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"help", "help"}} {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"help", "help"}, {"help", "-h"}, {"help", "--help"}} {
 		var stdout, stderr bytes.Buffer
 		if code := run(args, &stdout, &stderr); code != exitOK || stderr.Len() > 0 {
 			t.Errorf("bench %q: exit %d, stderr %q; want 0 and nothing", args, code, stderr.String())
