@@ -143,6 +143,12 @@ func (f *fixture) coldLocker(tb testing.TB, name, g string, cfg locks.Config) lo
 	if cfg.Nodes == nil {
 		cfg.Nodes = f.via(g)
 	}
+	if s.Replicated && cfg.WaitTimeout == 0 {
+		// The replica's acknowledgement comes through a loaded machine
+		// too; the contract tests are not about WAIT's timing (the
+		// token-wait tests that are set their own).
+		cfg.WaitTimeout = 500 * time.Millisecond
+	}
 	if cfg.NodeTimeout == 0 {
 		// Generous for a loaded 2-core test machine; the tests about
 		// timeouts set their own.

@@ -89,6 +89,10 @@ type Config struct {
 	// Replicas is how many replicas token-wait's WAIT asks to
 	// acknowledge an acquire. Default DefaultWaitReplicas.
 	Replicas int
+	// WaitTimeout bounds token-wait's WAIT. Default: the per-node bound
+	// of the Redlock family (NodeTimeoutFor the TTL). It must stay below
+	// Timeout, or the client gives up on WAIT's reply first.
+	WaitTimeout time.Duration
 	// Hooks are optional fault points.
 	Hooks Hooks
 }

@@ -65,9 +65,12 @@ func infoInt(info, field string) int {
 	return -1
 }
 
-// waitTimeout bounds WAIT for a lease of ttl: the per-node bound of the
-// Redlock family, well inside the TTL.
+// waitTimeout bounds WAIT for a lease of ttl: Config.WaitTimeout, else
+// the per-node bound of the Redlock family, well inside the TTL.
 func (t *tokenWaitLocker) waitTimeout(ttl time.Duration) time.Duration {
+	if t.cfg.WaitTimeout > 0 {
+		return t.cfg.WaitTimeout
+	}
 	return t.cfg.NodeTimeoutFor(ttl)
 }
 

@@ -47,7 +47,7 @@ func TestTokenWaitRefusesANodeWithoutReplicas(t *testing.T) {
 func TestTokenWaitUndoesWhatNoReplicaAcknowledged(t *testing.T) {
 	f := newFixture(t, 1)
 	ctx := context.Background()
-	l := f.locker(t, "token-wait", "", locks.Config{Nodes: f.direct(), NodeTimeout: 50 * time.Millisecond})
+	l := f.locker(t, "token-wait", "", locks.Config{Nodes: f.direct(), WaitTimeout: 50 * time.Millisecond})
 	key := uniqueKey(t)
 	if err := f.replica.Pause(ctx); err != nil {
 		t.Fatal(err)
