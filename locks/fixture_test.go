@@ -58,6 +58,17 @@ func newFixture(tb testing.TB, nodes int) *fixture {
 	return &fixture{c: c, mesh: m, replica: replica}
 }
 
+// acknowledges reports whether primary counts a replica for WAIT: the
+// replica's link can be up before the primary has it online (its first
+// acknowledgement after the sync), and until then WAIT 1 returns 0.
+func acknowledges(ctx context.Context, primary *redis.Client) bool {
+	if err := primary.Set(ctx, "lockbench:fixture:replica-ready", "1", 0).Err(); err != nil {
+		return false
+	}
+	n, err := primary.Do(ctx, "WAIT", 1, 100).Int()
+	return err == nil && n >= 1
+}
+
 // replicate starts a replica of primary outside the fixture's nodes, so
 // that token-wait's WAIT on node 0 has a replica to wait for while every
 // other strategy sees the same nodes as before. It returns once the
@@ -87,7 +98,7 @@ func replicate(tb testing.TB, ctx context.Context, primary endpoint.Endpoint) cl
 	}
 	for {
 		info, err := r.Info(ctx, "replication").Result()
-		if err == nil && strings.Contains(info, "master_link_status:up") {
+		if err == nil && strings.Contains(info, "master_link_status:up") && acknowledges(ctx, p) {
 			return rc.Nodes[0]
 		}
 		select {
