@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -60,24 +61,31 @@ type Fault interface {
 // Faults returns the registry: every fault lockbench can inject, in
 // documentation order. Each call returns a fresh slice.
 func Faults() []Fault {
-	return []Fault{
-		linkDelay{jitter: false},
-		linkDelay{jitter: true},
-		slowReplies{},
-		partition{name: FaultPartitionNode},
-		partition{name: FaultPartitionMinority},
-		partition{name: FaultPartitionMajority},
-		partitionAsymmetric{},
-		flapping{},
-		kill{delayed: false},
-		kill{delayed: true},
-		pauseNode{},
-		clockJump{},
-		clockFast{},
-		clientPause{},
-		clientCrash{},
-		cutBetween{},
-		delayedWrite{},
+	regs := slices.Clone(registry)
+	slices.SortStableFunc(regs, func(a, b registration) int { return cmp.Compare(a.order, b.order) })
+	out := make([]Fault, len(regs))
+	for i, r := range regs {
+		out[i] = r.fault
+	}
+	return out
+}
+
+// registration is one fault of the registry and its place in
+// documentation order.
+type registration struct {
+	order int
+	fault Fault
+}
+
+// registry is filled by the fault files' init functions (register) and
+// only read afterwards: adding a fault is its own file and its test.
+var registry []registration
+
+// register adds faults to the registry at place order of the
+// documentation, in the order given. Each fault file calls it from init.
+func register(order int, faults ...Fault) {
+	for i, f := range faults {
+		registry = append(registry, registration{order: order*100 + i, fault: f})
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 )
 
+func init() { register(100, clientCrash{}) }
+
 // FaultClientCrash is the name of clientCrash.
 const FaultClientCrash = "client-crash"
 

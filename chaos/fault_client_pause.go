@@ -2,6 +2,8 @@ package chaos
 
 import "context"
 
+func init() { register(90, clientPause{}) }
+
 // FaultClientPause is the name of clientPause.
 const FaultClientPause = "client-pause"
 

@@ -6,6 +6,8 @@ import (
 	"github.com/lockbench/lockbench/cluster"
 )
 
+func init() { register(80, clockJump{}, clockFast{}) }
+
 // The names of the clock faults.
 const (
 	FaultClockJump = "clock-jump"

@@ -6,6 +6,8 @@ import (
 	"slices"
 )
 
+func init() { register(110, cutBetween{}) }
+
 // FaultCutBetween is the name of cutBetween.
 const FaultCutBetween = "cut-between-commands"
 

@@ -2,6 +2,8 @@ package chaos
 
 import "context"
 
+func init() { register(120, delayedWrite{}) }
+
 // FaultDelayedWrite is the name of delayedWrite.
 const FaultDelayedWrite = "delayed-write"
 

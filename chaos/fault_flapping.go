@@ -2,6 +2,8 @@ package chaos
 
 import "context"
 
+func init() { register(50, flapping{}) }
+
 // FaultFlapping is the name of flapping.
 const FaultFlapping = "flapping"
 

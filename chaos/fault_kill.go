@@ -6,6 +6,8 @@ import (
 	"github.com/lockbench/lockbench/cluster"
 )
 
+func init() { register(60, kill{delayed: false}, kill{delayed: true}) }
+
 // The names of the node kills.
 const (
 	FaultKillRestart        = "kill-restart"

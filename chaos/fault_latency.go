@@ -5,6 +5,8 @@ import (
 	"time"
 )
 
+func init() { register(10, linkDelay{jitter: false}, linkDelay{jitter: true}) }
+
 // The names of the delays on a link.
 const (
 	FaultLatency = "latency"

@@ -2,6 +2,10 @@ package chaos
 
 import "context"
 
+func init() {
+	register(30, partition{name: FaultPartitionNode}, partition{name: FaultPartitionMinority}, partition{name: FaultPartitionMajority})
+}
+
 // The names of the symmetric partitions.
 const (
 	FaultPartitionNode     = "partition-node"

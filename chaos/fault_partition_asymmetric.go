@@ -5,6 +5,8 @@ import (
 	"slices"
 )
 
+func init() { register(40, partitionAsymmetric{}) }
+
 // FaultPartitionAsymmetric is the name of partitionAsymmetric.
 const FaultPartitionAsymmetric = "partition-asymmetric"
 

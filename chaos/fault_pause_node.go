@@ -6,6 +6,8 @@ import (
 	"github.com/lockbench/lockbench/cluster"
 )
 
+func init() { register(70, pauseNode{}) }
+
 // FaultPauseNode is the name of pauseNode.
 const FaultPauseNode = "pause-node"
 

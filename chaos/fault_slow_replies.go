@@ -2,6 +2,8 @@ package chaos
 
 import "context"
 
+func init() { register(20, slowReplies{}) }
+
 // FaultSlowReplies is the name of slowReplies.
 const FaultSlowReplies = "slow-replies"
 
