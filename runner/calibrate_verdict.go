@@ -73,10 +73,10 @@ func judgeTarget(name string, target float64, ratios, othersCores []float64) Tar
 	if left := len(ratios) - len(quiet); left > 0 {
 		v.Why = fmt.Sprintf("%d of %d rounds left out: other processes used up to %.2f CPUs (more than %.2f)", left, len(ratios), busiest, busyOthersCores)
 	}
-	if len(quiet) < min(minJudgedRounds, len(ratios)) || len(quiet) == 0 {
+	if len(quiet) < minJudgedRounds {
 		v.Verdict = TargetNotJudged
 		if v.Why == "" {
-			v.Why = "no rounds"
+			v.Why = fmt.Sprintf("%d quiet round(s)", len(quiet))
 		}
 		v.Why += fmt.Sprintf("; a verdict needs %d quiet rounds: run on a quiet machine or with more --rounds", minJudgedRounds)
 		return v

@@ -30,7 +30,8 @@ func TestJudgeTarget(t *testing.T) {
 		{"busy rounds left out", []float64{0.70, 0.72, 0.95, 0.94, 0.96}, []float64{0.6, 0.4, 0, 0.05, 0}, TargetMet, 3},
 		{"too few quiet rounds", []float64{0.95, 0.96, 0.97, 0.94, 0.99}, []float64{0.6, 0.4, 0.2, 0, 0}, TargetNotJudged, 2},
 		{"machine use unknown counts as quiet", []float64{0.95, 0.96, 0.97}, []float64{-1, -1, -1}, TargetMet, 3},
-		{"one round of one, quiet", []float64{0.95}, []float64{0}, TargetMet, 1},
+		// One round is one noisy ratio: not enough to call a target met.
+		{"one round of one, quiet", []float64{0.95}, []float64{0}, TargetNotJudged, 1},
 		{"no rounds", nil, nil, TargetNotJudged, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
