@@ -39,6 +39,7 @@ func availability(d *digest) ([]WindowAvailability, *float64) {
 			}
 		}
 		wa.Availability = float64(wa.SecondsWithAcquire) / float64(wa.Seconds)
+		wa.LongestGapMs = nsToMs(longestGap(d.allAcqOK, f.start, f.end, d.end))
 		out = append(out, wa)
 	}
 	var buckets, avail int
@@ -64,4 +65,32 @@ func availability(d *digest) ([]WindowAvailability, *float64) {
 	}
 	share := float64(avail) / float64(buckets)
 	return out, &share
+}
+
+// longestGap is the longest interval between successive grants (sorted
+// oks; the history's start and end bound the first and last) that
+// touches [s, e].
+func longestGap(oks []int64, s, e, end int64) int64 {
+	// The grants that bound gaps touching [s, e]: the last one before s
+	// (or the start), every one inside, the first one after e (or the
+	// end).
+	i, _ := slices.BinarySearch(oks, s)
+	j, _ := slices.BinarySearch(oks, e+1)
+	prev := int64(0)
+	if i > 0 {
+		prev = oks[i-1]
+	}
+	var longest int64
+	for k := i; k <= j; k++ {
+		next := end
+		if k < len(oks) {
+			next = oks[k]
+		}
+		longest = max(longest, next-prev)
+		prev = next
+		if k == len(oks) {
+			break
+		}
+	}
+	return longest
 }

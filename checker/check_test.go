@@ -305,3 +305,29 @@ func TestVisualizeExcerpt(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 }
+
+// TestLongestGap: the longest time without a grant touching a window,
+// not cut at its ends, bounded by the history's start and end.
+func TestLongestGap(t *testing.T) {
+	const s = int64(1e9)
+	oks := []int64{1 * s, 2 * s, 6 * s, 7 * s}
+	for _, tc := range []struct {
+		name       string
+		oks        []int64
+		start, end int64
+		want       int64
+	}{
+		{"a gap across the window", oks, 3 * s, 4 * s, 4 * s},
+		{"a gap starting in the window", oks, 2 * s, 3 * s, 4 * s},
+		{"grants inside: the longest piece", oks, 1 * s, 7 * s, 4 * s},
+		{"after the last grant: to the end", oks, 8 * s, 9 * s, 3 * s},
+		{"before the first grant: from the start", oks, 0, s / 2, 1 * s},
+		{"no grant at all", nil, 2 * s, 3 * s, 10 * s},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := longestGap(tc.oks, tc.start, tc.end, 10*s); got != tc.want {
+				t.Errorf("longestGap = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

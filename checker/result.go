@@ -179,6 +179,12 @@ type WindowAvailability struct {
 	Seconds            int     `json:"seconds"`
 	SecondsWithAcquire int     `json:"seconds_with_acquire"`
 	Availability       float64 `json:"availability"`
+	// LongestGapMs is the longest time without a successful acquire (any
+	// key) that touches the window, not cut at its ends: how long clients
+	// went without a grant through the fault, a failover's switch-over
+	// included, which comes after the promotion the window ends with.
+	// From the history's start or to its end when no grant bounds it.
+	LongestGapMs float64 `json:"longest_gap_ms"`
 }
 
 // Stall is a period on one key longer than the stall bound during which

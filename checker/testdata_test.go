@@ -82,6 +82,8 @@ func TestTestdata(t *testing.T) {
 		{file: "fence-legal", rule: "fences rise in the order the lock is granted", mutex: ok},
 		{file: "fence-decreasing-illegal", rule: "acquire ok with fence f is legal only if f > last fence", mutex: violated,
 			witness: &wantWitness{kind: KindFenceOrder, key: "lock:x", processes: []int{1, 2}, fences: []int64{5, 3}}},
+		{file: "fence-failover-illegal", rule: "a fence from a promoted replica's stale counter goes back: caught, the promotion named", mutex: violated,
+			witness: &wantWitness{kind: KindFenceOrder, key: "lock:x", processes: []int{1, 2}, fences: []int64{41, 38}, faults: []string{"failover on primary", "promotion on n1→n2"}}},
 		{file: "fence-duplicate-illegal", rule: "acquire ok with fence f is legal only if f > last fence (equal)", mutex: violated,
 			witness: &wantWitness{kind: KindFenceOrder, key: "lock:x", processes: []int{1, 2}, fences: []int64{4, 4}}},
 		{file: "fence-expired-on-arrival-illegal", rule: "a fence handed out with an expired lease still counts", mutex: violated,
@@ -238,10 +240,10 @@ func TestTestdataDetails(t *testing.T) {
 	t.Run("availability", func(t *testing.T) {
 		r := read(t, "availability")
 		want := []WindowAvailability{
-			{Fault: "latency", Target: "redis-3", StartMs: 0, EndMs: 600, Seconds: 1, SecondsWithAcquire: 0, Availability: 0},
-			{Fault: "partition", Target: "redis-1", StartMs: 500, EndMs: 3500, Seconds: 3, SecondsWithAcquire: 2, Availability: 2.0 / 3},
-			{Fault: "clock-jump", Target: "redis-2", StartMs: 4200, EndMs: 4800, Seconds: 1, SecondsWithAcquire: 1, Availability: 1},
-			{Fault: "node-pause", Target: "redis-1", StartMs: 7400, EndMs: 7500, Open: true, Seconds: 1, SecondsWithAcquire: 0, Availability: 0},
+			{Fault: "latency", Target: "redis-3", StartMs: 0, EndMs: 600, Seconds: 1, SecondsWithAcquire: 0, Availability: 0, LongestGapMs: 700},
+			{Fault: "partition", Target: "redis-1", StartMs: 500, EndMs: 3500, Seconds: 3, SecondsWithAcquire: 2, Availability: 2.0 / 3, LongestGapMs: 2200},
+			{Fault: "clock-jump", Target: "redis-2", StartMs: 4200, EndMs: 4800, Seconds: 1, SecondsWithAcquire: 1, Availability: 1, LongestGapMs: 1600},
+			{Fault: "node-pause", Target: "redis-1", StartMs: 7400, EndMs: 7500, Open: true, Seconds: 1, SecondsWithAcquire: 0, Availability: 0, LongestGapMs: 2000},
 		}
 		if !slices.Equal(r.Availability, want) {
 			t.Fatalf("availability\n got %+v\nwant %+v", r.Availability, want)
