@@ -184,7 +184,7 @@ type WindowAvailability struct {
 	// went without a grant through the fault, a failover's switch-over
 	// included, which comes after the promotion the window ends with.
 	// From the history's start or to its end when no grant bounds it.
-	LongestGapMs float64 `json:"longest_gap_ms"`
+	LongestGapMs float64 `json:"longest_gap_ms,omitempty"`
 }
 
 // Stall is a period on one key longer than the stall bound during which

@@ -294,6 +294,10 @@ const (
 
 // CellKey identifies a cell across runs: its samples are the repeats.
 type CellKey struct {
+	// Lock is the strategy as the tables name it
+	// (summary.CellResult.Strategy): the lock, with its topology when
+	// that is not standalone, so a lock on Sentinel never matches the
+	// same lock on independent primaries.
 	Lock     string
 	Workload string
 	Fault    string
@@ -676,7 +680,7 @@ func compareGroups(s *summary.Summary, order []CellKey) (map[CellKey][]*summary.
 	}
 	for i := range s.Cells {
 		c := &s.Cells[i]
-		k := CellKey{Lock: c.Lock, Workload: c.Workload, Fault: c.Fault, Seed: c.Seed}
+		k := CellKey{Lock: c.Strategy(), Workload: c.Workload, Fault: c.Fault, Seed: c.Seed}
 		groups[k] = append(groups[k], c)
 		if !seen[k] {
 			seen[k] = true

@@ -178,7 +178,7 @@ func addPass(s, pass *summary.Summary, k int) {
 func inject(nw *summary.Summary, key summary.CellResult, inj Injection) *summary.Summary {
 	out := shell(nw)
 	for _, c := range nw.Cells {
-		if c.Lock == key.Lock && c.Workload == key.Workload && c.Fault == key.Fault && c.Seed == key.Seed {
+		if c.Strategy() == key.Strategy() && c.Workload == key.Workload && c.Fault == key.Fault && c.Seed == key.Seed {
 			switch inj.Metric {
 			case MetricThroughput:
 				c.Throughput *= inj.Factor

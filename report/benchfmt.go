@@ -55,7 +55,7 @@ func WriteBenchfmt(w io.Writer, sum *summary.Summary) error {
 		}
 		acq := c.Latency[summary.HistAcquireOK]
 		line := fmt.Sprintf("BenchmarkLock/lock=%s/workload=%s/fault=%s/network=%s-%d %d %.1f %s %d %s %d %s %d %s",
-			benchName(c.Lock), benchName(c.Workload), benchName(c.Fault), benchName(c.NetworkPath()), procs, max(c.Counts.Attempts, 1),
+			benchName(c.Strategy()), benchName(c.Workload), benchName(c.Fault), benchName(c.NetworkPath()), procs, max(c.Counts.Attempts, 1),
 			c.Throughput, UnitThroughput, acq.P50, UnitP50, acq.P99, UnitP99, acq.P999, UnitP999)
 		if h := c.Latency[summary.HistHandoff]; h.Count > 0 {
 			line += fmt.Sprintf(" %d %s", h.P50, UnitHandoffP50)

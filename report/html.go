@@ -324,7 +324,7 @@ func anchor(c *summary.CellResult) string { return "cell-" + c.ID }
 
 // rowOf is the cell's row of the verdict table; workload is its label.
 func rowOf(c *summary.CellResult, workload string, cv cellView) rowView {
-	r := rowView{Anchor: cv.Anchor, ID: c.ID, Lock: c.Lock, Workload: workload, Fault: c.Fault,
+	r := rowView{Anchor: cv.Anchor, ID: c.ID, Lock: c.Strategy(), Workload: workload, Fault: c.Fault,
 		Network: c.NetworkPath(), NetworkTitle: networkNote(c, nil),
 		Sample: fmt.Sprintf("seed %d #%d", c.Seed, c.Sample), Class: cv.Class,
 		Mutex: cv.Mutex, Resource: cv.Resource, Liveness: cv.Liveness, Progress: cv.Progress, Harness: cv.Harness, Error: c.Error}
@@ -356,7 +356,7 @@ func (pg *page) cellView(cp *cellPage) cellView {
 	cl := c.Class()
 	cv := cellView{
 		Anchor: anchor(c), ID: c.ID, Class: "v-" + cl.String(), ClassText: cl.String(),
-		Title:    fmt.Sprintf("%s under %s, %s, %s", c.Lock, c.Fault, pg.layout.labels.Of(c), c.NetworkPath()),
+		Title:    fmt.Sprintf("%s under %s, %s, %s", c.Strategy(), c.Fault, pg.layout.labels.Of(c), c.NetworkPath()),
 		Mutex:    verdict(string(c.Verdicts.Mutex), ""),
 		Resource: verdict(string(c.Verdicts.Resource), ""),
 		Liveness: verdict(string(c.Verdicts.Liveness), c.Notes.Liveness),

@@ -38,7 +38,7 @@ func newLayout(sum *summary.Summary) *layout {
 	}
 	for i := range sum.Cells {
 		c := &sum.Cells[i]
-		add(&l.locks, c.Lock)
+		add(&l.locks, c.Strategy())
 		wl := l.labels.Of(c)
 		add(&l.workloads, wl)
 		add(&l.faults, c.Fault)
@@ -47,8 +47,8 @@ func newLayout(sum *summary.Summary) *layout {
 			l.groups = append(l.groups, g)
 			l.cells[g] = map[string][]*summary.CellResult{}
 		}
-		l.cells[g][c.Lock] = append(l.cells[g][c.Lock], c)
-		if len(l.cells[g][c.Lock]) > 1 {
+		l.cells[g][c.Strategy()] = append(l.cells[g][c.Strategy()], c)
+		if len(l.cells[g][c.Strategy()]) > 1 {
 			l.multi = true
 		}
 	}

@@ -140,7 +140,7 @@ func newMatrix(sum *summary.Summary, l *layout) *Matrix {
 	// its First) are too.
 	for i := range sum.Cells {
 		c := &sum.Cells[i]
-		r, f := indexOf(l.locks, c.Lock), indexOf(l.faults, c.Fault)
+		r, f := indexOf(l.locks, c.Strategy()), indexOf(l.faults, c.Fault)
 		e := &m.Entries[r][f]
 		e.Cells = append(e.Cells, c)
 		if c.Fault == noFault && c.Error == "" {

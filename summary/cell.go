@@ -30,6 +30,10 @@ const (
 	HistHandoff        = "handoff"         // a release completing → the next acquire of that key by another client
 )
 
+// TopologyStandalone is the topology of independent primaries, the one a
+// CellResult's empty Topology stands for.
+const TopologyStandalone = "standalone"
+
 // CellResult is one cell's entry in summary.json.
 type CellResult struct {
 	ID       string `json:"id"`
@@ -38,6 +42,11 @@ type CellResult struct {
 	Fault    string `json:"fault"`
 	Seed     uint64 `json:"seed"`
 	Sample   int    `json:"sample"`
+	// Topology is how the lock nodes replicated: TopologyStandalone
+	// (written as "", as every summary before topologies were a
+	// dimension), "sentinel" or "cluster". It is part of the cell's
+	// identity: a lock on a replicated deployment is another lock.
+	Topology string `json:"topology,omitempty"`
 	// Network is how the cell's clients reached the lock nodes,
 	// NetworkDirect or NetworkProxied. It is part of the cell's identity:
 	// a proxied cell's throughput and latency carry the proxies' cost
@@ -84,6 +93,25 @@ func (c *CellResult) NetworkPath() string {
 		return NetworkProxied
 	}
 	return c.Network
+}
+
+// TopologyName is the cell's topology, TopologyStandalone when none was
+// recorded.
+func (c *CellResult) TopologyName() string {
+	if c.Topology == "" {
+		return TopologyStandalone
+	}
+	return c.Topology
+}
+
+// Strategy names what the cell measured as the tables' rows do: the lock
+// alone on standalone nodes, "token @ sentinel" on a replicated topology,
+// since the same lock is safe on one and not on the other.
+func (c *CellResult) Strategy() string {
+	if c.Topology == "" || c.Topology == TopologyStandalone {
+		return c.Lock
+	}
+	return c.Lock + " @ " + c.Topology
 }
 
 // Hists returns the cell's decoded histograms (for plots); nil for a cell

@@ -99,7 +99,7 @@ func Run(ctx context.Context, spec Spec, env Env) (*Result, error) {
 	keys := make([]string, spec.KeyCount())
 	counters := make([]string, len(keys))
 	for i := range keys {
-		keys[i] = env.KeyPrefix + "lock:" + strconv.Itoa(i)
+		keys[i] = KeyName(env.KeyPrefix, i)
 		counters[i] = CounterKey(keys[i])
 	}
 	if err := env.Resources[0].Reset(ctx, counters...); err != nil {
@@ -452,3 +452,7 @@ func (w *worker) nemesis(fault, phase string) {
 	w.ev = history.Event{Time: w.env.Clock.Now(), Type: history.Nemesis, Fault: fault, Target: "process " + strconv.Itoa(w.process), Phase: phase}
 	w.rec.Append(&w.ev)
 }
+
+// KeyName is the name of lock key i of a workload whose keys start with
+// prefix (Env.KeyPrefix): what a fault aimed at "the lock key" names.
+func KeyName(prefix string, i int) string { return prefix + "lock:" + strconv.Itoa(i) }

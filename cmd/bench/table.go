@@ -109,7 +109,7 @@ func printTable(w io.Writer, sum *summary.Summary, colour bool) {
 	for i := range sum.Cells {
 		c := &sum.Cells[i]
 		if c.Error != "" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t%s\t\t\t\t\t\n", c.Lock, labels.Of(c), c.Fault, c.NetworkPath(), paint("error", doubtful, colour))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t%s\t\t\t\t\t\n", c.Strategy(), labels.Of(c), c.Fault, c.NetworkPath(), paint("error", doubtful, colour))
 			continue
 		}
 		acq, hand := c.Latency[summary.HistAcquireOK], c.Latency[summary.HistHandoff]
@@ -141,7 +141,7 @@ func printTable(w io.Writer, sum *summary.Summary, colour bool) {
 			notes = append(notes, fmt.Sprintf("%s: %s", c.ID, c.Harness.Note))
 		}
 		mutex, resource, liveness, progress := verdictTones(v)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.Lock, labels.Of(c), c.Fault, c.NetworkPath(),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.Strategy(), labels.Of(c), c.Fault, c.NetworkPath(),
 			nums[0], nums[1], nums[2], nums[3], nums[4],
 			paint(string(v.Mutex), mutex, colour), paint(string(v.Resource), resource, colour), paint(string(v.Liveness), liveness, colour),
 			paint(string(v.Progress), progress, colour), paint(harness, harnessTone, colour))
