@@ -102,7 +102,10 @@ func (l *redsyncLocker) Warm(ctx context.Context) error {
 	return warmClients(ctx, l.cfg.PoolSize, l.cfg.warmTimeout(), l.clients...)
 }
 
-// Warm fills the node's pool.
+// Warm fills the node's pool; on Redis Cluster, every primary's.
 func (s *singleNode) Warm(ctx context.Context) error {
-	return warmClients(ctx, s.cfg.PoolSize, s.cfg.warmTimeout(), s.client)
+	if s.cluster != nil {
+		return s.cfg.warmCluster(ctx, s.cluster)
+	}
+	return warmClients(ctx, s.cfg.PoolSize, s.cfg.warmTimeout(), s.client.(*redis.Client))
 }
