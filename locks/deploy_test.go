@@ -145,6 +145,9 @@ func TestDeployments(t *testing.T) {
 					if topo == cluster.TopoCluster {
 						t.Run("fenced", func(t *testing.T) { fencedOnCluster(t, d) })
 					}
+					t.Run("frozen", func(t *testing.T) { frozenPrimaryIsUnknownOnce(t, d) })
+					// Last: it kills a primary.
+					t.Run("failover", func(t *testing.T) { followsFailover(t, d) })
 				})
 			}
 		})
@@ -347,6 +350,125 @@ func routeIsUsed(t *testing.T, d *deployment) {
 	}
 	if others == 0 {
 		t.Error("no key of another primary among 30")
+	}
+}
+
+// primaryOf returns the data node that is key's primary now.
+func (d *deployment) primaryOf(t *testing.T, key string) cluster.Node {
+	t.Helper()
+	ctx := context.Background()
+	var addr string
+	if d.c.Topology == cluster.TopoSentinel {
+		a, err := d.c.SentinelPrimary(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = a
+	} else {
+		// A client of its own: d.raw's slot map is as old as its last
+		// MOVED.
+		cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: d.c.Addrs(), Protocol: 2, DialerRetries: 1})
+		defer cc.Close()
+		n, err := cc.MasterForKey(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = n.Options().Addr
+	}
+	for _, n := range d.c.Nodes {
+		if n.Endpoint().Addr == addr {
+			return n
+		}
+	}
+	t.Fatalf("the primary of %s, %s, is none of the data nodes", key, addr)
+	return nil
+}
+
+// frozenPrimaryIsUnknownOnce: an acquire whose primary is frozen is
+// ErrUnknown after one command timeout. go-redis's cluster client would
+// send the SET again after the timeout (MaxRedirects+1 times in all), and
+// a SET that ran but whose reply was lost would run twice; the locker's
+// clients send it once. The freeze is shorter than the Sentinels' and
+// the cluster's failure detection (2 s).
+func frozenPrimaryIsUnknownOnce(t *testing.T, d *deployment) {
+	ctx := context.Background()
+	key := uniqueKey(t)
+	const timeout = 250 * time.Millisecond
+	l := d.locker(t, "token", locks.Config{Timeout: timeout})
+	p := d.primaryOf(t, key)
+	if err := p.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := l.Acquire(ctx, key, time.Second)
+	el := time.Since(start)
+	if rerr := p.Resume(ctx); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if !errors.Is(err, locks.ErrUnknown) {
+		t.Errorf("acquire from a frozen primary: %v, want ErrUnknown", err)
+	}
+	if el > 3*timeout {
+		t.Errorf("acquire from a frozen primary took %v: sent more than once with a %v timeout", el, timeout)
+	}
+	// Thawed, the lock is the frozen SET's (it ran when the node woke) or
+	// free; either way the locker works again once it expires.
+	eventuallyAcquire(t, l, key, 10*time.Second)
+}
+
+// eventuallyAcquire acquires and releases key, retrying for up to limit;
+// it returns the errors seen before the success.
+func eventuallyAcquire(t *testing.T, l locks.Locker, key string, limit time.Duration) []error {
+	t.Helper()
+	ctx := context.Background()
+	var seen []error
+	deadline := time.Now().Add(limit)
+	for {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		lease, err := l.Acquire(actx, key, time.Second)
+		cancel()
+		if err == nil {
+			if err := lease.Release(ctx); err != nil {
+				t.Errorf("release after a successful acquire: %v", err)
+			}
+			return seen
+		}
+		seen = append(seen, err)
+		if time.Now().After(deadline) {
+			t.Fatalf("no acquire of %s within %v; last error %v", key, limit, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// followsFailover: SIGKILL the key's primary; the deployment promotes a
+// replica, and the same locker's acquires succeed on it — the failover
+// client asks the Sentinels again, the cluster client reloads its slot
+// map on the errors (go-redis alone waits for a MOVED or its one-minute
+// reload). No acquire succeeds before, and none fails other than
+// certainly or unknown.
+func followsFailover(t *testing.T, d *deployment) {
+	ctx := context.Background()
+	key := uniqueKey(t)
+	l := d.locker(t, "token", locks.Config{Timeout: 500 * time.Millisecond})
+	eventuallyAcquire(t, l, key, 5*time.Second)
+	old := d.primaryOf(t, key)
+	if err := old.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	seen := eventuallyAcquire(t, l, key, 30*time.Second)
+	t.Logf("acquires resumed %v after the kill, %d failed before", time.Since(killed), len(seen))
+	for _, err := range seen {
+		if !errors.Is(err, locks.ErrNotObtained) && !errors.Is(err, locks.ErrUnknown) {
+			t.Errorf("acquire during the failover: %v, want ErrNotObtained or ErrUnknown", err)
+		}
+	}
+	if len(seen) == 0 {
+		t.Error("an acquire succeeded at once after the primary was killed")
+	}
+	if now := d.primaryOf(t, key); now.Name() == old.Name() {
+		t.Errorf("the acquire succeeded and %s is still named the primary", old.Name())
 	}
 }
 
