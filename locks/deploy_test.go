@@ -590,3 +590,53 @@ func TestFenceKey(t *testing.T) {
 		}
 	}
 }
+
+// TestRouteDialer: a routed address is dialled at its route and the
+// connection names the node's real address as its remote end (the
+// failover client drops a demoted primary's connections by it); others
+// are dialled as they are; a refused dial is a *net.OpError "dial",
+// which classify reads as unreachable.
+func TestRouteDialer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for range 2 {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	const real = "127.0.0.2:6379" // nothing listens there: only the route is dialled
+	closed := closedAddr(t)
+	dial := locks.DeploymentDialer(&locks.Deployment{ClusterAddrs: []string{real}, Route: map[string]string{real: ln.Addr().String(), "127.0.0.3:6379": closed}}, time.Second)
+	ctx := context.Background()
+	c, err := dial(ctx, "tcp", real)
+	if err != nil {
+		t.Fatalf("routed dial: %v", err)
+	}
+	defer c.Close()
+	if got := c.RemoteAddr().String(); got != real {
+		t.Errorf("routed connection's remote address %s, want the node's %s", got, real)
+	}
+	if nc, ok := c.(interface{ NetConn() net.Conn }); !ok || nc.NetConn().RemoteAddr().String() != ln.Addr().String() {
+		t.Errorf("routed connection does not expose the dialled one (to %s)", ln.Addr())
+	}
+	d, err := dial(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatalf("unrouted dial: %v", err)
+	}
+	defer d.Close()
+	if got := d.RemoteAddr().String(); got != ln.Addr().String() {
+		t.Errorf("unrouted connection's remote address %s, want %s", got, ln.Addr())
+	}
+	_, err = dial(ctx, "tcp", "127.0.0.3:6379")
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "dial" || !strings.Contains(err.Error(), closed) {
+		t.Errorf("dial routed to a closed port: %v, want a *net.OpError dial naming %s", err, closed)
+	}
+}
