@@ -107,5 +107,10 @@ func (s *singleNode) Warm(ctx context.Context) error {
 	if s.cluster != nil {
 		return s.cfg.warmCluster(ctx, s.cluster)
 	}
-	return warmClients(ctx, s.cfg.PoolSize, s.cfg.warmTimeout(), s.client.(*redis.Client))
+	err := warmClients(ctx, s.cfg.PoolSize, s.cfg.warmTimeout(), s.client.(*redis.Client))
+	if err != nil && s.cfg.Deployment != nil {
+		// go-redis names the failover client's address "FailoverClient".
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	return err
 }
