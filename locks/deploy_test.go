@@ -30,6 +30,8 @@ type deployment struct {
 	// raw reads server state the way an application would: through
 	// go-redis's failover or cluster client.
 	raw redis.UniversalClient
+	// killed is set once a test killed a data node.
+	killed bool
 }
 
 // singleNodeStrategies are the strategies a Deployment is for.
@@ -82,9 +84,18 @@ func startDeployment(t *testing.T, p cluster.Provider, topo cluster.Topology) *d
 	if err != nil {
 		t.Fatalf("start %s topology: %v", topo, err)
 	}
+	d := &deployment{c: c}
+	// Runs last: a pool whose every dial to a killed node failed probes
+	// in the background, waking once a second to see whether it was
+	// closed; give the closed ones that second so the leak check finds
+	// them gone.
+	t.Cleanup(func() {
+		if d.killed {
+			time.Sleep(1500 * time.Millisecond)
+		}
+	})
 	t.Cleanup(func() { c.Close() })
 	t.Logf("%s topology on %s ready in %v", topo, c.Provider, time.Since(start))
-	d := &deployment{c: c}
 	if topo == cluster.TopoSentinel {
 		d.dep = locks.Deployment{MasterName: c.MasterName, SentinelAddrs: c.SentinelAddrs()}
 		d.raw = redis.NewFailoverClient(&redis.FailoverOptions{MasterName: c.MasterName, SentinelAddrs: c.SentinelAddrs(), Protocol: 2})
@@ -459,6 +470,7 @@ func followsFailover(t *testing.T, d *deployment) {
 	l := d.locker(t, "token", locks.Config{Timeout: 500 * time.Millisecond})
 	eventuallyAcquire(t, l, key, 5*time.Second)
 	old := d.primaryOf(t, key)
+	d.killed = true
 	if err := old.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
