@@ -24,6 +24,9 @@ type redsyncLocker struct {
 }
 
 func newRedsync(cfg Config) (Locker, error) {
+	if err := refuseDeployment("redsync", cfg); err != nil {
+		return nil, err
+	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err

@@ -102,7 +102,15 @@ func (l *redsyncLocker) Warm(ctx context.Context) error {
 	return warmClients(ctx, l.cfg.PoolSize, l.cfg.warmTimeout(), l.clients...)
 }
 
-// Warm fills the node's pool.
+// Warm fills the node's pool; on Redis Cluster, every primary's.
 func (s *singleNode) Warm(ctx context.Context) error {
-	return warmClients(ctx, s.cfg.PoolSize, s.cfg.warmTimeout(), s.client)
+	if s.cluster != nil {
+		return s.cfg.warmCluster(ctx, s.cluster)
+	}
+	err := warmClients(ctx, s.cfg.PoolSize, s.cfg.warmTimeout(), s.client.(*redis.Client))
+	if err != nil && s.cfg.Deployment != nil {
+		// go-redis names the failover client's address "FailoverClient".
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	return err
 }

@@ -31,4 +31,16 @@
 // family is [DefaultNodeTimeout], at most TTL/4 ([Config.NodeTimeoutFor]).
 // [Hooks] let a fault act inside a strategy: setnx-expire's cut between
 // SETNX and EXPIRE.
+//
+// The single-node strategies also run against the replicated deployments
+// people run ([Config.Deployment], [Deployment]): a Sentinel-managed
+// primary through go-redis's failover client, or Redis Cluster through its
+// cluster client, each dialling through [Deployment.Route] (a node's real
+// address to its fault proxy). The cluster client follows MOVED and ASK
+// but never sends a command again after a timeout or a lost connection,
+// and reloads its slot map on such errors, so a promoted replica takes the
+// locks over within the failover. fenced's counter shares its key's slot
+// ([FenceKey]); token-wait sends SET and WAIT down one connection to the
+// key's primary. redlock and redsync refuse a deployment: they need
+// independent primaries.
 package locks

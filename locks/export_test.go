@@ -1,5 +1,11 @@
 package locks
 
+import (
+	"context"
+	"net"
+	"time"
+)
+
 // The integration tests live in package locks_test (they use chaos, which
 // imports workloads, which imports locks); these names give them the few
 // internals they check.
@@ -18,4 +24,9 @@ var NewTokenLocker = newTokenLocker
 func Impostor(l Locker, key string) Lease {
 	s := l.(*tokenLocker)
 	return &lease{key: key, token: newToken(), release: s.compareAndDelete, extend: s.compareAndExpire}
+}
+
+// DeploymentDialer exposes the dialer a deployment's clients use.
+func DeploymentDialer(d *Deployment, timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return d.dialer(timeout, nil)
 }

@@ -74,8 +74,14 @@ type Hooks struct {
 // Config is what every strategy is built from.
 type Config struct {
 	// Nodes are the Redis nodes, in order; Addr may be a proxy in front of
-	// the node. Single-node strategies use Nodes[0].
+	// the node. Single-node strategies use Nodes[0]. With a Deployment,
+	// Nodes may be empty; when given, Nodes[0]'s credentials, DB and TLS
+	// (not its Addr) are what the deployment's data nodes are reached with.
 	Nodes []endpoint.Endpoint
+	// Deployment, when set, says how the single-node strategies reach a
+	// replicated deployment; nil: Nodes[0] directly. The multi-node
+	// strategies refuse it: they need independent primaries.
+	Deployment *Deployment
 	// Timeout bounds every command (dial, read, write). Default 1 s.
 	Timeout time.Duration
 	// NodeTimeout bounds each node's SET in a Redlock acquire; it must be
@@ -98,7 +104,11 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
-	if len(c.Nodes) == 0 {
+	if c.Deployment != nil {
+		if err := c.Deployment.validate(); err != nil {
+			return c, err
+		}
+	} else if len(c.Nodes) == 0 {
 		return c, fmt.Errorf("no Redis nodes given: %w", ErrBadConfig)
 	}
 	if c.Timeout <= 0 {
@@ -160,6 +170,11 @@ func (c Config) clientOptions(ep endpoint.Endpoint) *redis.Options {
 		MaintNotificationsConfig: &maintnotifications.Config{
 			Mode: maintnotifications.ModeDisabled,
 		},
+		// Pipelines (token-wait's SET+WAIT) use the main pool, which
+		// warm-up fills: go-redis's dedicated pipeline pool never
+		// pre-dials, so each of its connections would be dialled inside
+		// a timed acquire.
+		PipelinePoolSize: -1,
 	}
 }
 
@@ -199,12 +214,20 @@ func classify(err error, acquire bool) error {
 	if err == nil {
 		return nil
 	}
+	var nr *noRetry
+	if errors.As(err, &nr) {
+		err = nr.err // a cluster node's error, hidden from go-redis's retries
+	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		if acquire {
 			return fmt.Errorf("%w: %w: %w", ErrNotObtained, ErrUnreachable, err)
 		}
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	if acquire && refused(err) {
+		// The server turned the command away before running it.
+		return fmt.Errorf("%w: %w", ErrNotObtained, err)
 	}
 	if errors.Is(err, redis.ErrPoolTimeout) {
 		// Waited for a free connection: nothing was sent.
@@ -214,6 +237,22 @@ func classify(err error, acquire bool) error {
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	return fmt.Errorf("%w: %w", ErrUnknown, err)
+}
+
+// refused reports whether err is a reply with which a server turns a
+// command away before running it: a replica asked to write (a demoted
+// primary), a key of another node's slot, a cluster or primary not ready.
+func refused(err error) bool {
+	var r redis.Error
+	if !errors.As(err, &r) {
+		return false
+	}
+	for _, p := range []string{"READONLY ", "MOVED ", "ASK ", "CLUSTERDOWN ", "TRYAGAIN ", "LOADING ", "MASTERDOWN ", "NOREPLICAS "} {
+		if strings.HasPrefix(r.Error(), p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Strategy is a registered lock strategy.

@@ -33,6 +33,9 @@ type redlockLocker struct {
 }
 
 func newRedlock(cfg Config) (Locker, error) {
+	if err := refuseDeployment("redlock", cfg); err != nil {
+		return nil, err
+	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err

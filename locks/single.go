@@ -3,6 +3,7 @@ package locks
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,13 +32,50 @@ end
 return 0`)
 )
 
-// FenceKey is where the fenced strategy keeps key's fencing counter.
-func FenceKey(key string) string { return key + ":fence" }
+// FenceKey is where the fenced strategy keeps key's fencing counter. It
+// is in key's Redis Cluster slot, so that one script can touch both:
+// a key with a hash tag ("{user1}:lock") keeps it, "{user1}:lock:fence";
+// any other key becomes the tag, "{lock}:fence" (a key without a tag
+// hashes as its whole name). A key with a '}' but no hash tag ("a}b",
+// "{}x") cannot be a tag; its counter is key+":fence", which a
+// standalone node takes and fenced refuses on a cluster (fenceSlotted).
+func FenceKey(key string) string {
+	if hashTag(key) != "" || strings.Contains(key, "}") {
+		return key + ":fence"
+	}
+	return "{" + key + "}:fence"
+}
+
+// hashTag is key's Redis Cluster hash tag: what lies between its first
+// '{' and the first '}' after it, when not empty; "" when key has none.
+func hashTag(key string) string {
+	_, rest, ok := strings.Cut(key, "{")
+	if !ok {
+		return ""
+	}
+	tag, _, ok := strings.Cut(rest, "}")
+	if !ok {
+		return ""
+	}
+	return tag
+}
+
+// fenceSlotted reports whether key and FenceKey(key) hash to one slot.
+func fenceSlotted(key string) bool { return hashTag(key) != "" || !strings.Contains(key, "}") }
+
+// nodeClient is what the single-node strategies need of a go-redis
+// client: *redis.Client (one node, or Sentinel's failover client) and
+// *redis.ClusterClient both are one.
+type nodeClient = redis.UniversalClient
 
 // singleNode is the shared part of every strategy on one node.
 type singleNode struct {
 	cfg    Config
-	client *redis.Client
+	client nodeClient
+	// cluster is client when it is a Redis Cluster client, else nil.
+	cluster *redis.ClusterClient
+	// name is the node or deployment, for messages.
+	name string
 }
 
 func newSingleNode(cfg Config) (*singleNode, error) {
@@ -45,7 +83,12 @@ func newSingleNode(cfg Config) (*singleNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &singleNode{cfg: cfg, client: cfg.newClient(cfg.Nodes[0])}, nil
+	if cfg.Deployment == nil {
+		return &singleNode{cfg: cfg, client: cfg.newClient(cfg.Nodes[0]), name: cfg.Nodes[0].Addr}, nil
+	}
+	s := &singleNode{cfg: cfg, client: cfg.newDeploymentClient(), name: cfg.Deployment.String()}
+	s.cluster, _ = s.client.(*redis.ClusterClient)
+	return s, nil
 }
 
 func (s *singleNode) Close() error { return s.client.Close() }
@@ -203,6 +246,9 @@ func (s *tokenLocker) Acquire(ctx context.Context, key string, ttl time.Duration
 		start := time.Now()
 		l := &lease{key: key, token: token, release: s.compareAndDelete, extend: s.compareAndExpire}
 		if s.fenced {
+			if s.cluster != nil && !fenceSlotted(key) {
+				return nil, fmt.Errorf("fenced on Redis Cluster: %q has a '}' but no hash tag, so its fence counter cannot share its slot; give the key a hash tag: %w", key, ErrBadConfig)
+			}
 			fence, err := fencedAcquireScript.Run(ctx, s.client, []string{key, FenceKey(key)}, token, ttl.Milliseconds()).Int64()
 			if err != nil {
 				return nil, classify(err, true)

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // DefaultWaitReplicas is how many replicas token-wait's WAIT asks for
@@ -36,19 +38,36 @@ func newTokenWait(cfg Config) (Locker, error) {
 
 // Warm fills the pool and refuses a node with fewer replicas connected
 // than WAIT asks for: every acquire would fail, and the cell would read as
-// a lock that never grants instead of a deployment that cannot run it.
+// a lock that never grants instead of a deployment that cannot run it. On
+// Redis Cluster every primary is asked.
 func (t *tokenWaitLocker) Warm(ctx context.Context) error {
 	if err := t.singleNode.Warm(ctx); err != nil {
 		return err
 	}
-	info, err := t.client.Info(ctx, "replication").Result()
-	if err != nil {
-		return fmt.Errorf("token-wait: INFO replication: %w", classify(err, false))
+	primaries := []*redis.Client{}
+	if t.cluster != nil {
+		ms, err := masters(ctx, t.cluster)
+		if err != nil {
+			return err
+		}
+		primaries = ms
+	} else {
+		primaries = append(primaries, t.client.(*redis.Client))
 	}
-	connected := infoInt(info, "connected_slaves")
-	if connected < t.replicas {
-		return fmt.Errorf("token-wait: the lock node %s has %d replica(s) connected and WAIT asks for %d, so no acquire could succeed; run it on a topology with replicas: %w",
-			t.client.Options().Addr, connected, t.replicas, ErrBadConfig)
+	for _, p := range primaries {
+		name := t.name
+		if t.cluster != nil {
+			name = p.Options().Addr
+		}
+		info, err := p.Info(ctx, "replication").Result()
+		if err != nil {
+			return fmt.Errorf("token-wait: INFO replication on %s: %w", name, classify(err, false))
+		}
+		connected := infoInt(info, "connected_slaves")
+		if connected < t.replicas {
+			return fmt.Errorf("token-wait: the lock node %s has %d replica(s) connected and WAIT asks for %d, so no acquire could succeed; run it on a topology with replicas: %w",
+				name, connected, t.replicas, ErrBadConfig)
+		}
 	}
 	return nil
 }
@@ -81,10 +100,16 @@ func (t *tokenWaitLocker) Acquire(ctx context.Context, key string, ttl time.Dura
 		// One pipeline, so that SET and WAIT go down one connection:
 		// WAIT waits for the replication offset of its own connection's
 		// writes.
-		pipe := t.client.Pipeline()
-		set := pipe.SetNX(ctx, key, token, ttl)
-		wait := pipe.Do(ctx, "WAIT", t.replicas, t.waitTimeout(ttl).Milliseconds())
-		pipe.Exec(ctx) // each command's own error is looked at below
+		var set *redis.BoolCmd
+		var wait *redis.Cmd
+		err := t.pipelined(ctx, key, func(pipe redis.Pipeliner) redis.Cmder {
+			set = pipe.SetNX(ctx, key, token, ttl)
+			wait = pipe.Do(ctx, "WAIT", t.replicas, t.waitTimeout(ttl).Milliseconds())
+			return set
+		})
+		if err != nil {
+			return nil, classify(err, true)
+		}
 		if err := set.Err(); err != nil {
 			return nil, classify(err, true)
 		}
@@ -122,10 +147,15 @@ func (t *tokenWaitLocker) undo(ctx context.Context, l *lease) {
 // deadline where it was: a promoted replica would expire the key then.
 func (t *tokenWaitLocker) extendAndWait(ctx context.Context, l *lease, ttl time.Duration) error {
 	start := time.Now()
-	pipe := t.client.Pipeline()
-	ext := extendScript.Eval(ctx, pipe, []string{l.key}, l.token, ttl.Milliseconds())
-	wait := pipe.Do(ctx, "WAIT", t.replicas, t.waitTimeout(ttl).Milliseconds())
-	pipe.Exec(ctx) // each command's own error is looked at below
+	var ext, wait *redis.Cmd
+	err := t.pipelined(ctx, l.key, func(pipe redis.Pipeliner) redis.Cmder {
+		ext = extendScript.Eval(ctx, pipe, []string{l.key}, l.token, ttl.Milliseconds())
+		wait = pipe.Do(ctx, "WAIT", t.replicas, t.waitTimeout(ttl).Milliseconds())
+		return ext
+	})
+	if err != nil {
+		return classify(err, false)
+	}
 	n, err := ext.Int64()
 	if err != nil {
 		return classify(err, false)
@@ -141,6 +171,45 @@ func (t *tokenWaitLocker) extendAndWait(ctx context.Context, l *lease, ttl time.
 	}
 	l.setDeadline(start.Add(ttl - drift(ttl)))
 	return nil
+}
+
+// pipelined sends the commands queue puts on a pipeline down one
+// connection to the primary that owns key, and returns an error only when
+// no primary could be found; each command's own error is its caller's to
+// look at. queue returns the write WAIT is to cover. On Redis Cluster the
+// pipeline goes to key's primary itself (WAIT has no key to route by, and
+// must follow the write on its connection); a MOVED reply to the write
+// (the slot's primary changed: it did not run) is followed on the fresh
+// slot map, at most MaxRedirects times.
+func (t *tokenWaitLocker) pipelined(ctx context.Context, key string, queue func(redis.Pipeliner) redis.Cmder) error {
+	if t.cluster == nil {
+		pipe := t.client.Pipeline()
+		queue(pipe)
+		pipe.Exec(ctx) // each command's own error is looked at by the caller
+		return nil
+	}
+	for redirect := 0; ; redirect++ {
+		node, err := t.cluster.MasterForKey(ctx, key)
+		if err != nil {
+			return fmt.Errorf("primary of %s: %w", key, err)
+		}
+		pipe := node.Pipeline()
+		write := queue(pipe)
+		pipe.Exec(ctx)
+		if !isReply(write.Err()) || !strings.HasPrefix(write.Err().Error(), "MOVED ") || redirect >= t.cluster.Options().MaxRedirects {
+			return nil
+		}
+		// ReloadState is asynchronous; wait for the slot map to name
+		// another primary, bounded by the command timeout.
+		t.cluster.ReloadState(ctx)
+		deadline := time.Now().Add(t.cfg.Timeout)
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			if n, err := t.cluster.MasterForKey(ctx, key); err != nil || n != node {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 }
 
 var _ Warmer = (*tokenWaitLocker)(nil)
