@@ -96,9 +96,13 @@ func startRedisCluster(ctx context.Context, r topoRun, spec Spec) (*Cluster, err
 		nData = clusterDataNodes
 	}
 	nPrimaries := nData / 2
+	pass, err := newReplPassword()
+	if err != nil {
+		return nil, err
+	}
 	nodes := make([]Node, nData)
 	bus := make([]int, nData)
-	err := eachParallel(ctx, nData, func(i int) error {
+	err = eachParallel(ctx, nData, func(i int) error {
 		// The bus port is picked again with the client port when one of
 		// them was taken between picking and binding.
 		conf := func() ([]string, error) {
@@ -113,9 +117,9 @@ func startRedisCluster(ctx context.Context, r topoRun, spec Spec) (*Cluster, err
 				"cluster-announce-ip 127.0.0.1",
 				"cluster-port " + strconv.Itoa(p),
 				fmt.Sprintf("cluster-node-timeout %d", clusterNodeTimeout.Milliseconds()),
-			}, replicationConf...), nil
+			}, append(append([]string{}, replicationConf...), replAuthConf(nodeName(i), nData, pass)...)...), nil
 		}
-		n, err := r.start(ctx, topoNode{name: fmt.Sprintf("n%d", i+1), conf: conf})
+		n, err := r.start(ctx, topoNode{name: nodeName(i), conf: conf})
 		nodes[i] = n
 		return err
 	})
@@ -177,7 +181,7 @@ func startRedisCluster(ctx context.Context, r topoRun, spec Spec) (*Cluster, err
 		return nil, err
 	}
 
-	c := &Cluster{Nodes: nodes, Topology: TopoCluster, Roles: make([]Role, nData)}
+	c := &Cluster{Nodes: nodes, Topology: TopoCluster, Roles: make([]Role, nData), replPass: pass}
 	for i := range c.Roles {
 		c.Roles[i] = RolePrimary
 		if i >= nPrimaries {
