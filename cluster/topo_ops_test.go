@@ -143,7 +143,9 @@ func TestSentinelCutFailoverRestore(t *testing.T) {
 		restoreQuickly(t, ctx, c)
 		restored := func(t *testing.T) {
 			t.Helper()
+			start := time.Now()
 			err := c.Restore(ctx)
+			t.Logf("Restore took %v", time.Since(start))
 			noSecret(t, c, err)
 			if err != nil {
 				t.Fatalf("Restore: %v", err)
