@@ -89,20 +89,17 @@ func parseClusterNodes(txt string) ([]ClusterNode, error) {
 // through r, gives the first half the slots in equal ranges, makes each
 // node of the second half the replica of one of the first, and returns
 // once every node says cluster_state:ok and sees the same primaries and
-// replicas. It does not close r on error; the caller does.
-func startRedisCluster(ctx context.Context, r topoRun, spec Spec) (*Cluster, error) {
+// replicas. pass is the replication users' password (replAuthConf). It
+// does not close r on error; the caller does.
+func startRedisCluster(ctx context.Context, r topoRun, spec Spec, pass string) (*Cluster, error) {
 	nData := spec.Nodes
 	if nData == 0 {
 		nData = clusterDataNodes
 	}
 	nPrimaries := nData / 2
-	pass, err := newReplPassword()
-	if err != nil {
-		return nil, err
-	}
 	nodes := make([]Node, nData)
 	bus := make([]int, nData)
-	err = eachParallel(ctx, nData, func(i int) error {
+	err := eachParallel(ctx, nData, func(i int) error {
 		// The bus port is picked again with the client port when one of
 		// them was taken between picking and binding.
 		conf := func() ([]string, error) {
@@ -181,7 +178,7 @@ func startRedisCluster(ctx context.Context, r topoRun, spec Spec) (*Cluster, err
 		return nil, err
 	}
 
-	c := &Cluster{Nodes: nodes, Topology: TopoCluster, Roles: make([]Role, nData), replPass: pass}
+	c := &Cluster{Nodes: nodes, Topology: TopoCluster, Roles: make([]Role, nData)}
 	for i := range c.Roles {
 		c.Roles[i] = RolePrimary
 		if i >= nPrimaries {

@@ -59,16 +59,13 @@ var replicationConf = []string{
 
 // startSentinel starts one primary, spec.Nodes-1 replicas of it and three
 // Sentinels through r, and returns once the replicas are in sync and every
-// Sentinel sees the primary, every replica and the other Sentinels. It
-// does not close r on error; the caller does.
-func startSentinel(ctx context.Context, r topoRun, spec Spec) (*Cluster, error) {
+// Sentinel sees the primary, every replica and the other Sentinels. pass
+// is the replication users' password (replAuthConf). It does not close r
+// on error; the caller does.
+func startSentinel(ctx context.Context, r topoRun, spec Spec, pass string) (*Cluster, error) {
 	nData := spec.Nodes
 	if nData == 0 {
 		nData = sentinelDataNodes
-	}
-	pass, err := newReplPassword()
-	if err != nil {
-		return nil, err
 	}
 	// dataConf is node i's config: the shared settings, the replication
 	// users and the priority that makes Sentinel's choice deterministic.
@@ -121,7 +118,7 @@ func startSentinel(ctx context.Context, r topoRun, spec Spec) (*Cluster, error) 
 		return nil, err
 	}
 
-	c := &Cluster{Nodes: data, Topology: TopoSentinel, MasterName: MasterName, Sentinels: sentinels, replPass: pass}
+	c := &Cluster{Nodes: data, Topology: TopoSentinel, MasterName: MasterName, Sentinels: sentinels}
 	c.Roles = make([]Role, nData)
 	for i := range c.Roles {
 		c.Roles[i] = RoleReplica

@@ -525,11 +525,21 @@ func (c *Cluster) Restore(ctx context.Context) error {
 func (c *Cluster) restoreSentinel(ctx context.Context) error {
 	first := c.Nodes[0]
 	want := first.Endpoint().Addr
-	cur, err := c.SentinelPrimary(ctx)
-	if err != nil {
-		return err
-	}
-	if cur != want {
+	// The Sentinel picks n1 (priority 1) once it sees n1 a fit replica;
+	// should it pick another all the same, the next round fails over
+	// again.
+	const rounds = 3
+	for round := 0; ; round++ {
+		cur, err := c.SentinelPrimary(ctx)
+		if err != nil {
+			return err
+		}
+		if cur == want {
+			break
+		}
+		if round == rounds {
+			return fmt.Errorf("%w: the Sentinels name %s after %d failovers toward %s", ErrFailover, cur, rounds, first.Name())
+		}
 		curNode, err := c.nodeAt(cur)
 		if err != nil {
 			return err
@@ -547,18 +557,14 @@ func (c *Cluster) restoreSentinel(ctx context.Context) error {
 		if err := waitSentinelsReady(ctx, c.Sentinels, cur, len(c.Nodes)-1); err != nil {
 			return err
 		}
-		if _, err := c.sentinelFailover(ctx, first.Name()); err != nil {
+		if _, err := c.sentinelFailover(ctx, ""); err != nil {
 			return err
 		}
 	}
 	if err := c.followOnly(ctx, first); err != nil {
 		return err
 	}
-	var others []Node
-	for _, n := range c.Nodes[1:] {
-		others = append(others, n)
-	}
-	if err := waitReplicasInSync(ctx, first, others); err != nil {
+	if err := waitReplicasInSync(ctx, first, c.Nodes[1:]); err != nil {
 		return err
 	}
 	return waitSentinelsReady(ctx, c.Sentinels, want, len(c.Nodes)-1)

@@ -42,6 +42,20 @@ func TestKeySlot(t *testing.T) {
 	}
 }
 
+func TestRedact(t *testing.T) {
+	base := fmt.Errorf("node n1 did not start: %w (log: >s3cret bad line)", ErrUnavailable)
+	err := redact(base, "s3cret")
+	if strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "[redacted]") {
+		t.Errorf("redacted text %q", err)
+	}
+	if !errors.Is(err, ErrUnavailable) {
+		t.Errorf("redact lost the wrapped error: %v", err)
+	}
+	if redact(base, "absent") != base || redact(nil, "s3cret") != nil {
+		t.Error("redact changed an error without the secret")
+	}
+}
+
 func TestSentinelReplicaPriority(t *testing.T) {
 	for i, want := range []int{1, 10, 20, 30} {
 		if got := sentinelReplicaPriority(i); got != want {
@@ -379,7 +393,9 @@ func TestClusterCutFailoverRestore(t *testing.T) {
 			return nil
 		})
 
+		start := time.Now()
 		err = c.Restore(ctx)
+		t.Logf("Restore took %v", time.Since(start))
 		noSecret(t, c, err)
 		if err != nil {
 			t.Fatalf("Restore: %v", err)
