@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -332,7 +334,15 @@ func (c *Cluster) sentinelFailover(ctx context.Context, want string) (Promotion,
 	// A Sentinel still finishing the previous failover answers INPROG,
 	// one that has not yet seen a replica fit answers NOGOODSLAVE: both
 	// pass, so the request is retried until one accepts.
+	// A request whose answer was lost (a timeout on a loaded machine)
+	// may have started a failover: asking another Sentinel then would
+	// start a second one, so once that happened a failover in progress,
+	// or done, counts as accepted.
+	uncertain := false
 	err = waitFor(ctx, "a Sentinel accepts SENTINEL FAILOVER "+c.MasterName, failoverTimeout, func(ctx context.Context) (bool, string) {
+		if uncertain && c.failoverStarted(ctx, oldAddr) {
+			return true, ""
+		}
 		var why []string
 		for _, s := range c.Sentinels {
 			sc := redis.NewSentinelClient(s.Endpoint().ClientOptions(""))
@@ -340,6 +350,13 @@ func (c *Cluster) sentinelFailover(ctx context.Context, want string) (Promotion,
 			sc.Close()
 			if err == nil {
 				return true, ""
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				uncertain = true
+				if c.failoverStarted(ctx, oldAddr) {
+					return true, ""
+				}
 			}
 			why = append(why, s.Name()+": "+err.Error())
 		}
@@ -380,6 +397,20 @@ func (c *Cluster) sentinelFailover(ctx context.Context, want string) (Promotion,
 		return p, fmt.Errorf("%w: the Sentinels promoted %s, not %s", ErrFailover, p.New, want)
 	}
 	return p, nil
+}
+
+// failoverStarted reports whether a Sentinel is failing over or names a
+// primary other than oldAddr.
+func (c *Cluster) failoverStarted(ctx context.Context, oldAddr string) bool {
+	for _, s := range c.Sentinels {
+		sc := redis.NewSentinelClient(s.Endpoint().ClientOptions(""))
+		m, err := sc.Master(ctx, c.MasterName).Result()
+		sc.Close()
+		if err == nil && (strings.Contains(m["flags"], "failover_in_progress") || m["ip"]+":"+m["port"] != oldAddr) {
+			return true
+		}
+	}
+	return false
 }
 
 // sentinelsAgree returns the primary address every Sentinel that answers
