@@ -154,7 +154,10 @@ type Cluster struct {
 	// (sentinel topology only).
 	MasterName string
 
-	close func() error
+	// replPass is the password of the replication users (replAuthConf),
+	// random per Cluster. It is never put in an error or a log line.
+	replPass string
+	close    func() error
 }
 
 // Addrs returns the nodes' addresses in order.
@@ -238,6 +241,9 @@ var (
 	ErrUnavailable = errors.New("provider unavailable")
 	// ErrBadSpec: the request itself is wrong (negative node count, unknown mode).
 	ErrBadSpec = errors.New("bad cluster spec")
+	// ErrFailover: a promotion (Failover, Restore) was refused or did not
+	// complete in time.
+	ErrFailover = errors.New("failover failed")
 )
 
 // ProvidersWith names the providers that offer cap, joined for error

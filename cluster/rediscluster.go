@@ -89,8 +89,9 @@ func parseClusterNodes(txt string) ([]ClusterNode, error) {
 // through r, gives the first half the slots in equal ranges, makes each
 // node of the second half the replica of one of the first, and returns
 // once every node says cluster_state:ok and sees the same primaries and
-// replicas. It does not close r on error; the caller does.
-func startRedisCluster(ctx context.Context, r topoRun, spec Spec) (*Cluster, error) {
+// replicas. pass is the replication users' password (replAuthConf). It
+// does not close r on error; the caller does.
+func startRedisCluster(ctx context.Context, r topoRun, spec Spec, pass string) (*Cluster, error) {
 	nData := spec.Nodes
 	if nData == 0 {
 		nData = clusterDataNodes
@@ -113,9 +114,9 @@ func startRedisCluster(ctx context.Context, r topoRun, spec Spec) (*Cluster, err
 				"cluster-announce-ip 127.0.0.1",
 				"cluster-port " + strconv.Itoa(p),
 				fmt.Sprintf("cluster-node-timeout %d", clusterNodeTimeout.Milliseconds()),
-			}, replicationConf...), nil
+			}, append(append([]string{}, replicationConf...), replAuthConf(nodeName(i), nData, pass)...)...), nil
 		}
-		n, err := r.start(ctx, topoNode{name: fmt.Sprintf("n%d", i+1), conf: conf})
+		n, err := r.start(ctx, topoNode{name: nodeName(i), conf: conf})
 		nodes[i] = n
 		return err
 	})

@@ -34,6 +34,14 @@ const (
 	// sentinelFailoverTimeout bounds one failover attempt; a failed
 	// attempt is retried after twice this.
 	sentinelFailoverTimeout = 3 * time.Second
+	// sentinelPriorityStep is the replica-priority step between data
+	// nodes: n1 has 1, n2 10, n3 20, n4 30, ... (sentinelReplicaPriority).
+	// Sentinel promotes the replica with the lowest priority among those
+	// it finds healthy, so a failover always picks the lowest-numbered
+	// healthy replica (n2 while it is fit), and a failover away from n2
+	// or n3 goes back to n1, which is what Restore relies on. The steps
+	// of 10 leave room, and no node has 0, which would mean never.
+	sentinelPriorityStep = 10
 	// topologyReadyTimeout bounds the wait for replicas to sync and for
 	// Sentinels or cluster nodes to see each other.
 	topologyReadyTimeout = 30 * time.Second
@@ -51,24 +59,31 @@ var replicationConf = []string{
 
 // startSentinel starts one primary, spec.Nodes-1 replicas of it and three
 // Sentinels through r, and returns once the replicas are in sync and every
-// Sentinel sees the primary, every replica and the other Sentinels. It
-// does not close r on error; the caller does.
-func startSentinel(ctx context.Context, r topoRun, spec Spec) (*Cluster, error) {
+// Sentinel sees the primary, every replica and the other Sentinels. pass
+// is the replication users' password (replAuthConf). It does not close r
+// on error; the caller does.
+func startSentinel(ctx context.Context, r topoRun, spec Spec, pass string) (*Cluster, error) {
 	nData := spec.Nodes
 	if nData == 0 {
 		nData = sentinelDataNodes
 	}
+	// dataConf is node i's config: the shared settings, the replication
+	// users and the priority that makes Sentinel's choice deterministic.
+	dataConf := func(i int, extra ...string) []string {
+		lines := append(append(extra, replicationConf...), replAuthConf(nodeName(i), nData, pass)...)
+		return append(lines, fmt.Sprintf("replica-priority %d", sentinelReplicaPriority(i)))
+	}
 	data := make([]Node, nData)
 	// The primary first: the replicas' config names its port.
-	primary, err := r.start(ctx, topoNode{name: "n1", conf: fixedConf(replicationConf)})
+	primary, err := r.start(ctx, topoNode{name: nodeName(0), conf: fixedConf(dataConf(0))})
 	if err != nil {
 		return nil, err
 	}
 	data[0] = primary
 	primaryPort := portOf(primary)
-	replicaConf := append([]string{"replicaof 127.0.0.1 " + primaryPort}, replicationConf...)
 	err = eachParallel(ctx, nData-1, func(i int) error {
-		n, err := r.start(ctx, topoNode{name: fmt.Sprintf("n%d", i+2), conf: fixedConf(replicaConf)})
+		conf := dataConf(i+1, "replicaof 127.0.0.1 "+primaryPort)
+		n, err := r.start(ctx, topoNode{name: nodeName(i + 1), conf: fixedConf(conf)})
 		data[i+1] = n
 		return err
 	})
@@ -111,6 +126,18 @@ func startSentinel(ctx context.Context, r topoRun, spec Spec) (*Cluster, error) 
 	c.Roles[0] = RolePrimary
 	return c, nil
 }
+
+// sentinelReplicaPriority is the replica-priority of data node i (n1 is
+// 0): 1 for n1, sentinelPriorityStep*i for the others.
+func sentinelReplicaPriority(i int) int {
+	if i == 0 {
+		return 1
+	}
+	return sentinelPriorityStep * i
+}
+
+// nodeName is the name of data node i (0-based): n1, n2, ...
+func nodeName(i int) string { return fmt.Sprintf("n%d", i+1) }
 
 // SentinelAddrs returns the Sentinels' addresses in order: what go-redis's
 // FailoverOptions.SentinelAddrs wants.
@@ -156,7 +183,12 @@ func fixedConf(lines []string) func() ([]string, error) {
 // passes or ctx ends; the error names what was awaited and the last reason
 // it was not yet so.
 func waitUntil(ctx context.Context, what string, ready func(ctx context.Context) (bool, string)) error {
-	deadline := time.Now().Add(topologyReadyTimeout)
+	return waitFor(ctx, what, topologyReadyTimeout, ready)
+}
+
+// waitFor is waitUntil with limit for topologyReadyTimeout.
+func waitFor(ctx context.Context, what string, limit time.Duration, ready func(ctx context.Context) (bool, string)) error {
+	deadline := time.Now().Add(limit)
 	var why string
 	for {
 		ok, reason := ready(ctx)
@@ -165,7 +197,7 @@ func waitUntil(ctx context.Context, what string, ready func(ctx context.Context)
 		}
 		why = reason
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: not within %v: %s", what, topologyReadyTimeout, why)
+			return fmt.Errorf("%s: not within %v: %s", what, limit, why)
 		}
 		select {
 		case <-ctx.Done():

@@ -213,18 +213,42 @@ func startTopology(ctx context.Context, spec Spec, r topoRun, provider string, c
 			r.close()
 		}
 	}()
+	pass, err := newReplPassword()
+	if err != nil {
+		return nil, err
+	}
 	var c *Cluster
 	switch spec.topology() {
 	case TopoSentinel:
-		c, err = startSentinel(ctx, r, spec)
+		c, err = startSentinel(ctx, r, spec, pass)
 	case TopoCluster:
-		c, err = startRedisCluster(ctx, r, spec)
+		c, err = startRedisCluster(ctx, r, spec, pass)
 	default:
 		err = fmt.Errorf("topology %q is not a replicated one: %w", spec.Topology, ErrBadSpec)
 	}
 	if err != nil {
-		return nil, err
+		// A node that refused its config logs the line, and the start
+		// error quotes the log's tail.
+		return nil, redact(err, pass)
 	}
-	c.Provider, c.Caps, c.close = provider, caps, r.close
+	c.Provider, c.Caps, c.close, c.replPass = provider, caps, r.close, pass
 	return c, nil
+}
+
+// redactedError is an error whose text had a secret replaced; errors.Is
+// and As still see the original.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redact returns err with every occurrence of secret in its text replaced.
+func redact(err error, secret string) error {
+	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return &redactedError{msg: strings.ReplaceAll(err.Error(), secret, "[redacted]"), err: err}
 }
