@@ -137,6 +137,9 @@ type FaultKind struct {
 	// mesh: the fault acts through the proxies between the client
 	// groups and the lock nodes (UsesMesh).
 	mesh bool
+	// replicated: the fault acts on replication, which only the
+	// providers that start a replicated topology have.
+	replicated bool
 }
 
 // UsesMesh reports whether the fault acts through the proxies between the
@@ -157,6 +160,9 @@ func (k FaultKind) Armed() bool { return k.timing == timingArmed }
 func (k FaultKind) Providers() []string {
 	var out []string
 	for _, p := range cluster.Providers() {
+		if k.replicated && !slices.Contains(cluster.TopoSentinel.Providers(), p.Name) {
+			continue
+		}
 		if hasAll(p.Caps, k.Needs) {
 			out = append(out, p.Name)
 		}

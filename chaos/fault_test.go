@@ -31,6 +31,8 @@ func TestEveryFaultDefaultsAndAim(t *testing.T) {
 		{FaultPartitionAsymmetric, Step{Duration: 3 * ttl, Nodes: 1}, "A→n4,n5; B→n1,n2"},
 		{FaultFlapping, Step{Duration: ttl, Repeat: 10, Every: 2 * ttl, Nodes: 1}, "n1"},
 		{FaultKillRestart, Step{Nodes: 1}, "n1"},
+		{FaultFailover, Step{Nodes: 1}, "primary"},
+		{FaultReplicationCut, Step{Duration: 5 * ttl, Nodes: 5}, "n1,n2,n3,n4,n5"},
 		{FaultKillDelayedRestart, Step{Duration: 2 * ttl, Nodes: 1}, "n1"},
 		{FaultPauseNode, Step{Duration: 3 * ttl, Nodes: 1}, "n1"},
 		{FaultClockJump, Step{Duration: UntilEnd, Offset: 2 * ttl, Nodes: 1}, "n1"},
@@ -100,7 +102,7 @@ func TestRegistryIsTheOnlyList(t *testing.T) {
 			t.Errorf("%s is a network fault that does not use the mesh", k.Name)
 		}
 	}
-	if _, err := lookupFault("failover"); !errors.Is(err, ErrUnknownFault) {
+	if _, err := lookupFault("failback"); !errors.Is(err, ErrUnknownFault) {
 		t.Errorf("an unregistered fault: %v", err)
 	}
 }

@@ -39,6 +39,10 @@ type Target struct {
 	// client-crash, cut-between-commands): the same value the workload
 	// was given.
 	Faults ClientFaults
+	// LockKey is the lock key the replication faults aim at: on the
+	// cluster topology a failover promotes the replica of this key's
+	// shard. Empty: the first primary's.
+	LockKey string
 	// Record writes a nemesis event into the history (for instance
 	// (*history.Writer).Append); it must be safe to call from any
 	// goroutine and must not keep the pointer. Nil records nothing.
@@ -341,6 +345,13 @@ func HealAll(ctx context.Context, t *Target) error {
 				if err := revive(ctx, c, n); err != nil {
 					errs = append(errs, err)
 				}
+			}
+		}
+		if c.Topology == cluster.TopoSentinel || c.Topology == cluster.TopoCluster {
+			// Replicas may sync again; the promotions are undone by
+			// Restore before the next cell, which waits for the sync.
+			if err := c.HealReplication(ctx, nil); err != nil {
+				errs = append(errs, fmt.Errorf("chaos: heal replication: %w", err))
 			}
 		}
 		if c.Can(cluster.CapClock) {

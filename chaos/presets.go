@@ -18,6 +18,9 @@ const (
 	sourceRedisIO   = "redis.io, \"Distributed Locks with Redis\", https://redis.io/docs/latest/develop/clients/patterns/distributed-locks/"
 	sourceJepsen    = "Jepsen, jepsen.nemesis (https://github.com/jepsen-io/jepsen)"
 	sourceRedisSET  = "redis.io, SET command, \"Patterns\", https://redis.io/docs/latest/commands/set/"
+	// sourceRedisFailover is the failover hazard of single-instance locks.
+	sourceRedisFailover = sourceRedisIO + ", section \"Why Failover-based Implementations Are Not Enough\"; Kyle Kingsbury, \"Jepsen: Redis\" (2013), https://aphyr.com/posts/283-jepsen-redis"
+	sourceRedisson5256  = "redisson/redisson#5256 (WAIT acknowledged by one replica, another promoted), https://github.com/redisson/redisson/issues/5256"
 )
 
 // presetStart is when a preset's first fault starts: after the clients have
@@ -88,6 +91,34 @@ func Presets() []Schedule {
 			Source:      sourceRedisIO + ", section \"Performance, Crash Recovery and fsync\" (fsync=always)",
 			Persistence: cluster.PersistAOFAlways,
 			Steps:       restartSteps(FaultKillRestart),
+		},
+		{
+			Name: "failover-after-replication-cut",
+			Description: "A primary with replicas (sentinel or cluster topology). From 1 s no replica can sync; the " +
+				"primary keeps granting locks that exist nowhere else. At 2 s a replica is promoted (SENTINEL " +
+				"FAILOVER, or CLUSTER FAILOVER FORCE on the lock key's shard): it lacks every lock granted since " +
+				"the cut, so a client reaching the new primary is granted a lock another client still holds, " +
+				"and fences from INCR there can go back. Only WAIT-based strategies refuse grants no replica " +
+				"has. (Sentinel switches its clients over once its failover timeout, 3 s, gives up on the cut " +
+				"replicas.)",
+			Source: sourceRedisFailover,
+			Steps: []Step{
+				{Fault: FaultReplicationCut, At: presetStart, Duration: UntilEnd},
+				{Fault: FaultFailover, At: 2 * presetStart},
+			},
+		},
+		{
+			Name: "failover-after-replica-cut",
+			Description: "Sentinel topology. From 1 s only n2, the replica Sentinel promotes first, cannot sync; " +
+				"n3 keeps up, so WAIT 1 is acknowledged (by n3) and token-wait grants. At 3 s n2 is " +
+				"promoted: it lacks the locks granted since the cut, which WAIT had vouched for. WAIT says " +
+				"some replica has the write, not that the promoted one does. (A lock granted before n3 " +
+				"follows n2 and held until the clients switch over is granted again.)",
+			Source: sourceRedisson5256,
+			Steps: []Step{
+				{Fault: FaultReplicationCut, At: presetStart, Targets: []string{"n2"}, Duration: UntilEnd},
+				{Fault: FaultFailover, At: 3 * presetStart},
+			},
 		},
 		{
 			Name: FaultPartitionMinority,

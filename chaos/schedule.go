@@ -215,6 +215,9 @@ type Requirements struct {
 	// ClientFaults: pass a workloads.ClientFaults to both the workload
 	// and Target.Faults.
 	ClientFaults bool
+	// Replicated: the steps act on replication (failover,
+	// replication-cut) and need the sentinel or cluster topology.
+	Replicated bool
 	// MinNodes, MinGroups and MinClients are the smallest topology the
 	// steps make sense on.
 	MinNodes, MinGroups, MinClients int
