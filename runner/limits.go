@@ -197,7 +197,7 @@ func shapeOf(sc Scenario, p *cellPlan, provider string, cells int) shape {
 	s := shape{
 		provider:      provider,
 		workload:      w.Name,
-		nodes:         int64(sc.Nodes),
+		nodes:         int64(p.topology.Processes(p.nodes(sc))),
 		multiNode:     p.strategy.MultiNode,
 		clients:       int64(w.Clients),
 		groups:        int64(w.Groups),

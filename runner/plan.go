@@ -2,6 +2,8 @@ package runner
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/lockbench/lockbench/chaos"
 	"github.com/lockbench/lockbench/cluster"
@@ -29,7 +31,12 @@ type cellPlan struct {
 	// for every cell would take longer than refusing them.
 	topo     chaos.Topology
 	timeline []chaos.Action
+	// topology is how the cell's lock nodes replicate.
+	topology cluster.Topology
 }
+
+// nodes is how many data nodes the cell runs on.
+func (p *cellPlan) nodes(sc Scenario) int { return sc.nodesOn(p.topology) }
 
 // planCell plans c, whose fault schedule is one of sc's hand-written
 // schedules or a preset. An unknown fault schedule or lock is an error
@@ -43,11 +50,15 @@ func planCell(sc Scenario, c Cell) (*cellPlan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cell %s: %w: %w", c.ID, err, ErrBadScenario)
 	}
+	topology, err := cluster.ParseTopology(c.Topology)
+	if err != nil {
+		return nil, fmt.Errorf("cell %s: %w: %w", c.ID, err, ErrBadScenario)
+	}
 	req := sched.Requirements()
 	spec := c.Workload
 	spec.Groups = max(spec.Groups, req.MinGroups, 1)
 	spec.Clients = max(spec.Clients, req.MinClients)
-	return &cellPlan{cell: c, sched: sched, req: req, strategy: strategy, spec: spec}, nil
+	return &cellPlan{cell: c, sched: sched, req: req, strategy: strategy, spec: spec, topology: topology}, nil
 }
 
 // planCells plans every cell of sc.
@@ -71,10 +82,20 @@ func (p *cellPlan) expand(sc Scenario, prov cluster.Provider) error {
 	bad := func(err error) error {
 		return fmt.Errorf("scenario %q, faults %q, workload %q: %w: %w", sc.Name, p.cell.Fault, p.cell.Workload.Name, err, ErrBadScenario)
 	}
-	if err := p.sched.Validate(prov.Caps(), prov.Name(), sc.Nodes, p.spec.Groups, p.spec.Clients); err != nil {
+	if !slices.Contains(p.topology.Providers(), prov.Name()) {
+		return bad(fmt.Errorf("the %s topology needs a provider that starts it (%s), not %s: %w", p.topology, strings.Join(p.topology.Providers(), " or "), prov.Name(), cluster.ErrUnsupported))
+	}
+	if p.req.Replicated && !p.topology.Replicated() {
+		return bad(fmt.Errorf("it fails over or cuts replication, which the %s topology does not have: run it on --topology sentinel or cluster", p.topology))
+	}
+	if p.strategy.Replicated && !p.topology.Replicated() && prov.Name() != cluster.ProviderExternal {
+		return bad(fmt.Errorf("%s waits for replicas, which the %s topology does not have: run it on --topology sentinel or cluster", p.strategy.Name, p.topology))
+	}
+	nodes := p.nodes(sc)
+	if err := p.sched.Validate(prov.Caps(), prov.Name(), nodes, p.spec.Groups, p.spec.Clients); err != nil {
 		return bad(err)
 	}
-	p.topo = chaos.Topology{Nodes: chaos.NodeNames(sc.Nodes), Groups: chaos.GroupNames(p.spec.Groups), Clients: p.spec.Clients, TTL: p.spec.TTL, Duration: p.spec.Duration}
+	p.topo = chaos.Topology{Nodes: chaos.NodeNames(nodes), Groups: chaos.GroupNames(p.spec.Groups), Clients: p.spec.Clients, TTL: p.spec.TTL, Duration: p.spec.Duration}
 	timeline, err := p.sched.Timeline(p.cell.Seed, p.topo)
 	if err != nil {
 		return bad(err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -144,7 +145,7 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 		if ctx.Err() != nil {
 			break
 		}
-		want := nodeNeeds{persistence: plan.req.Persistence, fakeTime: plan.req.FakeTime}
+		want := nodeNeeds{persistence: plan.req.Persistence, fakeTime: plan.req.FakeTime, topology: plan.topology}
 		if want.persistence == "" {
 			want.persistence = cluster.PersistNone
 		}
@@ -154,14 +155,17 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 			}
 			nodes = nil
 			start := time.Now()
-			if nodes, err = startNodes(ctx, prov, sc.Nodes, want); err != nil {
+			if nodes, err = startNodes(ctx, prov, plan.nodes(sc), want); err != nil {
 				return sum, err
 			}
-			say("started %d lock nodes and a resource node (%s, persistence %s) in %v", sc.Nodes, prov.Name(), want.persistence, time.Since(start).Round(time.Millisecond))
+			say("started %s and a resource node (%s, persistence %s) in %v", nodes.describe(), prov.Name(), want.persistence, time.Since(start).Round(time.Millisecond))
 			if sum.Machine.Redis == "" {
 				sum.Machine.Redis = nodes.redisVersion(ctx)
 			}
-			if sum.ProxyCost == nil {
+			// On a Redis Cluster a plain client of n1 would be MOVED
+			// away from most keys: the cost is measured on the first
+			// other topology the run starts.
+			if sum.ProxyCost == nil && nodes.locks.Topology != cluster.TopoCluster {
 				sum.ProxyCost = runProxyCost(ctx, nodes, o)
 				if pc := sum.ProxyCost; pc.Error == "" {
 					say("an idle proxy costs the harness %.0f %% of its throughput here (%.0f lock cycles/s direct, %.0f proxied)", 100*pc.Fraction, pc.Direct, pc.Proxied)
@@ -191,6 +195,7 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 type nodeNeeds struct {
 	persistence cluster.Persistence
 	fakeTime    bool
+	topology    cluster.Topology
 }
 
 // nodeSet is the lock nodes and the resource node, reused across cells
@@ -203,7 +208,7 @@ type nodeSet struct {
 }
 
 func startNodes(ctx context.Context, prov cluster.Provider, n int, needs nodeNeeds) (*nodeSet, error) {
-	spec := cluster.Spec{Nodes: n, Persistence: needs.persistence, FakeTime: needs.fakeTime}
+	spec := cluster.Spec{Nodes: n, Persistence: needs.persistence, FakeTime: needs.fakeTime, Topology: needs.topology}
 	if prov.Name() == cluster.ProviderExternal {
 		spec.Persistence = ""
 		if needs.persistence != cluster.PersistNone {
@@ -232,6 +237,18 @@ func startNodes(ctx context.Context, prov cluster.Provider, n int, needs nodeNee
 	return &nodeSet{needs: needs, provider: prov.Name(), locks: lockNodes, resource: res}, nil
 }
 
+// describe says what the lock nodes are, for the progress line.
+func (s *nodeSet) describe() string {
+	c := s.locks
+	switch c.Topology {
+	case cluster.TopoSentinel:
+		return fmt.Sprintf("a primary with %d replicas and %d Sentinels", len(c.Nodes)-1, len(c.Sentinels))
+	case cluster.TopoCluster:
+		return fmt.Sprintf("a Redis Cluster of %d nodes (%d primaries, one replica each)", len(c.Nodes), len(c.Nodes)/2)
+	}
+	return fmt.Sprintf("%d lock nodes", len(c.Nodes))
+}
+
 func (s *nodeSet) close() error {
 	if s == nil {
 		return nil
@@ -239,13 +256,26 @@ func (s *nodeSet) close() error {
 	return errors.Join(s.locks.Close(), s.resource.Close())
 }
 
-// reset empties the nodes between cells. External nodes are the user's:
-// they are never flushed; unique key prefixes keep cells apart there.
+// reset empties the nodes between cells, and first puts a replicated
+// topology back as it was provisioned (the last cell may have failed it
+// over). External nodes are the user's: they are never flushed; unique key
+// prefixes keep cells apart there.
 func (s *nodeSet) reset(ctx context.Context) error {
 	if s.provider == cluster.ProviderExternal {
 		return nil
 	}
-	for _, n := range append(append([]cluster.Node{}, s.locks.Nodes...), s.resource.Nodes...) {
+	nodes := s.resource.Nodes
+	if s.locks.Topology.Replicated() {
+		if err := s.locks.Restore(ctx); err != nil {
+			return fmt.Errorf("restore the %s topology: %w", s.locks.Topology, err)
+		}
+		if err := s.locks.FlushPrimaries(ctx); err != nil {
+			return fmt.Errorf("reset the %s topology: %w", s.locks.Topology, err)
+		}
+	} else {
+		nodes = append(slices.Clone(s.locks.Nodes), nodes...)
+	}
+	for _, n := range nodes {
 		c := redis.NewClient(n.Endpoint().ClientOptions(""))
 		err := c.FlushAll(ctx).Err()
 		c.Close()
@@ -279,7 +309,7 @@ func commandTimeout(ttl time.Duration) time.Duration {
 func runCell(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options) *summary.CellResult {
 	cell := plan.cell
 	res := &summary.CellResult{ID: cell.ID, Lock: cell.Lock, Workload: cell.Workload.Name, Fault: cell.Fault, Seed: cell.Seed, Sample: cell.Sample, Spec: recordSpec(cell.Workload),
-		Network: networkPath(plan.req, o)}
+		Topology: cell.Topology, Network: networkPath(plan.req, o)}
 	started := time.Now()
 	defer func() { res.ElapsedMs = float64(time.Since(started).Microseconds()) / 1000 }()
 	if err := cellBody(ctx, plan, nodes, o, res); err != nil {
@@ -335,7 +365,8 @@ func cellBody(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options, re
 				eps[i].Addr = mesh.Addr(g, n.Name())
 			}
 		}
-		cfg := locks.Config{Nodes: eps, Timeout: commandTimeout(spec.TTL), NodeTimeout: cell.NodeTimeout, PoolSize: perGroup + 1, Retry: spec.Retry}
+		cfg := locks.Config{Nodes: eps, Timeout: commandTimeout(spec.TTL), NodeTimeout: cell.NodeTimeout, PoolSize: perGroup + 1, Retry: spec.Retry,
+			Deployment: deployment(nodes.locks, mesh, g)}
 		budget = cfg.Timeout
 		if strategy.MultiNode {
 			budget = cfg.NodeTimeoutFor(spec.TTL)
@@ -404,7 +435,8 @@ func cellBody(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options, re
 
 	timeline := plan.timeline
 	res.Timeline = recordTimeline(timeline)
-	target = &chaos.Target{Cluster: nodes.locks, Mesh: mesh, ResourceMesh: resMesh, Faults: env.Faults, Record: w.Append, Now: clock.Now}
+	target = &chaos.Target{Cluster: nodes.locks, Mesh: mesh, ResourceMesh: resMesh, Faults: env.Faults, Record: w.Append, Now: clock.Now,
+		LockKey: workloads.KeyName(env.KeyPrefix, 0)}
 	chaosCtx, stopChaos := context.WithCancel(ctx)
 	chaosDone := make(chan error, 1)
 	go func() { chaosDone <- chaos.Run(chaosCtx, timeline, target) }()
@@ -469,6 +501,29 @@ func cellBody(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options, re
 	res.Notes = summary.Notes{Progress: chk.ProgressNote, Liveness: chk.LivenessNote}
 	res.Witnesses = chk.Witnesses
 	return nil
+}
+
+// deployment says how group g's clients reach a replicated topology as
+// applications do (through Sentinel, or as a cluster client), each data
+// node's address routed through the group's proxy for it when the cell
+// goes through the mesh; nil on standalone nodes.
+func deployment(c *cluster.Cluster, mesh *chaos.Mesh, g string) *locks.Deployment {
+	if !c.Topology.Replicated() {
+		return nil
+	}
+	d := &locks.Deployment{}
+	if mesh != nil {
+		d.Route = make(map[string]string, len(c.Nodes))
+		for _, n := range c.Nodes {
+			d.Route[n.Endpoint().Addr] = mesh.Addr(g, n.Name())
+		}
+	}
+	if c.Topology == cluster.TopoSentinel {
+		d.MasterName, d.SentinelAddrs = c.MasterName, c.SentinelAddrs()
+	} else {
+		d.ClusterAddrs = c.Addrs()
+	}
+	return d
 }
 
 // cpuModel is the processor's name from /proc/cpuinfo (Linux x86 and

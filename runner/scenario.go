@@ -32,8 +32,14 @@ type Scenario struct {
 	// Redis names external nodes; --redis-addrs and --redis-tls-* win
 	// over it. Never recorded: its addresses may hold passwords.
 	Redis RedisNodes `yaml:"redis" json:"-"`
-	// Nodes is how many lock nodes to start (the resource gets its own).
+	// Nodes is how many lock nodes to start on the standalone topology
+	// (the resource gets its own); a replicated topology has its own
+	// shape (bench list topologies).
 	Nodes int `yaml:"nodes" json:"nodes"`
+	// Topologies are how the lock nodes replicate (bench list
+	// topologies): one name or a list; every cell runs on each. Default
+	// standalone.
+	Topologies NameList `yaml:"topology" json:"topologies,omitempty"`
 	// Locks are strategy names (bench list locks).
 	Locks []string `yaml:"locks" json:"locks"`
 	// Workloads are preset names or inline specs.
@@ -84,26 +90,44 @@ type AddrList []string
 
 // UnmarshalYAML accepts "a,b" or [a, b].
 func (l *AddrList) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalarOrList(n, "redis addrs", "address")
+	*l = v
+	return err
+}
+
+// NameList is a list of names written as a YAML sequence or as one
+// comma-separated string ("sentinel" or [standalone, sentinel]).
+type NameList []string
+
+// UnmarshalYAML accepts "a,b" or [a, b].
+func (l *NameList) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalarOrList(n, "topology", "name")
+	*l = v
+	return err
+}
+
+// scalarOrList reads "a,b" or [a, b]; field and item name them in errors.
+func scalarOrList(n *yaml.Node, field, item string) ([]string, error) {
+	var out []string
 	if n.Kind == yaml.ScalarNode {
-		*l = nil
 		for _, a := range strings.Split(n.Value, ",") {
 			if a = strings.TrimSpace(a); a != "" {
-				*l = append(*l, a)
+				out = append(out, a)
 			}
 		}
-		return nil
+		return out, nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		return fmt.Errorf("line %d: redis addrs: want a list of addresses", n.Line)
+		return nil, fmt.Errorf("line %d: %s: want a list of %ss", n.Line, field, item)
 	}
-	*l = make(AddrList, len(n.Content))
+	out = make([]string, len(n.Content))
 	for i, c := range n.Content {
 		if c.Kind != yaml.ScalarNode {
-			return fmt.Errorf("line %d: redis addrs: want an address", c.Line)
+			return nil, fmt.Errorf("line %d: %s: want a%s %s", c.Line, field, map[bool]string{true: "n", false: ""}[strings.ContainsAny(item[:1], "aeiou")], item)
 		}
-		(*l)[i] = strings.TrimSpace(c.Value)
+		out[i] = strings.TrimSpace(c.Value)
 	}
-	return nil
+	return out, nil
 }
 
 // applyTo fills what o leaves empty: addresses as a whole, each TLS
@@ -254,7 +278,33 @@ func (s Scenario) withDefaults() Scenario {
 	if s.Repeat == 0 {
 		s.Repeat = 1
 	}
+	if len(s.Topologies) == 0 {
+		s.Topologies = NameList{string(cluster.TopoStandalone)}
+	}
 	return s
+}
+
+// nodesOn is how many data nodes the scenario runs on topology t: its
+// Nodes on standalone, the topology's own shape otherwise.
+func (s Scenario) nodesOn(t cluster.Topology) int {
+	if n := t.DataNodes(); n > 0 {
+		return n
+	}
+	return s.Nodes
+}
+
+// maxProcesses is the most Redis processes one topology of the scenario
+// runs for its lock nodes (data nodes and Sentinels).
+func (s Scenario) maxProcesses() int {
+	n := 0
+	for _, name := range s.Topologies {
+		t, err := cluster.ParseTopology(name)
+		if err != nil {
+			continue
+		}
+		n = max(n, t.Processes(s.nodesOn(t)))
+	}
+	return max(n, s.Nodes)
 }
 
 // Cell is one measurement: a lock under a workload and a fault schedule
@@ -266,6 +316,8 @@ type Cell struct {
 	Fault    string         `json:"fault"`
 	Seed     uint64         `json:"seed"`
 	Sample   int            `json:"sample"`
+	// Topology is how the lock nodes replicate; "" is standalone.
+	Topology string `json:"topology,omitempty"`
 	// StallBound is the checker's stall bound (0 = its default).
 	StallBound time.Duration `json:"stall_bound_ns,omitempty"`
 	// NodeTimeout is the Redlock-family per-node timeout (0 = default).
@@ -288,12 +340,25 @@ func (s Scenario) Expand() ([]Cell, error) {
 	if len(s.Locks) == 0 || len(s.Workloads) == 0 {
 		return nil, bad("give at least one lock and one workload")
 	}
+	topologies := make([]cluster.Topology, len(s.Topologies))
+	for i, name := range s.Topologies {
+		t, err := cluster.ParseTopology(name)
+		if err != nil {
+			return nil, bad("%v (bench list topologies)", errors.Unwrap(err))
+		}
+		topologies[i] = t
+	}
 	for _, l := range s.Locks {
 		st, err := locks.Lookup(l)
 		if err != nil {
 			return nil, bad("%v", err)
 		}
-		if st.MultiNode && s.Nodes < 3 {
+		for _, t := range topologies {
+			if st.MultiNode && t != cluster.TopoStandalone {
+				return nil, bad("%s needs independent primaries, not the %s topology: run it on topology standalone", l, t)
+			}
+		}
+		if st.MultiNode && slices.Contains(topologies, cluster.TopoStandalone) && s.Nodes < 3 {
 			return nil, bad("%s needs at least 3 nodes, the scenario has %d", l, s.Nodes)
 		}
 	}
@@ -328,32 +393,48 @@ func (s Scenario) Expand() ([]Cell, error) {
 	if err := s.checkSchedules(specs); err != nil {
 		return nil, err
 	}
-	if err := checkCellCount(s.Name, len(s.Locks), len(specs), len(s.Faults), len(s.Seeds), s.Repeat); err != nil {
+	if err := checkCellCount(s.Name, len(s.Locks), len(specs), len(s.Faults)*len(topologies), len(s.Seeds), s.Repeat); err != nil {
 		return nil, err
 	}
 	// Samples are the outer loop: --repeat N takes N passes over every
 	// cell, so a burst of load on the machine hits one sample of many
 	// cells rather than every sample of a few (the gate needs independent
 	// samples).
+	// Topologies come next: a topology's nodes are started once for
+	// all of its cells.
 	var cells []Cell
 	for sample := range s.Repeat {
-		for _, fault := range s.Faults {
-			for _, spec := range specs {
-				for _, seed := range s.Seeds {
-					for _, lock := range s.Locks {
-						c := Cell{Lock: lock, Workload: spec, Fault: fault, Seed: seed, Sample: sample, StallBound: s.StallBound, NodeTimeout: s.NodeTimeout}
-						c.Workload.Seed = seed
-						c.ID = fmt.Sprintf("%03d-%s-%s-%s-s%d", len(cells)+1, lock, spec.Name, fault, seed)
-						if s.Repeat > 1 {
-							c.ID += fmt.Sprintf("-r%d", sample)
+		for _, topo := range topologies {
+			for _, fault := range s.Faults {
+				for _, spec := range specs {
+					for _, seed := range s.Seeds {
+						for _, lock := range s.Locks {
+							cells = append(cells, newCell(len(cells)+1, lock, topo, spec, fault, seed, sample, s))
 						}
-						cells = append(cells, c)
 					}
 				}
 			}
 		}
 	}
 	return cells, nil
+}
+
+// newCell is the cell numbered n. Its ID names the topology only when it
+// is not standalone, so that the IDs of runs from before topologies
+// existed still match.
+func newCell(n int, lock string, topo cluster.Topology, spec workloads.Spec, fault string, seed uint64, sample int, s Scenario) Cell {
+	c := Cell{Lock: lock, Workload: spec, Fault: fault, Seed: seed, Sample: sample, StallBound: s.StallBound, NodeTimeout: s.NodeTimeout}
+	c.Workload.Seed = seed
+	name := lock
+	if topo != cluster.TopoStandalone {
+		c.Topology = string(topo)
+		name += "-" + string(topo)
+	}
+	c.ID = fmt.Sprintf("%03d-%s-%s-%s-s%d", n, name, spec.Name, fault, seed)
+	if s.Repeat > 1 {
+		c.ID += fmt.Sprintf("-r%d", sample)
+	}
+	return c
 }
 
 // checkCellCount refuses, before they are built, more cells than maxCells.
@@ -382,22 +463,26 @@ func (s Scenario) checkSchedules(specs []workloads.Spec) error {
 		sched := s.Schedules[i]
 		req := sched.Requirements()
 		for _, spec := range specs {
-			groups, clients := max(spec.Groups, req.MinGroups, 1), max(spec.Clients, req.MinClients)
-			err := sched.Check(s.Nodes, groups, clients)
-			for _, seed := range s.Seeds {
-				if err != nil {
-					break
+			for _, tname := range s.Topologies {
+				t, _ := cluster.ParseTopology(tname) // Expand checked it
+				nodes := s.nodesOn(t)
+				groups, clients := max(spec.Groups, req.MinGroups, 1), max(spec.Clients, req.MinClients)
+				err := sched.Check(nodes, groups, clients)
+				for _, seed := range s.Seeds {
+					if err != nil {
+						break
+					}
+					topo := chaos.Topology{Nodes: chaos.NodeNames(nodes), Groups: chaos.GroupNames(groups), Clients: clients, TTL: spec.TTL, Duration: spec.Duration}
+					_, err = sched.Timeline(seed, topo)
 				}
-				topo := chaos.Topology{Nodes: chaos.NodeNames(s.Nodes), Groups: chaos.GroupNames(groups), Clients: clients, TTL: spec.TTL, Duration: spec.Duration}
-				_, err = sched.Timeline(seed, topo)
+				if err == nil {
+					continue
+				}
+				if msg, ok := s.src.stepLine(err); ok {
+					return fmt.Errorf("%s (workload %q, topology %s, nodes %d, ttl %v, duration %v): %w", msg, spec.Name, t, nodes, spec.TTL, spec.Duration, ErrBadScenario)
+				}
+				return fmt.Errorf("scenario %q, faults %q, workload %q, topology %s: %w: %w", s.Name, name, spec.Name, t, err, ErrBadScenario)
 			}
-			if err == nil {
-				continue
-			}
-			if msg, ok := s.src.stepLine(err); ok {
-				return fmt.Errorf("%s (workload %q, nodes %d, ttl %v, duration %v): %w", msg, spec.Name, s.Nodes, spec.TTL, spec.Duration, ErrBadScenario)
-			}
-			return fmt.Errorf("scenario %q, faults %q, workload %q: %w: %w", s.Name, name, spec.Name, err, ErrBadScenario)
 		}
 	}
 	return nil

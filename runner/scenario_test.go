@@ -31,7 +31,7 @@ func TestBuiltinScenariosExpand(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := len(s.Locks) * len(s.Workloads) * max(1, len(s.Faults)) * max(1, len(s.Seeds)) * max(1, s.Repeat)
+			want := len(s.Locks) * len(s.Workloads) * max(1, len(s.Faults)) * max(1, len(s.Seeds)) * max(1, s.Repeat) * max(1, len(s.Topologies))
 			if len(cells) != want {
 				t.Errorf("%d cells, want %d", len(cells), want)
 			}
@@ -106,6 +106,9 @@ func TestBadScenariosSayWhatIsWrong(t *testing.T) {
 		{"not yaml", "locks: [token\nworkloads", "yaml"},
 		{"redlock on one node", "nodes: 1\nlocks: [redlock]\nworkloads: [hot-key]", "3 nodes"},
 		{"no locks", "workloads: [hot-key]", "at least one lock"},
+		{"unknown topology", "locks: [token]\nworkloads: [hot-key]\ntopology: galaxy", "bench list topologies"},
+		{"topology not a list", "locks: [token]\nworkloads: [hot-key]\ntopology: {a: b}", "topology"},
+		{"redlock on sentinel", "locks: [redlock]\nworkloads: [hot-key]\ntopology: [standalone, sentinel]", "independent primaries"},
 		{"bad inline workload", "locks: [token]\nworkloads: [{preset: hot-key, clients: -3}]", "clients"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,6 +126,75 @@ func TestBadScenariosSayWhatIsWrong(t *testing.T) {
 	}
 	if _, err := LoadScenario("", "no-such-preset"); !errors.Is(err, ErrBadScenario) || !strings.Contains(err.Error(), "default") {
 		t.Errorf("unknown preset: %v", err)
+	}
+}
+
+// TestTopologyIsADimension: a scenario's topologies multiply its cells,
+// one topology's cells side by side (its nodes start once); a cell on a
+// replicated topology says so in its ID, a standalone one keeps the ID it
+// had before topologies existed.
+func TestTopologyIsADimension(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string // cell IDs
+	}{
+		{"default standalone", "locks: [token, fenced]\nworkloads: [hot-key]",
+			[]string{"001-token-hot-key-none-s1", "002-fenced-hot-key-none-s1"}},
+		{"one name", "locks: [token]\nworkloads: [hot-key]\ntopology: sentinel",
+			[]string{"001-token-sentinel-hot-key-none-s1"}},
+		{"a list", "locks: [token, fenced]\nworkloads: [hot-key]\ntopology: [standalone, cluster]",
+			[]string{"001-token-hot-key-none-s1", "002-fenced-hot-key-none-s1", "003-token-cluster-hot-key-none-s1", "004-fenced-cluster-hot-key-none-s1"}},
+		{"comma separated", "locks: [token]\nworkloads: [hot-key]\ntopology: sentinel, cluster",
+			[]string{"001-token-sentinel-hot-key-none-s1", "002-token-cluster-hot-key-none-s1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := ParseScenario([]byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cells, err := s.Expand()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, c := range cells {
+				ids = append(ids, c.ID)
+				if want := strings.Contains(c.ID, "-sentinel-") || strings.Contains(c.ID, "-cluster-"); want != (c.Topology != "") {
+					t.Errorf("cell %s has topology %q", c.ID, c.Topology)
+				}
+			}
+			if !slices.Equal(ids, tc.want) {
+				t.Errorf("cells %v, want %v", ids, tc.want)
+			}
+		})
+	}
+}
+
+// TestTopologyMismatchesAreRefused: what a topology cannot run is refused
+// before any node starts, in one line that says which topology to use.
+func TestTopologyMismatchesAreRefused(t *testing.T) {
+	testenv.NeedRedisServer(t)
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"failover on standalone", "locks: [token]\nworkloads: [hot-key]\nfaults: [failover-after-replication-cut]\nprovider: exec", "--topology sentinel or cluster"},
+		{"replication cut on standalone", "locks: [token]\nworkloads: [hot-key]\nfaults: [replication-cut]\nprovider: exec", "--topology sentinel or cluster"},
+		{"token-wait on standalone", "locks: [token-wait]\nworkloads: [hot-key]\nprovider: exec", "token-wait waits for replicas"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := ParseScenario([]byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			_, err = Execute(context.Background(), s, Options{Dir: dir})
+			if !errors.Is(err, ErrBadScenario) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %v, want one line wrapping ErrBadScenario that says %q", err, tc.want)
+			}
+			if _, serr := os.Stat(filepath.Join(dir, "summary.json")); serr == nil {
+				t.Errorf("a refused scenario wrote a summary")
+			}
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package zoo
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -108,7 +109,7 @@ func Cells(entries []Entry, seed uint64) []runner.Cell {
 		w.Seed = seed
 		cells[i] = runner.Cell{
 			ID:   fmt.Sprintf("%02d-%s-%s-s%d", i+1, e.Lock, e.Scenario, seed),
-			Lock: e.Lock, Workload: w, Fault: e.Fault, Seed: seed, StallBound: e.StallBound,
+			Lock: e.Lock, Workload: w, Fault: e.Fault, Seed: seed, StallBound: e.StallBound, Topology: e.Topology,
 		}
 	}
 	return cells
@@ -124,6 +125,9 @@ func Scenario(entries []Entry, seed uint64) runner.Scenario {
 		}
 		if !slices.Contains(sc.Faults, e.Fault) {
 			sc.Faults = append(sc.Faults, e.Fault)
+		}
+		if t := cmp.Or(e.Topology, "standalone"); !slices.Contains(sc.Topologies, t) {
+			sc.Topologies = append(sc.Topologies, t)
 		}
 		if !slices.ContainsFunc(sc.Workloads, func(w runner.WorkloadRef) bool { return w.Spec.Name == e.Workload.Name }) {
 			sc.Workloads = append(sc.Workloads, runner.WorkloadRef{Spec: e.Workload})

@@ -6,11 +6,13 @@
 package zoo
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lockbench/lockbench/chaos"
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/locks"
 	"github.com/lockbench/lockbench/workloads"
@@ -117,6 +119,10 @@ type Observation struct {
 	// AvailabilityGrace at both ends) with a successful acquire; nil when
 	// not measured (no expectation about it, or no window long enough).
 	Availability *float64 `json:"availability,omitempty"`
+	// FailoverGapMs is the longest time without a grant through the
+	// cell's failovers (checker.WindowAvailability.LongestGapMs, the
+	// switch-over included); nil without a failover.
+	FailoverGapMs *float64 `json:"failover_gap_ms,omitempty"`
 	// StaleRejected is the number of writes the resource rejected.
 	StaleRejected int `json:"stale_rejected"`
 	// Causes counts the overlaps by cause (checker.Counts.OverlapCauses).
@@ -130,6 +136,11 @@ type Observation struct {
 func observe(chk *checker.Result, avail *float64) Observation {
 	o := Observation{Mutex: chk.Mutex, Resource: chk.Resource, Liveness: chk.Liveness, Progress: chk.Progress,
 		Availability: avail, StaleRejected: chk.Counts.StaleRejected, Causes: chk.Counts.OverlapCauses}
+	for _, w := range chk.Availability {
+		if w.Fault == chaos.FaultFailover && (o.FailoverGapMs == nil || w.LongestGapMs > *o.FailoverGapMs) {
+			o.FailoverGapMs = &w.LongestGapMs
+		}
+	}
 	switch {
 	case checker.Unsafe(chk.Mutex, chk.Resource):
 		o.Safety = SafetyUnsafe
@@ -175,6 +186,9 @@ func (o Observation) String() string {
 			word = Unavailable
 		}
 		parts = append(parts, word+" "+strconv.FormatFloat(100**o.Availability, 'f', 0, 64)+"%")
+	}
+	if o.FailoverGapMs != nil {
+		parts = append(parts, fmt.Sprintf("no grant for %.1f s through the failover", *o.FailoverGapMs/1000))
 	}
 	if o.StaleRejected > 0 {
 		parts = append(parts, fmt.Sprintf("%d stale writes rejected", o.StaleRejected))
@@ -237,6 +251,9 @@ type Entry struct {
 	Scenario string `json:"scenario"`
 	// Fault is the fault schedule preset (bench list presets).
 	Fault string `json:"fault"`
+	// Topology is how the lock nodes replicate (bench list topologies);
+	// "" is standalone.
+	Topology string `json:"topology,omitempty"`
 	// Workload is the cell's workload; its seed is the zoo's.
 	Workload workloads.Spec `json:"workload"`
 	// StallBound is the checker's stall bound (0 = its default).
@@ -261,6 +278,8 @@ const (
 	zooRedisSETNX = "redis.io, SETNX, \"Design pattern: Locking with SETNX\", \"Handling deadlocks\""
 	zooRedisSET   = "redis.io, SET, \"Patterns\": SET NX EX is one command, unlike SETNX then EXPIRE"
 	zooDesign     = "DESIGN §3"
+	zooFailover   = "redis.io, \"Distributed Locks with Redis\", \"Why Failover-based Implementations Are Not Enough\"; Kingsbury, \"Jepsen: Redis\" (2013)"
+	zooRedisson   = "redisson/redisson#5256: WAIT acknowledged by one replica, another promoted"
 )
 
 // zooSpec is the zoo's workload: one hot key, clients in groups, a fixed
@@ -381,6 +400,53 @@ func Entries() []Entry {
 			Source: zooRedisIO + ", \"Safety arguments\": validity is counted from before the request, so delays below the TTL cannot break exclusion",
 			Setup:  "100 ms (TTL/10) added each way between every client and every node for 3 s"})
 	}
+	out = append(out, Entry{Lock: "redlock", Scenario: "restart-aof-always", Fault: "redis-restart-aof-always", Workload: kleppmann(8 * time.Second), Expect: safe, Quick: true,
+		Source: zooRedisIO + ", \"Performance, Crash Recovery and fsync\": with fsync=always a restarted node keeps its locks",
+		Setup:  "as restart-no-fsync, with the append-only file fsynced before every reply (n3 and n1 killed and restarted every 2 s)"})
+	// failover: Kleppmann's holders on a replicated primary: two groups of
+	// two clients hold the lock 800 ms of its 1 s TTL, so when the clients
+	// switch to the promoted replica a holder is almost always inside its
+	// critical section, with a lease the new primary never heard of.
+	failover := func(d time.Duration) workloads.Spec {
+		return zooSpec("zoo-failover", 4, 2, time.Second, 800*ms, 0, d)
+	}
+	// replicaCut: once Sentinel points n3 at the promoted n2, the old
+	// primary has no replica left to acknowledge WAIT and grants nothing,
+	// about a second before the clients switch to n2. Only a lock granted
+	// before that and held past the switch is granted twice: so four keys
+	// held 1.8 s of a 2 s TTL each, every one of them a chance.
+	replicaCut := func(d time.Duration) workloads.Spec {
+		w := zooSpec("zoo-failover-keys", 8, 2, 2*time.Second, 1800*ms, 0, d)
+		w.Keys = workloads.Keys{Kind: "uniform", Count: 4}
+		return w
+	}
+	cutAll := "replication cut from every data node at 1 s; the primary failed over at 2 s (SENTINEL FAILOVER); clients switch when Sentinel ends the failover (its 3 s timeout gives up on the cut replicas), while a holder works 800 ms of its 1 s TTL"
+	for _, f := range []Entry{
+		{Lock: "token", Scenario: "sentinel-failover-after-cut", Expect: Expectation{Safety: SafetyUnsafe, Cause: checker.CauseLostWithinTTL},
+			Source: zooFailover + ": the promoted replica never got the lock", Setup: cutAll},
+		{Lock: "redislock", Scenario: "sentinel-failover-after-cut", Expect: unsafe,
+			Source: zooFailover + " (bsm/redislock is a token lock; bsm/redislock#30)", Setup: cutAll},
+		{Lock: "fenced", Scenario: "sentinel-failover-after-cut", Expect: unsafe,
+			Source: zooFailover + ": the fence counter lives on the same primary, so the promoted replica's INCR goes back", Setup: cutAll},
+		{Lock: "token-wait", Scenario: "sentinel-failover-after-cut", Expect: safe,
+			Source: zooRedisson + " (the mitigation): no replica acknowledges while they are cut, so nothing is granted that a promotion could lose",
+			Setup:  cutAll + "; WAIT 1 times out and the acquire is undone"},
+		{Lock: "token-wait", Scenario: "sentinel-failover-after-replica-cut", Fault: "failover-after-replica-cut", Expect: Expectation{Safety: SafetyUnsafe, Cause: checker.CauseLostWithinTTL},
+			Workload: replicaCut(9 * time.Second), Source: zooRedisson,
+			Setup: "only n2, the replica Sentinel promotes first (replica-priority), is cut at 1 s; n3 acknowledges WAIT 1; n2 is promoted at 3 s; eight clients on four keys hold each 1.8 s of its 2 s TTL"},
+	} {
+		f.Topology = "sentinel"
+		f.Fault = cmp.Or(f.Fault, "failover-after-replication-cut")
+		if f.Workload.Name == "" {
+			f.Workload = failover(9 * time.Second)
+		}
+		f.Quick = f.Lock == "token" || f.Scenario == "sentinel-failover-after-replica-cut"
+		out = append(out, f)
+	}
+	out = append(out, Entry{Lock: "token", Scenario: "cluster-failover-after-cut", Topology: "cluster", Fault: "failover-after-replication-cut", Workload: failover(6 * time.Second),
+		Expect: Expectation{Safety: SafetyUnsafe, Cause: checker.CauseLostWithinTTL}, Quick: true,
+		Source: zooFailover + "; redisson/redisson#4822 (Redis Cluster failover)",
+		Setup:  "replication cut from every node at 1 s; CLUSTER FAILOVER FORCE on the lock key's replica at 2 s; the old primary answers MOVED and the clients follow"})
 	// The clock jump needs nodes started with the clock shim: last, so
 	// the nodes restart once.
 	for _, l := range []string{"redlock", "redsync"} {

@@ -2,6 +2,7 @@ package zoo
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"slices"
 	"strings"
@@ -21,45 +22,45 @@ import (
 func TestZooCoversTheIssue(t *testing.T) {
 	safeLive := Expectation{Safety: SafetySafe}
 	unsafe := Expectation{Safety: SafetyUnsafe}
-	want := []struct {
-		lock, fault string
-		expect      Expectation
-	}{
-		{"nolock", "none", unsafe},
-		{"setnx", "client-crash", Expectation{Safety: SafetySafe, Liveness: checker.LivenessStalled}},
-		{"setnx-expire", chaos.FaultCutBetween, Expectation{Safety: SafetySafe, Liveness: checker.LivenessStalled}},
+	type row struct {
+		lock, fault, topology string
+		expect                Expectation
+	}
+	want := []row{
+		{"nolock", "none", "", unsafe},
+		{"setnx", "client-crash", "", Expectation{Safety: SafetySafe, Liveness: checker.LivenessStalled}},
+		{"setnx-expire", chaos.FaultCutBetween, "", Expectation{Safety: SafetySafe, Liveness: checker.LivenessStalled}},
 		// its DEL frees someone else's lock: a stale release must show
-		{"set-nx-ex", "kleppmann-client-pause", Expectation{Safety: SafetyUnsafe, Cause: checker.CauseStaleRelease}},
-		{"token", "kleppmann-client-pause", unsafe},
-		{"redislock", "kleppmann-client-pause", unsafe},
-		{"fenced", "kleppmann-client-pause", Expectation{Safety: SafetySafe, StaleRejected: true}},
+		{"set-nx-ex", "kleppmann-client-pause", "", Expectation{Safety: SafetyUnsafe, Cause: checker.CauseStaleRelease}},
+		{"token", "kleppmann-client-pause", "", unsafe},
+		{"redislock", "kleppmann-client-pause", "", unsafe},
+		{"fenced", "kleppmann-client-pause", "", Expectation{Safety: SafetySafe, StaleRejected: true}},
+		// issue 18: the failovers of replicated deployments
+		{"token", "failover-after-replication-cut", "sentinel", Expectation{Safety: SafetyUnsafe, Cause: checker.CauseLostWithinTTL}},
+		{"redislock", "failover-after-replication-cut", "sentinel", unsafe},
+		{"fenced", "failover-after-replication-cut", "sentinel", unsafe},
+		{"token-wait", "failover-after-replication-cut", "sentinel", safeLive},
+		{"token-wait", "failover-after-replica-cut", "sentinel", Expectation{Safety: SafetyUnsafe, Cause: checker.CauseLostWithinTTL}},
+		{"token", "failover-after-replication-cut", "cluster", Expectation{Safety: SafetyUnsafe, Cause: checker.CauseLostWithinTTL}},
+		{"redlock", "redis-restart-aof-always", "", safeLive},
 	}
 	for _, l := range []string{"redlock", "redsync"} {
-		want = append(want, []struct {
-			lock, fault string
-			expect      Expectation
-		}{
-			{l, "partition-minority", Expectation{Safety: SafetySafe, Availability: Available}},
-			{l, "partition-majority", Expectation{Safety: SafetySafe, Availability: Unavailable}},
-			{l, "redis-restart-no-fsync", unsafe},
-			{l, "redis-delayed-restart", safeLive},
-			{l, "kleppmann-clock-jump", unsafe},
+		want = append(want, []row{
+			{l, "partition-minority", "", Expectation{Safety: SafetySafe, Availability: Available}},
+			{l, "partition-majority", "", Expectation{Safety: SafetySafe, Availability: Unavailable}},
+			{l, "redis-restart-no-fsync", "", unsafe},
+			{l, "redis-delayed-restart", "", safeLive},
+			{l, "kleppmann-clock-jump", "", unsafe},
 		}...)
 	}
 	for _, l := range []string{"token", "fenced", "redlock", "redsync", "redislock"} {
-		want = append(want, struct {
-			lock, fault string
-			expect      Expectation
-		}{l, "none", safeLive}, struct {
-			lock, fault string
-			expect      Expectation
-		}{l, "latency", safeLive})
+		want = append(want, row{l, "none", "", safeLive}, row{l, "latency", "", safeLive})
 	}
 	zoo := Entries()
 	for _, w := range want {
-		i := slices.IndexFunc(zoo, func(e Entry) bool { return e.Lock == w.lock && e.Fault == w.fault })
+		i := slices.IndexFunc(zoo, func(e Entry) bool { return e.Lock == w.lock && e.Fault == w.fault && e.Topology == w.topology })
 		if i < 0 {
-			t.Errorf("no zoo entry for %s under %s", w.lock, w.fault)
+			t.Errorf("no zoo entry for %s under %s on %q", w.lock, w.fault, w.topology)
 			continue
 		}
 		if zoo[i].Expect != w.expect {
@@ -68,6 +69,15 @@ func TestZooCoversTheIssue(t *testing.T) {
 	}
 	if len(zoo) != len(want) {
 		t.Errorf("the zoo has %d entries, the issue %d", len(zoo), len(want))
+	}
+	failovers := 0
+	for _, e := range zoo {
+		if strings.Contains(e.Fault, "failover") {
+			failovers++
+		}
+	}
+	if failovers < 5 {
+		t.Errorf("%d zoo entries involve a failover, the issue asks for at least 5", failovers)
 	}
 }
 
@@ -102,10 +112,18 @@ func TestZooEntriesAreWellFormed(t *testing.T) {
 				t.Error(err)
 			}
 			req := sched.Requirements()
-			if err := sched.Validate(caps, "exec", 5, max(w.Groups, req.MinGroups), max(w.Clients, req.MinClients)); err != nil {
+			topology, err := cluster.ParseTopology(e.Topology)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if req.Replicated != topology.Replicated() {
+				t.Errorf("preset %s on topology %s", e.Fault, topology)
+			}
+			nodes := cmp.Or(topology.DataNodes(), 5)
+			if err := sched.Validate(caps, "exec", nodes, max(w.Groups, req.MinGroups), max(w.Clients, req.MinClients)); err != nil {
 				t.Error(err)
 			}
-			tl, err := sched.Timeline(1, chaos.Topology{Nodes: chaos.NodeNames(5), Groups: chaos.GroupNames(max(w.Groups, req.MinGroups)),
+			tl, err := sched.Timeline(1, chaos.Topology{Nodes: chaos.NodeNames(nodes), Groups: chaos.GroupNames(max(w.Groups, req.MinGroups)),
 				Clients: w.Clients, TTL: w.TTL, Duration: w.Duration})
 			if err != nil {
 				t.Error(err)
@@ -330,5 +348,27 @@ func TestZooFitsCapacity(t *testing.T) {
 				t.Errorf("%s, %s: %v", machine.name, provider, err)
 			}
 		}
+	}
+}
+
+// TestObserveFailoverGap: the longest time without a grant through the
+// cell's failovers is observed and printed; other windows do not count,
+// and a cell without a failover has none.
+func TestObserveFailoverGap(t *testing.T) {
+	chk := &checker.Result{Mutex: checker.MutexOK, Resource: checker.ResourceOK, Availability: []checker.WindowAvailability{
+		{Fault: chaos.FaultReplicationCut, LongestGapMs: 9000},
+		{Fault: chaos.FaultFailover, LongestGapMs: 3200},
+		{Fault: chaos.FaultFailover, LongestGapMs: 1500},
+	}}
+	o := observe(chk, nil)
+	if o.FailoverGapMs == nil || *o.FailoverGapMs != 3200 {
+		t.Fatalf("failover gap %v, want 3200 ms", o.FailoverGapMs)
+	}
+	if !strings.Contains(o.String(), "no grant for 3.2 s through the failover") {
+		t.Errorf("observation %q does not give the gap", o)
+	}
+	chk.Availability = chk.Availability[:1]
+	if o := observe(chk, nil); o.FailoverGapMs != nil || strings.Contains(o.String(), "failover") {
+		t.Errorf("no failover, but observed %v (%q)", o.FailoverGapMs, o)
 	}
 }

@@ -27,7 +27,7 @@ func commands() []command {
 	return []command{
 		{"run", "[-s FILE | --preset NAME] [flags]",
 			"run a scenario and write results/<run-id>/",
-			"Expands a scenario into cells (lock × workload × fault × seed), runs them, prints a strategy × fault matrix (the worst verdict of each lock under each fault) and a table per cell, and writes results/<run-id>/: summary.json, report.html, plots and every cell's history. A scenario larger than this machine can hold (file descriptors, memory, ports, processes, more than a day of load) is refused before anything starts. Exit 0 when every cell ran (violations found are results), 2 when interrupted or a cell could not run, 3 on bad input.",
+			"Expands a scenario into cells (lock × topology × workload × fault × seed), runs them, prints a strategy × fault matrix (the worst verdict of each lock under each fault) and a table per cell, and writes results/<run-id>/: summary.json, report.html, plots and every cell's history. A scenario larger than this machine can hold (file descriptors, memory, ports, processes, more than a day of load) is refused before anything starts. Exit 0 when every cell ran (violations found are results), 2 when interrupted or a cell could not run, 3 on bad input.",
 			runCmd},
 		{"check", "HISTORY.jsonl [flags]",
 			"check a history file for mutual exclusion",

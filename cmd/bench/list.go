@@ -74,9 +74,7 @@ func list(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(w, "%s\t%s\t%s\n", t.Name, strings.Join(t.Name.Providers(), ","), t.Description)
 		}
 		w.Flush()
-		// Said here so that nobody looks for the flag: the faults and
-		// strategies that use replicas come later.
-		fmt.Fprintln(stdout, "\nbench run starts standalone nodes; the replicated topologies are provisioned by the cluster package only so far (docs/design.md).")
+		fmt.Fprintln(stdout, "\nChoose with bench run --topology NAME[,NAME] or a scenario's topology:. Clients reach sentinel through Sentinel discovery and cluster as a cluster client; redlock and redsync need standalone, token-wait a replicated one.")
 		return exitOK
 	case "workloads":
 		w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)

@@ -37,7 +37,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stallBound := fs.Duration("stall-bound", 0, "how long no acquire may succeed, with clients trying and no fault, before liveness is stalled (overrides the scenario)")
 	seed := fs.Int64("seed", -1, "seed for schedules and faults (overrides the scenario)")
 	repeat := fs.Int("repeat", 0, "independent samples per cell")
-	nodes := fs.Int("nodes", 0, "lock nodes (overrides the scenario)")
+	nodes := fs.Int("nodes", 0, "lock nodes of the standalone topology (overrides the scenario)")
+	topology := fs.String("topology", "", "comma-separated topologies: standalone, sentinel, cluster (bench list topologies; overrides the scenario)")
 	provider := fs.String("provider", "", cluster.ProviderChoices()+" (overrides the scenario)")
 	redisOpts := addRedisFlags(fs, "comma-separated external nodes (lock nodes, then one for the resource)")
 	out := fs.String("out", "results", "directory that receives results/<run-id>/")
@@ -100,6 +101,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *nodes != 0 {
 		sc.Nodes = *nodes
+	}
+	if *topology != "" {
+		sc.Topologies = splitList(*topology)
 	}
 	if *clients < 0 || *duration < 0 || *ttl < 0 || *repeat < 0 || *nodes < 0 || *nodeTimeout < 0 || *stallBound < 0 {
 		return fail(stderr, "run", fmt.Errorf("--clients, --duration, --ttl, --repeat, --nodes, --node-timeout and --stall-bound must not be negative: %w", errBadInput))
