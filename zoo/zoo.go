@@ -403,24 +403,28 @@ func Entries() []Entry {
 	out = append(out, Entry{Lock: "redlock", Scenario: "restart-aof-always", Fault: "redis-restart-aof-always", Workload: kleppmann(8 * time.Second), Expect: safe, Quick: true,
 		Source: zooRedisIO + ", \"Performance, Crash Recovery and fsync\": with fsync=always a restarted node keeps its locks",
 		Setup:  "as restart-no-fsync, with the append-only file fsynced before every reply (n3 and n1 killed and restarted every 2 s)"})
-	// failover: Kleppmann's holders on a replicated primary: two groups of
-	// two clients hold the lock 800 ms of its 1 s TTL, so when the clients
-	// switch to the promoted replica a holder is almost always inside its
-	// critical section, with a lease the new primary never heard of.
+	// failover: the clients switch to the promoted primary about a
+	// second after the failover command on Sentinel (at once on
+	// Cluster); a lock granted by the old primary and still held then is
+	// granted again by the new one, which never got it. Eight clients in
+	// two groups on four keys, each holding a key for 1.2 s of its 2 s TTL
+	// on average: at the switch-over several keys are held, each a chance.
+	// The critical section is drawn (lognormal, σ 0.3), so that holders do
+	// not hand over in step: with a fixed one, every handover fell on the
+	// same instants, and a switch-over landing on one found nobody
+	// holding. (A holder whose lease runs out first stops there: its
+	// belief ends at its deadline.) token-wait's old primary grants
+	// nothing once Sentinel has pointed the last acknowledging replica at
+	// the new one, about a second before the switch-over, so only locks
+	// granted before that and held past the switch-over count there.
 	failover := func(d time.Duration) workloads.Spec {
-		return zooSpec("zoo-failover", 4, 2, time.Second, 800*ms, 0, d)
-	}
-	// replicaCut: once Sentinel points n3 at the promoted n2, the old
-	// primary has no replica left to acknowledge WAIT and grants nothing,
-	// about a second before the clients switch to n2. Only a lock granted
-	// before that and held past the switch is granted twice: so four keys
-	// held 1.8 s of a 2 s TTL each, every one of them a chance.
-	replicaCut := func(d time.Duration) workloads.Spec {
-		w := zooSpec("zoo-failover-keys", 8, 2, 2*time.Second, 1800*ms, 0, d)
+		w := zooSpec("zoo-failover", 8, 2, 2*time.Second, 0, 0, d)
+		w.CriticalSection = workloads.Dist{Kind: "lognormal", Mean: 1200 * ms, Sigma: 0.3}
 		w.Keys = workloads.Keys{Kind: "uniform", Count: 4}
 		return w
 	}
-	cutAll := "replication cut from every data node at 1 s; the primary failed over at 2 s (SENTINEL FAILOVER); clients switch when Sentinel ends the failover (its 3 s timeout gives up on the cut replicas), while a holder works 800 ms of its 1 s TTL"
+	holders := "eight clients on four keys hold each for 1.2 s of its 2 s TTL on average (lognormal)"
+	cutAll := "replication cut from every data node at 1 s; the primary failed over at 2 s (SENTINEL FAILOVER); clients switch over when the Sentinels agree on the new primary; " + holders
 	for _, f := range []Entry{
 		{Lock: "token", Scenario: "sentinel-failover-after-cut", Expect: Expectation{Safety: SafetyUnsafe, Cause: checker.CauseLostWithinTTL},
 			Source: zooFailover + ": the promoted replica never got the lock", Setup: cutAll},
@@ -432,21 +436,23 @@ func Entries() []Entry {
 			Source: zooRedisson + " (the mitigation): no replica acknowledges while they are cut, so nothing is granted that a promotion could lose",
 			Setup:  cutAll + "; WAIT 1 times out and the acquire is undone"},
 		{Lock: "token-wait", Scenario: "sentinel-failover-after-replica-cut", Fault: "failover-after-replica-cut", Expect: Expectation{Safety: SafetyUnsafe, Cause: checker.CauseLostWithinTTL},
-			Workload: replicaCut(9 * time.Second), Source: zooRedisson,
-			Setup: "only n2, the replica Sentinel promotes first (replica-priority), is cut at 1 s; n3 acknowledges WAIT 1; n2 is promoted at 3 s; eight clients on four keys hold each 1.8 s of its 2 s TTL"},
+			Source: zooRedisson,
+			Setup:  "only n2, the replica Sentinel promotes first (replica-priority), is cut at 1 s; n3 acknowledges WAIT 1; n2 is promoted at 3 s; " + holders},
 	} {
 		f.Topology = "sentinel"
 		f.Fault = cmp.Or(f.Fault, "failover-after-replication-cut")
-		if f.Workload.Name == "" {
-			f.Workload = failover(9 * time.Second)
-		}
+		f.Workload = failover(9 * time.Second)
 		f.Quick = f.Lock == "token" || f.Scenario == "sentinel-failover-after-replica-cut"
 		out = append(out, f)
 	}
-	out = append(out, Entry{Lock: "token", Scenario: "cluster-failover-after-cut", Topology: "cluster", Fault: "failover-after-replication-cut", Workload: failover(6 * time.Second),
+	// On Redis Cluster the failover moves one shard, the first lock
+	// key's: one hot key, so that every client contends for it.
+	hotFailover := failover(6 * time.Second)
+	hotFailover.Name, hotFailover.Keys = "zoo-failover-hot", workloads.Keys{Kind: "single"}
+	out = append(out, Entry{Lock: "token", Scenario: "cluster-failover-after-cut", Topology: "cluster", Fault: "failover-after-replication-cut", Workload: hotFailover,
 		Expect: Expectation{Safety: SafetyUnsafe, Cause: checker.CauseLostWithinTTL}, Quick: true,
 		Source: zooFailover + "; redisson/redisson#4822 (Redis Cluster failover)",
-		Setup:  "replication cut from every node at 1 s; CLUSTER FAILOVER FORCE on the lock key's replica at 2 s; the old primary answers MOVED and the clients follow"})
+		Setup:  "replication cut from every node at 1 s; CLUSTER FAILOVER FORCE on the replica of the lock key's shard at 2 s; the old primary answers MOVED and the clients follow; eight clients on one key hold it for 1.2 s of its 2 s TTL on average (lognormal)"})
 	// The clock jump needs nodes started with the clock shim: last, so
 	// the nodes restart once.
 	for _, l := range []string{"redlock", "redsync"} {
