@@ -461,8 +461,15 @@ func (c *Cluster) clusterFailover(ctx context.Context, slot int, force bool) (Pr
 	return Promotion{Old: old.Name(), New: replica.Name()}, nil
 }
 
+// manualFailoverRetry is how long a CLUSTER FAILOVER is given before it
+// is issued again: a graceful one that has not completed in 5 s is
+// abandoned by the replica (its manual-failover timeout).
+const manualFailoverRetry = 6 * time.Second
+
 // promoteInCluster issues CLUSTER FAILOVER [FORCE] on replica and waits
-// until it is a primary that every answering data node sees own slot.
+// until it is a primary that every answering data node sees own slot,
+// issuing it again (while replica is still one) every
+// manualFailoverRetry, within failoverTimeout.
 func (c *Cluster) promoteInCluster(ctx context.Context, replica Node, slot int, force bool) error {
 	args := []any{"CLUSTER", "FAILOVER"}
 	if force {
@@ -470,17 +477,28 @@ func (c *Cluster) promoteInCluster(ctx context.Context, replica Node, slot int, 
 	}
 	rc := redis.NewClient(replica.Endpoint().ClientOptions(""))
 	defer rc.Close()
-	if err := rc.Do(ctx, args...).Err(); err != nil {
-		return fmt.Errorf("%w: %v on %s: %w", ErrFailover, args, replica.Name(), err)
-	}
 	what := fmt.Sprintf("%s is primary and every node sees it own slot %d", replica.Name(), slot)
-	err := waitFor(ctx, what, failoverTimeout, func(ctx context.Context) (bool, string) {
-		return c.ownsSlot(ctx, replica, slot)
-	})
-	if err != nil {
-		return fmt.Errorf("%w: %v on %s: %w", ErrFailover, args, replica.Name(), err)
+	deadline := time.Now().Add(failoverTimeout)
+	for {
+		info, err := ReplicationInfo(ctx, replica.Endpoint())
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrFailover, err)
+		}
+		if info.Role == RoleReplica {
+			if err := rc.Do(ctx, args...).Err(); err != nil {
+				return fmt.Errorf("%w: %v on %s: %w", ErrFailover, args, replica.Name(), err)
+			}
+		}
+		err = waitFor(ctx, what, min(manualFailoverRetry, time.Until(deadline)), func(ctx context.Context) (bool, string) {
+			return c.ownsSlot(ctx, replica, slot)
+		})
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || time.Until(deadline) <= 0 {
+			return fmt.Errorf("%w: %v on %s: %w", ErrFailover, args, replica.Name(), err)
+		}
 	}
-	return nil
 }
 
 // ownsSlot reports whether n says it is a primary and every data node
@@ -656,6 +674,12 @@ func (c *Cluster) restoreCluster(ctx context.Context) error {
 		if err := waitInSync(ctx, cur, n); err != nil {
 			return err
 		}
+		// A primary ignores a manual failover request from a node its
+		// cluster view does not yet list as its replica: gossip may lag
+		// the replication link.
+		if err := waitKnownReplica(ctx, cur, n); err != nil {
+			return err
+		}
 		slot, err := firstSlotOf(ctx, cur)
 		if err != nil {
 			return err
@@ -676,6 +700,35 @@ func (c *Cluster) restoreCluster(ctx context.Context) error {
 		defer clients[i].Close()
 	}
 	return waitClusterAgreed(ctx, c.Nodes, clients, nPrimaries)
+}
+
+// waitKnownReplica waits until primary's CLUSTER NODES lists replica as
+// its replica.
+func waitKnownReplica(ctx context.Context, primary, replica Node) error {
+	rc := redis.NewClient(primary.Endpoint().ClientOptions(""))
+	defer rc.Close()
+	what := fmt.Sprintf("%s lists %s as its replica", primary.Name(), replica.Name())
+	return waitUntil(ctx, what, func(ctx context.Context) (bool, string) {
+		view, err := ClusterNodes(ctx, rc)
+		if err != nil {
+			return false, err.Error()
+		}
+		var myID string
+		for _, v := range view {
+			if v.Has("myself") {
+				myID = v.ID
+			}
+		}
+		for _, v := range view {
+			if v.Addr == replica.Endpoint().Addr {
+				if v.Has("slave") && v.PrimaryID == myID {
+					return true, ""
+				}
+				return false, fmt.Sprintf("%s sees %s as %v of %q", primary.Name(), replica.Name(), v.Flags, v.PrimaryID)
+			}
+		}
+		return false, fmt.Sprintf("%s does not list %s", primary.Name(), replica.Name())
+	})
 }
 
 // firstSlotOf is the first slot primary n says it owns.
