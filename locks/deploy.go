@@ -285,7 +285,7 @@ func masters(ctx context.Context, cc *redis.ClusterClient) ([]*redis.Client, err
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("Redis Cluster slot map: %w", classify(err, false))
+		return nil, fmt.Errorf("the Redis Cluster slot map: %w", classify(err, false))
 	}
 	return out, nil
 }

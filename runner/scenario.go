@@ -293,20 +293,6 @@ func (s Scenario) nodesOn(t cluster.Topology) int {
 	return s.Nodes
 }
 
-// maxProcesses is the most Redis processes one topology of the scenario
-// runs for its lock nodes (data nodes and Sentinels).
-func (s Scenario) maxProcesses() int {
-	n := 0
-	for _, name := range s.Topologies {
-		t, err := cluster.ParseTopology(name)
-		if err != nil {
-			continue
-		}
-		n = max(n, t.Processes(s.nodesOn(t)))
-	}
-	return max(n, s.Nodes)
-}
-
 // Cell is one measurement: a lock under a workload and a fault schedule
 // with a seed; Sample numbers the repeats.
 type Cell struct {
