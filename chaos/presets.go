@@ -95,7 +95,7 @@ func Presets() []Schedule {
 		{
 			Name: "failover-after-replication-cut",
 			Description: "A primary with replicas (sentinel or cluster topology). From 1 s no replica can sync; the " +
-				"primary keeps granting locks that exist nowhere else. At 2 s a replica is promoted (SENTINEL " +
+				"primary keeps granting locks that exist nowhere else. At 3 s a replica is promoted (SENTINEL " +
 				"FAILOVER, or CLUSTER FAILOVER FORCE on the lock key's shard): it lacks every lock granted since " +
 				"the cut, so a client reaching the new primary is granted a lock another client still holds, " +
 				"and fences from INCR there can go back. Only WAIT-based strategies refuse grants no replica " +
@@ -104,7 +104,9 @@ func Presets() []Schedule {
 			Source: sourceRedisFailover,
 			Steps: []Step{
 				{Fault: FaultReplicationCut, At: presetStart, Duration: UntilEnd},
-				{Fault: FaultFailover, At: 2 * presetStart},
+				// Two seconds apart: a lock held at the switch-over was
+				// then granted after the cut, for TTLs up to 2 s.
+				{Fault: FaultFailover, At: 3 * presetStart},
 			},
 		},
 		{

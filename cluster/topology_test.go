@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"regexp"
-	"strconv"
 	"testing"
 	"time"
 
@@ -33,18 +30,7 @@ func startTopo(t *testing.T, provider string, spec Spec) *Cluster {
 		needDocker(t)
 		p = NewDocker(DockerOptions{})
 	default:
-		testenv.NeedRedisServer(t)
-		out, err := exec.Command("redis-server", "--version").Output()
-		if err != nil {
-			t.Skipf("redis-server --version: %v", err)
-		}
-		m := regexp.MustCompile(`v=(\d+)\.`).FindSubmatch(out)
-		if m == nil {
-			t.Skipf("cannot read the version in %q", out)
-		}
-		if major, _ := strconv.Atoi(string(m[1])); major < 7 {
-			t.Skipf("redis-server %s.x lacks what the %s topology needs (7.0 or later)", m[1], spec.Topology)
-		}
+		testenv.NeedRedisServerMajor(t, 7)
 		p = NewExec(ExecOptions{})
 	}
 	start := time.Now()

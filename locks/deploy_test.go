@@ -5,12 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os/exec"
-	"regexp"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,18 +48,7 @@ func topoProvider(t *testing.T, name string) cluster.Provider {
 		}
 		return cluster.NewDocker(cluster.DockerOptions{})
 	}
-	testenv.NeedRedisServer(t)
-	out, err := exec.Command("redis-server", "--version").Output()
-	if err != nil {
-		t.Skipf("redis-server --version: %v", err)
-	}
-	m := regexp.MustCompile(`v=(\d+)\.`).FindSubmatch(out)
-	if m == nil {
-		t.Skipf("cannot read the version in %q", out)
-	}
-	if major, _ := strconv.Atoi(string(m[1])); major < 7 {
-		t.Skipf("redis-server %q lacks what replicated topologies need (7.0 or later)", out)
-	}
+	testenv.NeedRedisServerMajor(t, 7)
 	return cluster.NewExec(cluster.ExecOptions{})
 }
 
@@ -185,40 +169,13 @@ func deploymentContract(t *testing.T, d *deployment) {
 
 			// Mutual exclusion without faults: two lockers, three workers each.
 			const each = 8
-			var inside, overlaps, held atomic.Int64
 			actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			var wg sync.WaitGroup
-			for w := range 6 {
-				l := a
-				if w%2 == 1 {
-					l = b
-				}
-				wg.Go(func() {
-					for range each {
-						lease, err := l.Acquire(actx, key, 5*time.Second)
-						if err != nil {
-							t.Errorf("acquire: %v", err)
-							return
-						}
-						if inside.Add(1) > 1 {
-							overlaps.Add(1)
-						}
-						held.Add(1)
-						time.Sleep(300 * time.Microsecond)
-						inside.Add(-1)
-						if err := lease.Release(actx); err != nil {
-							t.Errorf("release: %v", err)
-							return
-						}
-					}
-				})
+			held, overlaps := hammer(t, actx, []locks.Locker{a, b}, key, 6, each)
+			if overlaps != 0 {
+				t.Errorf("%d overlapping critical sections without any fault", overlaps)
 			}
-			wg.Wait()
-			if n := overlaps.Load(); n != 0 {
-				t.Errorf("%d overlapping critical sections without any fault", n)
-			}
-			if n := held.Load(); n != 6*each {
+			if n := held; n != 6*each {
 				t.Errorf("%d critical sections, want %d", n, 6*each)
 			}
 

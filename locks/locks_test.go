@@ -50,46 +50,58 @@ func TestMutualExclusionWithoutFaults(t *testing.T) {
 			// parallel -race test run on 2 CPUs) must not fail it.
 			l := f.locker(t, name, "A", locks.Config{NodeTimeout: time.Second, Retry: locks.Retry{Policy: "exponential", Base: time.Millisecond, Cap: 20 * time.Millisecond, Attempts: 1000}})
 			key := uniqueKey(t)
-			var inside, overlaps, held atomic.Int64
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			var wg sync.WaitGroup
-			for range workers {
-				wg.Go(func() {
-					for range each {
-						lease, err := l.Acquire(ctx, key, 5*time.Second)
-						if err != nil {
-							t.Errorf("acquire: %v", err)
-							return
-						}
-						if inside.Add(1) > 1 {
-							overlaps.Add(1)
-						}
-						held.Add(1)
-						time.Sleep(300 * time.Microsecond)
-						inside.Add(-1)
-						if err := lease.Release(ctx); err != nil {
-							t.Errorf("release: %v", err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
+			held, overlaps := hammer(t, ctx, []locks.Locker{l}, key, workers, each)
 			if name == "nolock" {
-				if overlaps.Load() == 0 {
+				if overlaps == 0 {
 					t.Error("the canary never overlapped: the overlap detector is blind")
 				}
 				return
 			}
-			if n := overlaps.Load(); n != 0 {
-				t.Errorf("%d overlapping critical sections without any fault", n)
+			if overlaps != 0 {
+				t.Errorf("%d overlapping critical sections without any fault", overlaps)
 			}
-			if n := held.Load(); n != workers*each {
+			if n := held; n != workers*each {
 				t.Errorf("%d critical sections, want %d", n, workers*each)
 			}
 		})
 	}
+}
+
+// hammer runs workers workers, each taking key each times through the
+// lockers in turn (worker w uses lockers[w % len]) and holding it 300 µs;
+// a counter inside the critical section tells whether anyone else is in
+// it too. It returns the critical sections entered and those that found
+// someone inside.
+func hammer(t *testing.T, ctx context.Context, lockers []locks.Locker, key string, workers, each int) (held, overlaps int64) {
+	t.Helper()
+	var inside, over, n atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		l := lockers[w%len(lockers)]
+		wg.Go(func() {
+			for range each {
+				lease, err := l.Acquire(ctx, key, 5*time.Second)
+				if err != nil {
+					t.Errorf("acquire: %v", err)
+					return
+				}
+				if inside.Add(1) > 1 {
+					over.Add(1)
+				}
+				n.Add(1)
+				time.Sleep(300 * time.Microsecond)
+				inside.Add(-1)
+				if err := lease.Release(ctx); err != nil {
+					t.Errorf("release: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return n.Load(), over.Load()
 }
 
 func TestContendedIsCertainlyNotObtained(t *testing.T) {

@@ -424,7 +424,7 @@ func Entries() []Entry {
 		return w
 	}
 	holders := "eight clients on four keys hold each for 1.2 s of its 2 s TTL on average (lognormal)"
-	cutAll := "replication cut from every data node at 1 s; the primary failed over at 2 s (SENTINEL FAILOVER); clients switch over when the Sentinels agree on the new primary; " + holders
+	cutAll := "replication cut from every data node at 1 s; the primary failed over at 3 s (SENTINEL FAILOVER); clients switch over when the Sentinels agree on the new primary; " + holders
 	for _, f := range []Entry{
 		{Lock: "token", Scenario: "sentinel-failover-after-cut", Expect: Expectation{Safety: SafetyUnsafe, Cause: checker.CauseLostWithinTTL},
 			Source: zooFailover + ": the promoted replica never got the lock", Setup: cutAll},
@@ -452,7 +452,7 @@ func Entries() []Entry {
 	out = append(out, Entry{Lock: "token", Scenario: "cluster-failover-after-cut", Topology: "cluster", Fault: "failover-after-replication-cut", Workload: hotFailover,
 		Expect: Expectation{Safety: SafetyUnsafe, Cause: checker.CauseLostWithinTTL}, Quick: true,
 		Source: zooFailover + "; redisson/redisson#4822 (Redis Cluster failover)",
-		Setup:  "replication cut from every node at 1 s; CLUSTER FAILOVER FORCE on the replica of the lock key's shard at 2 s; the old primary answers MOVED and the clients follow; eight clients on one key hold it for 1.2 s of its 2 s TTL on average (lognormal)"})
+		Setup:  "replication cut from every node at 1 s; CLUSTER FAILOVER FORCE on the replica of the lock key's shard at 3 s; the old primary answers MOVED and the clients follow; eight clients on one key hold it for 1.2 s of its 2 s TTL on average (lognormal)"})
 	// The clock jump needs nodes started with the clock shim: last, so
 	// the nodes restart once.
 	for _, l := range []string{"redlock", "redsync"} {

@@ -6,6 +6,8 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -27,6 +29,25 @@ func NeedRedisServer(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		Skip(t, "redis-server not on PATH (run scripts/install-deps.sh)")
+	}
+}
+
+// NeedRedisServerMajor is NeedRedisServer for what needs redis-server
+// major or later (the replicated topologies need 7: cluster-port, CLUSTER
+// ADDSLOTSRANGE, Sentinel's announce settings); an older one skips t.
+func NeedRedisServerMajor(t testing.TB, major int) {
+	t.Helper()
+	NeedRedisServer(t)
+	out, err := exec.Command("redis-server", "--version").Output()
+	if err != nil {
+		t.Skipf("redis-server --version: %v", err)
+	}
+	m := regexp.MustCompile(`v=(\d+)\.`).FindSubmatch(out)
+	if m == nil {
+		t.Skipf("cannot read the version in %q", out)
+	}
+	if got, _ := strconv.Atoi(string(m[1])); got < major {
+		t.Skipf("redis-server %s.x is older than the %d.0 this test needs", m[1], major)
 	}
 }
 
