@@ -104,7 +104,7 @@ func runningMaxRet(rs []release) []int64 {
 
 // causeClause ends an overlap witness's sentence with its cause.
 func causeClause(d *digest, a, b *belief, cause int, by *release) string {
-	ttl := msText(a.lease - a.inv)
+	ttl := msText(a.ttl)
 	switch cause {
 	case causeTTLPassed:
 		return fmt.Sprintf("; process %d's TTL (%s ms, asked at %s ms) had run out at %s ms: it outlived its lease",

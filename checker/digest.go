@@ -57,9 +57,15 @@ type belief struct {
 	fence int64
 	// lease is when the lease certainly still existed on the store: the
 	// acquire's (or a later extend ok's) invoke plus the TTL it asked
-	// for, as the store set its expiry no earlier; 0 = no TTL recorded.
+	// for, as the store set its expiry no earlier, or the holder's
+	// deadline when that is later: a strategy counts its validity from
+	// before the attempt that succeeded, so the expiry is later still (an
+	// acquire that retried for a second set its key a second after its
+	// invoke); 0 = no TTL recorded.
 	lease int64
-	kind  endKind
+	// ttl is the TTL the acquire (or the latest extend ok) asked for.
+	ttl  int64
+	kind endKind
 }
 
 // empty reports that the process never believed: end <= ok.
@@ -346,7 +352,7 @@ func (b *builder) complete(ps *procState, e *history.Event) {
 		id := int32(len(b.d.beliefs))
 		bl := belief{key: k, proc: e.Process, inv: ps.inv, ok: t, end: b.d.end, fence: e.Fence, deadline: e.Deadline}
 		if ps.ttl > 0 {
-			bl.lease = ps.inv + ps.ttl
+			bl.lease, bl.ttl = max(ps.inv+ps.ttl, e.Deadline), ps.ttl
 		}
 		ps.lastKey, ps.lastLease = k, bl.lease
 		if bl.deadline != 0 && bl.deadline <= t {
@@ -385,7 +391,7 @@ func (b *builder) complete(ps *procState, e *history.Event) {
 				}
 				bl.deadline = e.Deadline
 				if ps.ttl > 0 {
-					bl.lease = max(bl.lease, ps.inv+ps.ttl)
+					bl.lease, bl.ttl = max(bl.lease, ps.inv+ps.ttl, e.Deadline), ps.ttl
 					if ps.lastKey == k {
 						ps.lastLease = bl.lease
 					}

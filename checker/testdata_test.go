@@ -94,6 +94,8 @@ func TestTestdata(t *testing.T) {
 			witness: &wantWitness{kind: KindOverlap, key: "lock:x", processes: []int{1, 2}, overlapMs: []float64{151, 200}, faults: []string{"client-pause on process 1"}, cause: CauseTTLPassed}},
 		{file: "cause-no-ttl-illegal", rule: "an acquire with TTL 0 still gives a belief", mutex: violated,
 			witness: &wantWitness{kind: KindOverlap, key: "lock:x", processes: []int{1, 2}, overlapMs: []float64{4, 5}}},
+		{file: "cause-retried-acquire-illegal", rule: "an acquire that retried set its key late: granted again before its holder's deadline is within its TTL, not after it", mutex: violated,
+			witness: &wantWitness{kind: KindOverlap, key: "lock:x", processes: []int{1, 2}, overlapMs: []float64{12, 17.8}, cause: CauseLostWithinTTL}},
 		{file: "cause-lost-within-ttl-illegal", rule: "a lock granted again within its holder's TTL, with no release but a failed one in between", mutex: violated,
 			witness: &wantWitness{kind: KindOverlap, key: "lock:x", processes: []int{1, 2}, overlapMs: []float64{21, 30}, cause: CauseLostWithinTTL}},
 		{file: "pause-expiry-legal", rule: "the holder's deadline ends its belief; the fenced resource rejects its stale write", mutex: ok},
