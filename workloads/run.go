@@ -352,15 +352,20 @@ func (w *worker) cycle(ctx context.Context, step Step, intended int64) {
 		return
 	}
 	if deadline == 0 || clk.Now() < deadline {
-		w.criticalSection(ctx, step, counter, fence)
+		w.criticalSection(ctx, step, counter, fence, deadline)
 	} else {
 		st.counts.SkippedExpired++
 	}
 	w.release(ctx, lease, step.Key, key)
 }
 
-// criticalSection reads the counter, works, and writes counter+1.
-func (w *worker) criticalSection(ctx context.Context, step Step, counter string, fence int64) {
+// criticalSection reads the counter, works, and writes counter+1, unless
+// the lease's deadline (0 = none) passed while it worked: a holder that
+// honours its validity stops using the lock then, and a write after it
+// would be the harness's fault, not the lock's. A client pause comes
+// after that check, just before the write, as a GC pause would
+// (Kleppmann's scenario).
+func (w *worker) criticalSection(ctx context.Context, step Step, counter string, fence, deadline int64) {
 	st := w.stats
 	if w.shared.spec.SkipResource {
 		w.sleep(ctx, step.CriticalSection)
@@ -379,16 +384,21 @@ func (w *worker) criticalSection(ctx context.Context, step Step, counter string,
 	ev.Value = v
 	w.rec.Append(ev)
 
+	if !w.sleep(ctx, step.CriticalSection) {
+		return
+	}
+	if deadline != 0 && w.env.Clock.Now() >= deadline {
+		st.counts.SkippedExpired++
+		return
+	}
 	if pause := w.env.Faults.takePause(w.id); pause > 0 {
-		// A stop-the-world pause between read and write: the lease may
-		// expire and another holder come and go meanwhile.
+		// A stop-the-world pause after the validity check, before the
+		// write: the lease may expire and another holder come and go
+		// meanwhile.
 		st.counts.Pauses++
 		w.nemesis("client-pause", "start")
 		w.sleep(ctx, pause)
 		w.nemesis("client-pause", "stop")
-	}
-	if !w.sleep(ctx, step.CriticalSection) {
-		return
 	}
 
 	ev = w.emit(history.Invoke, history.Write, counter)

@@ -242,6 +242,42 @@ func TestClientPauseAndFences(t *testing.T) {
 	}
 }
 
+// TestNoWriteAfterTheDeadline: a holder that honours its validity does not
+// write once its deadline passed while it worked: the write would land
+// outside its belief and read as the lock's fault. Without the deadline
+// the same overrun writes, and another holder's write is lost.
+func TestNoWriteAfterTheDeadline(t *testing.T) {
+	r := newRig(t)
+	for _, honour := range []bool{true, false} {
+		t.Run(map[bool]string{true: "honoured", false: "ignored"}[honour], func(t *testing.T) {
+			spec := hotKey(3, time.Second)
+			spec.TTL = 100 * time.Millisecond
+			spec.CriticalSection = Dist{Kind: "fixed", Mean: 150 * time.Millisecond} // longer than the lease
+			spec.HonourDeadline = honour
+			rec := &memRecorder{}
+			res, err := Run(context.Background(), spec, r.env(t, "token", rec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writes := 0
+			for _, e := range rec.all() {
+				if e.Op == history.Write && e.Type == history.Invoke {
+					writes++
+				}
+			}
+			if honour {
+				if writes != 0 || res.Counts.SkippedExpired == 0 || res.LostUpdates != 0 {
+					t.Errorf("%d writes, %d skipped, %d lost updates: want no write after a deadline", writes, res.Counts.SkippedExpired, res.LostUpdates)
+				}
+				return
+			}
+			if writes == 0 || res.LostUpdates == 0 {
+				t.Errorf("%d writes and %d lost updates without a deadline: the overrun should write late and lose updates", writes, res.LostUpdates)
+			}
+		})
+	}
+}
+
 func TestClientCrashAbandonsLeaseAndChangesProcess(t *testing.T) {
 	r := newRig(t)
 	spec := hotKey(2, time.Second)
