@@ -56,7 +56,8 @@ type proc struct {
 func start(t *testing.T, ctx context.Context, py, script string, env ...string) *proc {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, py, script)
-	cmd.Env = append(os.Environ(), "LOCKBENCH_PROTOCOL=1", "LOCKBENCH_TOPOLOGY=standalone", "LOCKBENCH_CLIENT=4")
+	// No __pycache__ left in the source tree by a test run.
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "LOCKBENCH_PROTOCOL=1", "LOCKBENCH_TOPOLOGY=standalone", "LOCKBENCH_CLIENT=4")
 	cmd.Env = append(cmd.Env, env...)
 	p := &proc{t: t, lines: make(chan string, 16), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
