@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # install-deps.sh installs what lockbench needs on this machine when it is
-# missing: redis-server (exec provider), redis-benchmark (calibration) and a
-# C compiler (the exec provider builds its small wall-clock shim with it).
+# missing: redis-server (exec provider), redis-benchmark (calibration), a
+# C compiler (the exec provider builds its small wall-clock shim with it),
+# and python3 with Debian's redis-py (python3-redis), which the Python
+# reference lock clients in clients/python run on.
 # With --test it also installs Chromium, which the report test uses to
 # render report.html headless.
 # On Debian/Ubuntu it uses apt-get; elsewhere it says what to install.
@@ -12,6 +14,10 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# python3-redis installs for Debian's /usr/bin/python3, which may not be the
+# python3 first on PATH (pyenv, a virtualenv): either one importing redis will do.
+python3 -c 'import redis' >/dev/null 2>&1 || /usr/bin/python3 -c 'import redis' >/dev/null 2>&1 || missing+=(python3-redis)
 if [[ "${1:-}" == "--test" ]]; then
 	command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi
@@ -37,8 +43,8 @@ if command -v apt-get >/dev/null 2>&1; then
 fi
 
 case "$(uname -s)" in
-Darwin) hint="brew install redis (includes redis-benchmark); Xcode command line tools for cc; Chromium for the report test" ;;
-*) hint="your distribution's redis (server and tools) and a C compiler" ;;
+Darwin) hint="brew install redis (includes redis-benchmark); Xcode command line tools for cc; python3 and redis-py (pip3 install redis) for clients/python; Chromium for the report test" ;;
+*) hint="your distribution's redis (server and tools), a C compiler, python3 and redis-py" ;;
 esac
 echo "install-deps.sh: missing ${missing[*]}; install $hint" >&2
 exit 1
