@@ -257,7 +257,8 @@ func (l *Locker) do(ctx context.Context, req request) (*reply, time.Time, error)
 		deadline = d
 	}
 	sent := time.Now()
-	if err := p.stdin.SetWriteDeadline(deadline); err == nil {
+	err = p.stdin.SetWriteDeadline(deadline)
+	if err == nil {
 		_, err = p.stdin.Write(b)
 	}
 	if err != nil {
@@ -270,7 +271,7 @@ func (l *Locker) do(ctx context.Context, req request) (*reply, time.Time, error)
 	case ln, ok := <-p.lines:
 		if !ok {
 			l.drop(p)
-			return nil, sent, l.gone(p, req, "closed its stdout ("+p.status()+")", nil)
+			return nil, sent, l.gone(p, req, "exited or closed its stdout ("+p.status()+")", nil)
 		}
 		r, err := parse(ln, req)
 		if err != nil {

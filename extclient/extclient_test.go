@@ -194,6 +194,7 @@ func TestExtClientGone(t *testing.T) {
 		{"context deadline first", fake("script", "SILENT"), 0, false, 100 * time.Millisecond, "no reply within", false},
 		{"exits mid-way", fake("script", ok, ok, "EXIT"), 2, false, 0, "exit status 3", true},
 		{"frozen", fake("script"), 1, true, 0, "no reply within", true},
+		{"stdin closed", fake("script", ok, "CLOSESTDIN"), 2, false, 0, "cannot send", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLocker(t, tc.command, timeout)

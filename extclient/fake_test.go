@@ -32,7 +32,7 @@ func fake(kind string, args ...string) []string {
 // runFake is a fake lock client speaking protocol v1. Kinds:
 //   - script: args are the replies to the first requests, in order, with
 //     ID replaced by the request's id; SILENT answers nothing, EXIT exits
-//     with status 3. Past the script it is the in-memory lock.
+//     with status 3, CLOSESTDIN closes stdin, answers ok and sleeps. Past the script it is the in-memory lock.
 //   - env: acquire ok with the lease "CLIENT|NODES|TOPOLOGY|PROTOCOL" of
 //     its LOCKBENCH_* environment; says hello on stderr first.
 //   - silent-if-0: never answers as LOCKBENCH_CLIENT 0, else the
@@ -73,6 +73,13 @@ func runFake(kind string, args []string) int {
 			case "SILENT":
 			case "EXIT":
 				return 3
+			case "CLOSESTDIN":
+				// Deaf but alive: this request answered ok, the next
+				// cannot be sent.
+				os.Stdin.Close()
+				reply(`{"id":` + id + `,"type":"ok","lease":"L"}`)
+				time.Sleep(30 * time.Second)
+				return 0
 			default:
 				reply(strings.ReplaceAll(s, "ID", id))
 			}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -44,6 +45,7 @@ type proc struct {
 	pipes  sync.WaitGroup
 	state  *os.ProcessState
 	once   sync.Once
+	reaped atomic.Bool // its group is gone: its pid may be another's now
 }
 
 // start starts the client's process announcing id, with env added to the
@@ -159,6 +161,9 @@ func (p *proc) copyStderr(log io.Writer, prefix string) {
 
 // signal sends sig to the process's group; nothing if it is gone.
 func (p *proc) signal(sig syscall.Signal) error {
+	if p.reaped.Load() {
+		return nil
+	}
 	if err := syscall.Kill(-p.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("%v to client process %d: %w", sig, p.pid, err)
 	}
@@ -199,6 +204,7 @@ func (p *proc) reap() error {
 		p.stdout.Close()
 		p.stderr.Close()
 		<-done
+		p.reaped.Store(err == nil)
 	})
 	return err
 }

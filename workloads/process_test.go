@@ -18,9 +18,11 @@ import (
 // the ProcessLocker calls the worker makes: the workload's side of an
 // external client, with no process and no Redis.
 type fakeLocker struct {
-	acquireErrs []error // the outcome of acquire call i; past the end: ok
-	releaseErrs []error // the outcome of release call i; past the end: ok
-	block       bool    // acquires wait for ctx to end instead
+	acquireErrs []error         // the outcome of acquire call i; past the end: ok
+	releaseErrs []error         // the outcome of release call i; past the end: ok
+	block       bool            // acquires wait for ctx to end instead
+	entered     chan struct{}   // closed when a blocked acquire waits
+	gate        <-chan struct{} // acquires wait for it first, if set
 
 	mu        sync.Mutex
 	acquires  int
@@ -47,7 +49,11 @@ func (f *fakeLocker) Cont() error  { f.note("Cont"); return nil }
 func (f *fakeLocker) Close() error { return nil }
 
 func (f *fakeLocker) Acquire(ctx context.Context, key string, ttl time.Duration) (locks.Lease, error) {
+	if f.gate != nil {
+		<-f.gate
+	}
 	if f.block {
+		close(f.entered)
 		<-ctx.Done()
 		return nil, fmt.Errorf("%w: %w", locks.ErrUnknown, ctx.Err())
 	}
@@ -196,7 +202,10 @@ func TestFatalLockerErrorEndsTheRun(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := fakeSpec(2, 0)
 			rec := &memRecorder{}
-			blocked := &fakeLocker{block: true}
+			// The fatal error comes once the other worker waits in its
+			// acquire.
+			blocked := &fakeLocker{block: true, entered: make(chan struct{})}
+			tc.locker.gate = blocked.entered
 			env := fakeEnv(spec, rec, tc.locker, blocked)
 			start := time.Now()
 			res, err := Run(context.Background(), spec, env)
