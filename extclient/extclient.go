@@ -47,6 +47,10 @@ type Config struct {
 	// Timeout is each request's deadline (the cell's command timeout);
 	// a context deadline that comes first wins. Default DefaultTimeout.
 	Timeout time.Duration
+	// StartTimeout is added to the deadline of a new process's first
+	// request, which waits for the client to start (an interpreter, a
+	// JVM, its connections). 0: none; negative is refused.
+	StartTimeout time.Duration
 	// Log takes the client's stderr, one whole line per Write, prefixed
 	// with "[client N] " (N: the history process id). It is shared by the
 	// clients of a cell, so it must take concurrent Writes: an *os.File
@@ -99,6 +103,9 @@ func New(cfg Config) (*Locker, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.StartTimeout < 0 {
+		return nil, fmt.Errorf("external client %q: negative start timeout %v: %w", cfg.Spec.Name, cfg.StartTimeout, ErrBadSpec)
 	}
 	env := []string{
 		"LOCKBENCH_NODES=" + strings.Join(cfg.Nodes, ","),
@@ -174,25 +181,25 @@ func (l *Locker) stopProc() error {
 	return p.kill()
 }
 
-// running returns the running process, starting one if none runs, and
-// the next request id. l.mu is not held.
-func (l *Locker) running() (*proc, int64, error) {
+// running returns the running process, starting one if none runs
+// (fresh), and the next request id. l.mu is not held.
+func (l *Locker) running() (p *proc, id int64, fresh bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return nil, 0, fmt.Errorf("external client %q: %w: %w", l.cfg.Spec.Name, ErrClosed, locks.ErrFatal)
+		return nil, 0, false, fmt.Errorf("external client %q: %w: %w", l.cfg.Spec.Name, ErrClosed, locks.ErrFatal)
 	}
 	l.nextID++
 	if l.proc != nil {
-		return l.proc, l.nextID, nil
+		return l.proc, l.nextID, false, nil
 	}
 	env := append(l.env[:len(l.env):len(l.env)], "LOCKBENCH_CLIENT="+strconv.Itoa(l.id))
-	p, err := start(l.cfg.Spec.Command, l.cfg.Dir, env, l.id, l.cfg.Log)
+	p, err = start(l.cfg.Spec.Command, l.cfg.Dir, env, l.id, l.cfg.Log)
 	if err != nil {
-		return nil, 0, fmt.Errorf("external client %q (process %d) cannot start: %w: %w", l.cfg.Spec.Name, l.id, err, locks.ErrFatal)
+		return nil, 0, false, fmt.Errorf("external client %q (process %d) cannot start: %w: %w", l.cfg.Spec.Name, l.id, err, locks.ErrFatal)
 	}
 	l.proc = p
-	return p, l.nextID, nil
+	return p, l.nextID, true, nil
 }
 
 // drop kills and reaps p if it is still the running process.
@@ -236,10 +243,6 @@ func ttlMs(ttl time.Duration) int64 {
 func (l *Locker) do(ctx context.Context, req request) (*reply, time.Time, error) {
 	l.op.Lock()
 	defer l.op.Unlock()
-	p, id, err := l.running()
-	if err != nil {
-		return nil, time.Time{}, err
-	}
 	if err := ctx.Err(); err != nil {
 		// Nothing sent: an acquire certainly did not happen.
 		notSent := locks.ErrUnknown
@@ -248,11 +251,21 @@ func (l *Locker) do(ctx context.Context, req request) (*reply, time.Time, error)
 		}
 		return nil, time.Time{}, fmt.Errorf("client %s: %s %q not sent: %w: %w", l.cfg.Spec.Name, req.Op, req.Key, notSent, err)
 	}
+	p, id, fresh, err := l.running()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
 	req.ID = id
 	b, _ := json.Marshal(req) // strings and ints only: cannot fail
 	b = append(b, '\n')
 
-	deadline := time.Now().Add(l.cfg.Timeout)
+	wait := l.cfg.Timeout
+	if fresh {
+		// The process starts while its first request waits: an
+		// interpreter or a JVM must not time out on its start-up.
+		wait += l.cfg.StartTimeout
+	}
+	deadline := time.Now().Add(wait)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}

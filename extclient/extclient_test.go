@@ -346,6 +346,33 @@ func TestExtKillStopCont(t *testing.T) {
 	}
 }
 
+// TestExtStartTimeout: a slow start counts against the first request
+// unless StartTimeout allows for it; later requests get Timeout only.
+func TestExtStartTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		start time.Duration
+		ok    bool
+	}{{0, false}, {5 * time.Second, true}} {
+		l, err := New(Config{Spec: Spec{Name: "slow", Command: fake("slow-start"), Release: ReleaseOwner},
+			Nodes: []string{"127.0.0.1:1"}, Timeout: 200 * time.Millisecond, StartTimeout: tc.start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = l.Acquire(context.Background(), "k", time.Second)
+		if ok := err == nil; ok != tc.ok || (!ok && !errors.Is(err, locks.ErrClientGone)) {
+			t.Errorf("start timeout %v: %v, want ok=%v", tc.start, err, tc.ok)
+		}
+		if tc.ok {
+			if _, err := l.Acquire(context.Background(), "k2", time.Second); err != nil {
+				t.Errorf("second request: %v", err)
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func TestExtCannotStartIsFatal(t *testing.T) {
 	l := newLocker(t, []string{"/nonexistent/lock-client"}, time.Second)
 	_, err := l.Acquire(context.Background(), "k", time.Second)

@@ -35,6 +35,7 @@ func fake(kind string, args ...string) []string {
 //     with status 3, CLOSESTDIN closes stdin, answers ok and sleeps. Past the script it is the in-memory lock.
 //   - env: acquire ok with the lease "CLIENT|NODES|TOPOLOGY|PROTOCOL" of
 //     its LOCKBENCH_* environment; says hello on stderr first.
+//   - slow-start: the in-memory lock after half a second.
 //   - silent-if-0: never answers as LOCKBENCH_CLIENT 0, else the
 //     in-memory lock.
 //
@@ -48,6 +49,9 @@ func runFake(kind string, args []string) int {
 		out.Flush()
 	}
 	client := os.Getenv("LOCKBENCH_CLIENT")
+	if kind == "slow-start" {
+		time.Sleep(500 * time.Millisecond)
+	}
 	if kind == "env" {
 		fmt.Fprintf(os.Stderr, "hello from %s\nsecond line", client)
 	}
