@@ -62,6 +62,13 @@ var (
 	ErrUnknownStrategy = errors.New("unknown lock strategy")
 	// ErrBadConfig: the configuration cannot work (no nodes, bad policy).
 	ErrBadConfig = errors.New("bad lock configuration")
+	// ErrClientGone: the client process died or stopped answering (an
+	// external lock client): the outcome is unknown and its locks are
+	// abandoned. Errors wrapping it also wrap ErrUnknown.
+	ErrClientGone = errors.New("client process gone")
+	// ErrFatal: the locker cannot go on (an external client broke the
+	// protocol, or cannot start): the cell must end with this error.
+	ErrFatal = errors.New("lock client cannot go on")
 )
 
 // Hooks let fault schedules and tests act at points inside a strategy.

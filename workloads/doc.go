@@ -28,6 +28,13 @@
 // pause), a crash right after an acquire, and the cut between commands a
 // lock strategy's hook carries out.
 //
+// An external lock client (package extclient) runs one process per
+// client: Env.ClientLockers gives each worker a locker of its own, and a
+// [ProcessLocker] is told the worker's process id and carries out the
+// crash (kill) and the pause (SIGSTOP) on its process. A locker error
+// wrapping locks.ErrClientGone is unknown followed by a crash; one
+// wrapping locks.ErrFatal ends the run with it.
+//
 // A [Result] holds merged HDR latency histograms (acquire, handoff and the
 // rest, by Hist* name), per-second counters and the outcome counts.
 package workloads

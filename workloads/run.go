@@ -50,6 +50,11 @@ type Env struct {
 	// Lockers has one locker per client group (each through that group's
 	// proxies). Worker i uses Lockers[i % len(Lockers)].
 	Lockers []locks.Locker
+	// ClientLockers, when set, has one locker per client (len ==
+	// Spec.Clients), each reaching the nodes as its client's group does:
+	// worker i uses ClientLockers[i] instead of Lockers. An external lock
+	// client runs one process per client, so it cannot share a locker.
+	ClientLockers []locks.Locker
 	// Resources has the protected resource as each group reaches it.
 	Resources []*Resource
 	// Clock is the run's clock; the history uses the same one.
@@ -82,10 +87,35 @@ type Result struct {
 	Seconds []Second `json:"seconds"`
 }
 
+// ProcessLocker is a locker that runs a client process of its own (an
+// external lock client, one locker per worker): the worker tells it its
+// history process id and has it carry out the client faults on the
+// process itself.
+type ProcessLocker interface {
+	// Process tells it the history process id its client process
+	// announces (LOCKBENCH_CLIENT); called before the first operation and
+	// after every crash. A running process with another id is replaced.
+	Process(id int)
+	// Kill kills the client process at once (a client crash fault); the
+	// next operation starts a new one.
+	Kill() error
+	// Stop and Cont freeze and thaw the client process (SIGSTOP/SIGCONT):
+	// a client pause.
+	Stop() error
+	Cont() error
+}
+
 // Run drives spec against env until its duration or op budget is spent or
 // ctx ends, then returns the merged statistics. Operations in flight when
 // the budget runs out complete normally; when ctx ends they are cancelled
 // and recorded as unknown.
+//
+// A locker error wrapping locks.ErrFatal (an external client that broke
+// the protocol) is recorded as unknown, stops every worker (their
+// operations in flight are cancelled and recorded as unknown) and is
+// returned, with the statistics of what ran before it. A locker error
+// wrapping locks.ErrClientGone is recorded as unknown and followed by a
+// crash of the worker's process.
 func Run(ctx context.Context, spec Spec, env Env) (*Result, error) {
 	if spec.Groups == 0 {
 		spec.Groups = 1
@@ -93,7 +123,10 @@ func Run(ctx context.Context, spec Spec, env Env) (*Result, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	if len(env.Lockers) < spec.Groups || len(env.Resources) < spec.Groups || env.Clock == nil {
+	if env.ClientLockers != nil && len(env.ClientLockers) != spec.Clients {
+		return nil, fmt.Errorf("workload %q has %d client lockers for %d clients: %w", spec.Name, len(env.ClientLockers), spec.Clients, ErrBadSpec)
+	}
+	if (env.ClientLockers == nil && len(env.Lockers) < spec.Groups) || len(env.Resources) < spec.Groups || env.Clock == nil {
 		return nil, fmt.Errorf("workload %q needs a locker and a resource per group (%d) and a clock: %w", spec.Name, spec.Groups, ErrBadSpec)
 	}
 	keys := make([]string, spec.KeyCount())
@@ -102,8 +135,10 @@ func Run(ctx context.Context, spec Spec, env Env) (*Result, error) {
 		keys[i] = KeyName(env.KeyPrefix, i)
 		counters[i] = CounterKey(keys[i])
 	}
-	if err := env.Resources[0].Reset(ctx, counters...); err != nil {
-		return nil, err
+	if !spec.SkipResource { // else the counters are never touched
+		if err := env.Resources[0].Reset(ctx, counters...); err != nil {
+			return nil, err
+		}
 	}
 
 	shared := &sharedState{
@@ -116,6 +151,9 @@ func Run(ctx context.Context, spec Spec, env Env) (*Result, error) {
 	if spec.Duration > 0 {
 		shared.stopAt = env.Clock.Now() + int64(spec.Duration)
 	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	shared.cancel = cancel
 	start := env.Clock.Now()
 	workers := make([]*worker, spec.Clients)
 	var wg sync.WaitGroup
@@ -125,7 +163,7 @@ func Run(ctx context.Context, spec Spec, env Env) (*Result, error) {
 			process:  i,
 			shared:   shared,
 			env:      env,
-			locker:   env.Lockers[i%spec.Groups],
+			locker:   locker(env, spec, i),
 			resource: env.Resources[i%spec.Groups],
 			sched:    NewSchedule(spec, i),
 			stats:    newWorkerStats(),
@@ -141,10 +179,12 @@ func Run(ctx context.Context, spec Spec, env Env) (*Result, error) {
 			w.next = start + int64(w.interval)*int64(i)/int64(spec.Clients)
 		}
 		workers[i] = w
-		wctx := WithWorker(ctx, i)
+		w.proc, _ = w.locker.(ProcessLocker)
+		wctx := WithWorker(runCtx, i)
 		wg.Go(func() { w.run(wctx) })
 	}
 	wg.Wait()
+	cancel()
 	elapsed := time.Duration(env.Clock.Now() - start)
 
 	res := &Result{Spec: spec, Elapsed: elapsed, Hists: map[string]*hdrhistogram.Histogram{}}
@@ -182,6 +222,9 @@ func Run(ctx context.Context, spec Spec, env Env) (*Result, error) {
 	// The counters' final values tell how many increments survived.
 	var final int64
 	for _, c := range counters {
+		if spec.SkipResource {
+			break
+		}
 		v, err := env.Resources[0].Read(context.WithoutCancel(ctx), c)
 		if err != nil {
 			return res, fmt.Errorf("read final counter %s: %w", c, err)
@@ -189,7 +232,19 @@ func Run(ctx context.Context, spec Spec, env Env) (*Result, error) {
 		final += v
 	}
 	res.LostUpdates = res.Counts.WritesOK - final
+	if err := shared.fatalErr(); err != nil {
+		return res, err
+	}
 	return res, nil
+}
+
+// locker is worker i's locker: its own when env has one per client, else
+// its group's.
+func locker(env Env, spec Spec, i int) locks.Locker {
+	if env.ClientLockers != nil {
+		return env.ClientLockers[i]
+	}
+	return env.Lockers[i%spec.Groups]
 }
 
 // sharedState is what workers share, all of it read-only or atomic.
@@ -203,6 +258,29 @@ type sharedState struct {
 	// released, for the handoff latency.
 	lastRelease  []atomic.Int64
 	lastReleaser []atomic.Int64
+
+	// cancel stops every worker; fatal is the first error wrapping
+	// locks.ErrFatal a worker met, the run's error.
+	cancel  context.CancelFunc
+	fatalMu sync.Mutex
+	fatal   error
+}
+
+// fail ends the run with err, the first fatal error wins.
+func (s *sharedState) fail(err error) {
+	s.fatalMu.Lock()
+	if s.fatal == nil {
+		s.fatal = err
+	}
+	s.fatalMu.Unlock()
+	s.cancel()
+}
+
+// fatalErr is the error that ended the run, nil if none did.
+func (s *sharedState) fatalErr() error {
+	s.fatalMu.Lock()
+	defer s.fatalMu.Unlock()
+	return s.fatal
 }
 
 // discard is the recorder of a run that records nothing.
@@ -217,6 +295,7 @@ type worker struct {
 	shared   *sharedState
 	env      Env
 	locker   locks.Locker
+	proc     ProcessLocker // locker, when it runs a client process of its own
 	resource *Resource
 	sched    *Schedule
 	stats    *workerStats
@@ -278,6 +357,9 @@ func (w *worker) run(ctx context.Context) {
 	if c, ok := w.rec.(io.Closer); ok {
 		defer c.Close() // done: hold the history's checkpoints back no more; an error stays with the history
 	}
+	if w.proc != nil {
+		w.proc.Process(w.process)
+	}
 	for w.more(ctx) {
 		step := w.sched.Next()
 		intended := w.env.Clock.Now()
@@ -316,7 +398,7 @@ func (w *worker) cycle(ctx context.Context, step Step, intended int64) {
 	if err != nil {
 		st.record(st.hists[HistAcquireFail], time.Duration(done-intended))
 		typ, msg := history.Info, ""
-		if errors.Is(err, locks.ErrNotObtained) {
+		if errors.Is(err, locks.ErrNotObtained) && !errors.Is(err, locks.ErrFatal) {
 			typ, msg = history.Fail, "not obtained"
 			st.counts.NotObtained++
 			sec.NotObtained++
@@ -328,6 +410,7 @@ func (w *worker) cycle(ctx context.Context, step Step, intended int64) {
 		ev = w.emit(typ, history.Acquire, key)
 		ev.Time, ev.Error = done, msg
 		w.rec.Append(ev)
+		w.afterError(err)
 		return
 	}
 	st.counts.AcquireOK++
@@ -348,6 +431,12 @@ func (w *worker) cycle(ctx context.Context, step Step, intended int64) {
 	w.rec.Append(ev)
 
 	if w.env.Faults.takeCrash(w.id) {
+		if w.proc != nil {
+			// The crash is recorded whatever Kill says: the harness
+			// treats the process as gone, and the next operation
+			// starts a new one.
+			_ = w.proc.Kill()
+		}
 		w.crash()
 		return
 	}
@@ -397,7 +486,15 @@ func (w *worker) criticalSection(ctx context.Context, step Step, counter string,
 		// meanwhile.
 		st.counts.Pauses++
 		w.nemesis("client-pause", "start")
+		if w.proc != nil {
+			// The client process freezes with the worker; an error
+			// leaves it running, and the worker pauses all the same.
+			_ = w.proc.Stop()
+		}
 		w.sleep(ctx, pause)
+		if w.proc != nil {
+			_ = w.proc.Cont()
+		}
 		w.nemesis("client-pause", "stop")
 	}
 
@@ -436,7 +533,7 @@ func (w *worker) release(ctx context.Context, lease locks.Lease, keyIdx int, key
 		w.shared.lastReleaser[keyIdx].Store(int64(w.process))
 		w.shared.lastRelease[keyIdx].Store(done)
 		ev = w.emit(history.OK, history.Release, key)
-	case errors.Is(err, locks.ErrLost) || errors.Is(err, locks.ErrUnreachable):
+	case (errors.Is(err, locks.ErrLost) || errors.Is(err, locks.ErrUnreachable)) && !errors.Is(err, locks.ErrFatal):
 		st.counts.ReleaseLost++
 		ev = w.emit(history.Fail, history.Release, key)
 		ev.Error = err.Error()
@@ -447,6 +544,20 @@ func (w *worker) release(ctx context.Context, lease locks.Lease, keyIdx int, key
 	}
 	ev.Time = done
 	w.rec.Append(ev)
+	w.afterError(err)
+}
+
+// afterError acts on a locker error once the operation is recorded: a
+// client process that is gone crashed (its locks are abandoned, the
+// worker comes back as a new process), and a fatal error ends the run.
+func (w *worker) afterError(err error) {
+	switch {
+	case err == nil:
+	case errors.Is(err, locks.ErrFatal):
+		w.shared.fail(err)
+	case errors.Is(err, locks.ErrClientGone):
+		w.crash()
+	}
 }
 
 // crash abandons the lease: the process stops for good and the worker
@@ -455,6 +566,9 @@ func (w *worker) crash() {
 	w.stats.counts.Crashes++
 	w.rec.Append(w.emit(history.Crash, 0, ""))
 	w.process += w.shared.spec.Clients
+	if w.proc != nil {
+		w.proc.Process(w.process)
+	}
 }
 
 // nemesis records a client fault this worker carries out itself.
