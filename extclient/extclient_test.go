@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -370,6 +372,46 @@ func TestExtStartTimeout(t *testing.T) {
 		if err := l.Close(); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestExtKillReachesWhatAWrapperStarted: a client started through a
+// shell that stays its parent dies with it on Kill, as on a timeout.
+func TestExtKillReachesWhatAWrapperStarted(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("no /bin/sh")
+	}
+	for _, kill := range []string{"Kill", "timeout"} {
+		t.Run(kill, func(t *testing.T) {
+			cmd := "'" + strings.Join(fake("script", `{"id":ID,"type":"ok","lease":"PID"}`, "SILENT"), "' '") + "'; echo done"
+			l := newLocker(t, []string{"/bin/sh", "-c", cmd}, 300*time.Millisecond)
+			a, err := l.Acquire(context.Background(), "k", time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			child, err := strconv.Atoi(a.Token())
+			if err != nil || child == l.Pid() {
+				t.Fatalf("the fake's pid %q, the shell's %d: the shell did not stay", a.Token(), l.Pid())
+			}
+			if kill == "Kill" {
+				err = l.Kill()
+			} else {
+				_, err = l.Acquire(context.Background(), "k", time.Second)
+			}
+			if kill == "Kill" && err != nil || kill == "timeout" && !errors.Is(err, locks.ErrClientGone) {
+				t.Fatal(err)
+			}
+			// Not our child: init reaps it, a zombie until then.
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				b, err := os.ReadFile("/proc/" + strconv.Itoa(child) + "/stat")
+				if err != nil || strings.Contains(string(b), ") Z ") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the client behind the shell still runs: %s", b)
+				}
+			}
+		})
 	}
 }
 

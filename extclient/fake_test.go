@@ -31,7 +31,7 @@ func fake(kind string, args ...string) []string {
 
 // runFake is a fake lock client speaking protocol v1. Kinds:
 //   - script: args are the replies to the first requests, in order, with
-//     ID replaced by the request's id; SILENT answers nothing, EXIT exits
+//     ID replaced by the request's id and PID by its pid; SILENT answers nothing, EXIT exits
 //     with status 3, CLOSESTDIN closes stdin, answers ok and sleeps. Past the script it is the in-memory lock.
 //   - env: acquire ok with the lease "CLIENT|NODES|TOPOLOGY|PROTOCOL" of
 //     its LOCKBENCH_* environment; says hello on stderr first.
@@ -85,6 +85,7 @@ func runFake(kind string, args []string) int {
 				time.Sleep(30 * time.Second)
 				return 0
 			default:
+				s = strings.ReplaceAll(s, "PID", strconv.Itoa(os.Getpid()))
 				reply(strings.ReplaceAll(s, "ID", id))
 			}
 			continue
