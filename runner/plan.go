@@ -7,6 +7,7 @@ import (
 
 	"github.com/lockbench/lockbench/chaos"
 	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/extclient"
 	"github.com/lockbench/lockbench/locks"
 	"github.com/lockbench/lockbench/workloads"
 )
@@ -33,6 +34,9 @@ type cellPlan struct {
 	timeline []chaos.Action
 	// topology is how the cell's lock nodes replicate.
 	topology cluster.Topology
+	// client is the external lock client the cell runs, one process per
+	// worker; nil for a built-in strategy.
+	client *extclient.Spec
 }
 
 // nodes is how many data nodes the cell runs on.
@@ -46,7 +50,7 @@ func planCell(sc Scenario, c Cell) (*cellPlan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cell %s: %w: %w", c.ID, err, ErrBadScenario)
 	}
-	strategy, err := locks.Lookup(c.Lock)
+	strategy, client, err := sc.strategy(c.Lock)
 	if err != nil {
 		return nil, fmt.Errorf("cell %s: %w: %w", c.ID, err, ErrBadScenario)
 	}
@@ -58,7 +62,7 @@ func planCell(sc Scenario, c Cell) (*cellPlan, error) {
 	spec := c.Workload
 	spec.Groups = max(spec.Groups, req.MinGroups, 1)
 	spec.Clients = max(spec.Clients, req.MinClients)
-	return &cellPlan{cell: c, sched: sched, req: req, strategy: strategy, spec: spec, topology: topology}, nil
+	return &cellPlan{cell: c, sched: sched, req: req, strategy: strategy, client: client, spec: spec, topology: topology}, nil
 }
 
 // planCells plans every cell of sc.

@@ -17,6 +17,7 @@ import (
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/endpoint"
+	"github.com/lockbench/lockbench/extclient"
 	"github.com/lockbench/lockbench/history"
 	"github.com/lockbench/lockbench/internal/health"
 	"github.com/lockbench/lockbench/locks"
@@ -297,6 +298,11 @@ func (s *nodeSet) redisVersion(ctx context.Context) string {
 	return info["Server"]["redis_version"]
 }
 
+// clientStartTimeout is what a new external client process's first
+// request may take beyond the command timeout: an interpreter starting on
+// a busy machine (a Python client takes 150 ms on an idle one).
+const clientStartTimeout = 5 * time.Second
+
 // commandTimeout bounds each Redis command of a cell's lockers: half the
 // TTL, within [50 ms, 1 s]. A command slower than the lease is useless,
 // and a long timeout would hide a partition.
@@ -376,12 +382,14 @@ func cellBody(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options, re
 			// strategy's hook between SETNX and EXPIRE makes the cut.
 			cfg.Hooks.BetweenCommands = func(ctx context.Context, _ string) { target.BetweenCommands(ctx, g) }
 		}
-		l, err := strategy.New(cfg)
-		if err != nil {
-			return err
+		if plan.client == nil {
+			l, err := strategy.New(cfg)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			env.Lockers = append(env.Lockers, l)
 		}
-		defer l.Close()
-		env.Lockers = append(env.Lockers, l)
 		addr := resNode.Endpoint().Addr
 		if resMesh != nil {
 			addr = resMesh.Addr(g, "resource")
@@ -392,6 +400,34 @@ func cellBody(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options, re
 		rc := redis.NewClient(opts)
 		defer rc.Close()
 		env.Resources = append(env.Resources, workloads.NewResource(rc))
+	}
+
+	if plan.client != nil {
+		// An external lock client: one process per worker, each reaching
+		// the nodes as its group does; their stderr goes to clients.log.
+		log, err := os.Create(filepath.Join(dir, "clients.log"))
+		if err != nil {
+			return err
+		}
+		defer log.Close()
+		for i := range spec.Clients {
+			g := groups[i%len(groups)]
+			addrs := make([]string, len(nodes.locks.Nodes))
+			for j, n := range nodes.locks.Nodes {
+				addrs[j] = n.Endpoint().Addr
+				if mesh != nil {
+					addrs[j] = mesh.Addr(g, n.Name())
+				}
+			}
+			l, err := extclient.New(extclient.Config{Spec: *plan.client, Nodes: addrs, Topology: string(plan.topology),
+				Timeout: commandTimeout(spec.TTL), StartTimeout: clientStartTimeout, Log: log})
+			if err != nil {
+				return fmt.Errorf("%w: %w", err, ErrBadScenario)
+			}
+			defer l.Close()
+			env.ClientLockers = append(env.ClientLockers, l)
+		}
+		budget = commandTimeout(spec.TTL)
 	}
 
 	// Every connection is made and proven before the cell's clock starts:

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/lockbench/lockbench/chaos"
 	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/extclient"
 	"github.com/lockbench/lockbench/locks"
 	"github.com/lockbench/lockbench/scenarios"
 	"github.com/lockbench/lockbench/workloads"
@@ -40,8 +42,13 @@ type Scenario struct {
 	// topologies): one name or a list; every cell runs on each. Default
 	// standalone.
 	Topologies NameList `yaml:"topology" json:"topologies,omitempty"`
-	// Locks are strategy names (bench list locks).
+	// Locks are strategy names (bench list locks) and the names of the
+	// scenario's LockClients.
 	Locks []string `yaml:"locks" json:"locks"`
+	// LockClients declares external lock clients (docs/protocol.md),
+	// each then a lock name for Locks. Not `clients:`, which is the
+	// client count.
+	LockClients []LockClient `yaml:"lock_clients" json:"lock_clients,omitempty"`
 	// Workloads are preset names or inline specs.
 	Workloads []WorkloadRef `yaml:"workloads" json:"workloads"`
 	// Faults are the cells' fault schedules by name: presets (bench list
@@ -69,6 +76,46 @@ type Scenario struct {
 
 	// src is where the file wrote Schedules, for errors naming lines.
 	src *faultSource
+}
+
+// LockClient is an external lock client as a scenario declares it: a
+// name for Locks, the command that starts one client process, and what
+// its release does (extclient.ReleaseOwner, or ReleasePlain for a DEL
+// that frees whoever holds the lock).
+type LockClient struct {
+	Name    string   `yaml:"name" json:"name"`
+	Command []string `yaml:"command" json:"command"`
+	Release string   `yaml:"release" json:"release"`
+}
+
+// spec is the client as extclient takes it; release defaults to owner.
+func (c LockClient) spec() extclient.Spec {
+	return extclient.Spec{Name: c.Name, Command: c.Command, Release: cmp.Or(c.Release, extclient.ReleaseOwner)}
+}
+
+// strategy looks a lock name up among the built-in strategies and the
+// scenario's lock clients; client is nil for a built-in one.
+func (s Scenario) strategy(name string) (st locks.Strategy, client *extclient.Spec, err error) {
+	for _, c := range s.LockClients {
+		if c.Name != name {
+			continue
+		}
+		spec := c.spec()
+		if err := spec.Validate(); err != nil {
+			return st, nil, err
+		}
+		return locks.Strategy{Name: name, Description: "external lock client: " + strings.Join(spec.Command, " "),
+			Params: "protocol v1 (docs/protocol.md)", PlainRelease: spec.Release == extclient.ReleasePlain}, &spec, nil
+	}
+	st, err = locks.Lookup(name)
+	if err != nil && len(s.LockClients) > 0 {
+		names := make([]string, len(s.LockClients))
+		for i, c := range s.LockClients {
+			names[i] = c.Name
+		}
+		err = fmt.Errorf("%w (the scenario's lock clients: %s)", err, strings.Join(names, ", "))
+	}
+	return st, nil, err
 }
 
 // RedisNodes are a scenario's external nodes (provider external or auto):
@@ -334,8 +381,13 @@ func (s Scenario) Expand() ([]Cell, error) {
 		}
 		topologies[i] = t
 	}
+	for _, c := range s.LockClients {
+		if spec := c.spec(); spec.Validate() != nil {
+			return nil, bad("%v", spec.Validate())
+		}
+	}
 	for _, l := range s.Locks {
-		st, err := locks.Lookup(l)
+		st, _, err := s.strategy(l)
 		if err != nil {
 			return nil, bad("%v", err)
 		}

@@ -84,6 +84,21 @@ def check_env(environ):
     return nodes[0], timeout_ms / 1000.0
 
 
+def import_redis():
+    """Imports redis-py; when the python3 on PATH is not Debian's (pyenv,
+    a virtualenv) and lacks it, Debian's python3-redis, which is pure
+    Python, is taken from Debian's own module directory."""
+    try:
+        import redis
+    except ImportError:
+        debian = "/usr/lib/python3/dist-packages"
+        if debian in sys.path or not os.path.isdir(debian):
+            raise
+        sys.path.append(debian)
+        import redis
+    return redis
+
+
 def connect(node, timeout_s):
     """Returns a redis-py client of node (host:port, [v6]:port or a URL).
 
@@ -92,7 +107,7 @@ def connect(node, timeout_s):
     """
     # Debian's python3-redis. Imported here, so that the environment is
     # checked (and a wrong one refused) even where redis-py is missing.
-    import redis
+    redis = import_redis()
 
     opts = dict(socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry_on_timeout=False)
     if "://" in node:

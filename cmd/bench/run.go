@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/extclient"
 	"github.com/lockbench/lockbench/report"
 	"github.com/lockbench/lockbench/runner"
 	"github.com/lockbench/lockbench/summary"
@@ -39,6 +40,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	repeat := fs.Int("repeat", 0, "independent samples per cell")
 	nodes := fs.Int("nodes", 0, "lock nodes of the standalone topology (overrides the scenario)")
 	topology := fs.String("topology", "", "comma-separated topologies: standalone, sentinel, cluster (bench list topologies; overrides the scenario)")
+	var lockClients []runner.LockClient
+	fs.Func("client", "NAME=COMMAND: an external lock client speaking docs/protocol.md, one process per client, whose release checks ownership; NAME is then a lock for --locks (repeat for more; a plain-DEL release needs a scenario's lock_clients:)", func(v string) error {
+		spec, err := extclient.ParseFlag(v)
+		if err != nil {
+			return err
+		}
+		lockClients = append(lockClients, runner.LockClient{Name: spec.Name, Command: spec.Command, Release: spec.Release})
+		return nil
+	})
 	provider := fs.String("provider", "", cluster.ProviderChoices()+" (overrides the scenario)")
 	redisOpts := addRedisFlags(fs, "comma-separated external nodes (lock nodes, then one for the resource)")
 	out := fs.String("out", "results", "directory that receives results/<run-id>/")
@@ -105,6 +115,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *topology != "" {
 		sc.Topologies = splitList(*topology)
 	}
+	sc.LockClients = append(sc.LockClients, lockClients...)
 	if *clients < 0 || *duration < 0 || *ttl < 0 || *repeat < 0 || *nodes < 0 || *nodeTimeout < 0 || *stallBound < 0 {
 		return fail(stderr, "run", fmt.Errorf("--clients, --duration, --ttl, --repeat, --nodes, --node-timeout and --stall-bound must not be negative: %w", errBadInput))
 	}
