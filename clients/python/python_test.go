@@ -17,30 +17,8 @@ import (
 	"github.com/lockbench/lockbench/internal/testenv"
 )
 
-// python finds an interpreter that imports redis-py: $LOCKBENCH_PYTHON,
-// else python3 on PATH, else Debian's /usr/bin/python3 (where
-// python3-redis installs, when PATH's python3 is another one, e.g. pyenv).
-func python(t *testing.T) string {
-	t.Helper()
-	candidates := []string{"python3", "/usr/bin/python3"}
-	if p := os.Getenv("LOCKBENCH_PYTHON"); p != "" {
-		candidates = []string{p}
-	}
-	for _, c := range candidates {
-		path, err := exec.LookPath(c)
-		if err != nil {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		err = exec.CommandContext(ctx, path, "-c", "import redis").Run()
-		cancel()
-		if err == nil {
-			return path
-		}
-	}
-	testenv.Skip(t, "no python3 that imports redis-py (run scripts/install-deps.sh: python3, python3-redis)")
-	return ""
-}
+// python is the interpreter the clients run with (testenv.NeedPythonRedis).
+func python(t *testing.T) string { return testenv.NeedPythonRedis(t) }
 
 // proc is a running client process.
 type proc struct {

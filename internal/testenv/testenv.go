@@ -4,12 +4,14 @@
 package testenv
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 // InCI reports whether the tests run under CI.
@@ -49,6 +51,34 @@ func NeedRedisServerMajor(t testing.TB, major int) {
 	if got, _ := strconv.Atoi(string(m[1])); got < major {
 		t.Skipf("redis-server %s.x is older than the %d.0 this test needs", m[1], major)
 	}
+}
+
+// NeedPythonRedis returns a python3 that can run the reference Python
+// lock clients (clients/python): $LOCKBENCH_PYTHON, else python3 on PATH,
+// else Debian's /usr/bin/python3. The clients take Debian's python3-redis
+// from its module directory when the interpreter lacks redis-py (a pyenv
+// python3), so the check does the same. None: t is skipped (failed in CI).
+func NeedPythonRedis(t testing.TB) string {
+	t.Helper()
+	candidates := []string{"python3", "/usr/bin/python3"}
+	if p := os.Getenv("LOCKBENCH_PYTHON"); p != "" {
+		candidates = []string{p}
+	}
+	const probe = "import sys\ntry:\n    import redis\nexcept ImportError:\n    sys.path.append('/usr/lib/python3/dist-packages')\n    import redis"
+	for _, c := range candidates {
+		path, err := exec.LookPath(c)
+		if err != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err = exec.CommandContext(ctx, path, "-c", probe).Run()
+		cancel()
+		if err == nil {
+			return path
+		}
+	}
+	Skip(t, "no python3 that imports redis-py (run scripts/install-deps.sh: python3, python3-redis)")
+	return ""
 }
 
 // BurnCPU starts n goroutines that never block, so that every other
