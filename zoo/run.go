@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lockbench/lockbench/checker"
+	"github.com/lockbench/lockbench/clients/python"
 	"github.com/lockbench/lockbench/history"
 	"github.com/lockbench/lockbench/runner"
 	"github.com/lockbench/lockbench/summary"
@@ -119,6 +120,13 @@ func Cells(entries []Entry, seed uint64) []runner.Cell {
 // workload of entries, on five lock nodes.
 func Scenario(entries []Entry, seed uint64) runner.Scenario {
 	sc := runner.Scenario{Name: "zoo", Description: "bench zoo: every known lock failure, expected against observed", Nodes: 5, Seeds: []uint64{seed}}
+	// The reference Python clients, as a checkout runs them; Run installs
+	// them and runs them from there.
+	for _, c := range python.Clients() {
+		if slices.ContainsFunc(entries, func(e Entry) bool { return e.Lock == c.Name }) {
+			sc.LockClients = append(sc.LockClients, runner.LockClient{Name: c.Name, Command: []string{"python3", "clients/python/" + c.File}, Release: c.Release})
+		}
+	}
 	for _, e := range entries {
 		if !slices.Contains(sc.Locks, e.Lock) {
 			sc.Locks = append(sc.Locks, e.Lock)
@@ -145,7 +153,11 @@ func Run(ctx context.Context, entries []Entry, o Options) (*Report, error) {
 		return nil, fmt.Errorf("no zoo entries to run: %w", runner.ErrBadScenario)
 	}
 	started := time.Now()
-	sum, runErr := runner.ExecuteCells(ctx, Scenario(entries, o.Seed), Cells(entries, o.Seed), o.Run)
+	sc := Scenario(entries, o.Seed)
+	if err := installClients(&sc, filepath.Join(o.Run.Dir, "clients")); err != nil {
+		return nil, err
+	}
+	sum, runErr := runner.ExecuteCells(ctx, sc, Cells(entries, o.Seed), o.Run)
 	if sum == nil {
 		return nil, runErr
 	}
@@ -168,6 +180,23 @@ func Run(ctx context.Context, entries []Entry, o Options) (*Report, error) {
 		return rep, errors.Join(runErr, err)
 	}
 	return rep, runErr
+}
+
+// installClients writes the reference Python clients into dir and points
+// the scenario's lock clients at them, so that the zoo runs them from
+// wherever it is started.
+func installClients(sc *runner.Scenario, dir string) error {
+	if len(sc.LockClients) == 0 {
+		return nil
+	}
+	commands, err := python.Install(dir)
+	if err != nil {
+		return err
+	}
+	for i := range sc.LockClients {
+		sc.LockClients[i].Command = commands[sc.LockClients[i].Name]
+	}
+	return nil
 }
 
 // zooRow compares one cell with its entry. dir is the run's directory,

@@ -387,6 +387,25 @@ func Entries() []Entry {
 			Source: zooRedisIO + ", \"Performance, Crash Recovery and fsync\" (redsync implements Redlock)",
 			Setup:  "as restart-no-fsync, but each killed node (n3 at 1.25 and 5.25 s, n1 at 1.75 and 5.75 s) stays down 2 s (2×TTL) before it restarts empty"},
 	}
+	// The reference Python clients (clients/python), run through the
+	// external client protocol: the seed's snippets as written, and
+	// redis-py's own Lock. The same scenarios as their Go twins.
+	zooSeed := "the seed's Python snippet as written, run through the external client protocol"
+	out = append(out,
+		Entry{Lock: "py-setnx", Scenario: "holder-crash", Fault: "client-crash", Workload: turns(300*ms, 4*time.Second), StallBound: time.Second, Expect: stalled, Quick: true,
+			Source: zooRedisSETNX + " (" + zooSeed + ")",
+			Setup:  "worker 0's client process is killed (SIGKILL) right after an acquire at 1 s; stall bound 1 s"},
+		Entry{Lock: "py-set-nx-ex", Scenario: "holder-outlives-ttl", Fault: "kleppmann-client-pause", Workload: zooSpec("zoo-turns-long", 3, 1, time.Second, 300*ms, 10*ms, 7*time.Second),
+			Expect: Expectation{Safety: SafetyUnsafe, Cause: checker.CauseStaleRelease},
+			Source: zooRedisIO + ", \"Correct Implementation with a Single Instance\" (" + zooSeed + ")",
+			Setup:  "a worker and its client process (SIGSTOP) pause 3 s (3×TTL) inside the critical section; its DEL lands while the next holder works"},
+		Entry{Lock: "py-redis-lock", Scenario: "no-fault", Fault: "none", Workload: contended(2 * time.Second), Expect: safe,
+			Source: "redis-py's redis.lock.Lock: a token lock with a Lua compare-and-delete release",
+			Setup:  "eight clients, each its own Python process, on one key, no fault"},
+		Entry{Lock: "py-redis-lock", Scenario: "client-pause", Fault: "kleppmann-client-pause", Workload: turns(300*ms, 3*time.Second), Expect: unsafe, Quick: true,
+			Source: zooKleppmann + ", \"Protecting a resource with a lock\" (redis-py's Lock is a token lock)",
+			Setup:  "a worker and its client process (SIGSTOP) pause 900 ms (3×TTL) after the validity check, before writing the resource"},
+	)
 	correct := []string{"token", "fenced", "redlock", "redsync", "redislock"}
 	for _, l := range correct {
 		out = append(out, Entry{Lock: l, Scenario: "no-fault", Fault: "none", Workload: contended(2 * time.Second), Expect: safe,
