@@ -49,6 +49,10 @@ type Scenario struct {
 	// each then a lock name for Locks. Not `clients:`, which is the
 	// client count.
 	LockClients []LockClient `yaml:"lock_clients" json:"lock_clients,omitempty"`
+	// Strategies are lock strategies a Go program adds to the built-in
+	// ones (its own locks.Locker, run in process): each is then a lock
+	// name for Locks. See the package example.
+	Strategies []locks.Strategy `yaml:"-" json:"-"`
 	// Workloads are preset names or inline specs.
 	Workloads []WorkloadRef `yaml:"workloads" json:"workloads"`
 	// Faults are the cells' fault schedules by name: presets (bench list
@@ -96,6 +100,15 @@ func (c LockClient) spec() extclient.Spec {
 // strategy looks a lock name up among the built-in strategies and the
 // scenario's lock clients; client is nil for a built-in one.
 func (s Scenario) strategy(name string) (st locks.Strategy, client *extclient.Spec, err error) {
+	for _, st := range s.Strategies {
+		if st.Name != name {
+			continue
+		}
+		if _, err := locks.Lookup(name); err == nil || st.New == nil {
+			return st, nil, fmt.Errorf("strategy %q: a built-in strategy has that name, or it has no New: %w", name, locks.ErrBadConfig)
+		}
+		return st, nil, nil
+	}
 	for _, c := range s.LockClients {
 		if c.Name != name {
 			continue
