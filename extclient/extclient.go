@@ -111,6 +111,9 @@ func New(cfg Config) (*Locker, error) {
 		"LOCKBENCH_NODES=" + strings.Join(cfg.Nodes, ","),
 		"LOCKBENCH_TOPOLOGY=" + cfg.Topology,
 		"LOCKBENCH_PROTOCOL=" + strconv.Itoa(ProtocolVersion),
+		// Three quarters of the harness's deadline: a client whose own
+		// commands give up by then replies info before it is killed.
+		"LOCKBENCH_TIMEOUT_MS=" + strconv.FormatInt(max(cfg.Timeout.Milliseconds()*3/4, 1), 10),
 	}
 	return &Locker{cfg: cfg, env: env}, nil
 }
