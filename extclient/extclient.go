@@ -29,6 +29,11 @@ var (
 // (LOCKBENCH_PROTOCOL).
 const ProtocolVersion = 1
 
+// maxUnanswered is how many processes in a row may exit before their
+// first reply before the client is given up on (locks.ErrFatal): one that
+// refuses its environment would otherwise be restarted for the whole cell.
+const maxUnanswered = 3
+
 // DefaultTimeout is the per-request deadline when Config.Timeout is 0.
 const DefaultTimeout = time.Second
 
@@ -87,6 +92,9 @@ type Locker struct {
 
 	mu     sync.Mutex // guards what follows
 	id     int
+	// unanswered counts the processes in a row that exited before their
+	// first reply.
+	unanswered int
 	proc   *proc
 	nextID int64
 	closed bool
@@ -287,6 +295,19 @@ func (l *Locker) do(ctx context.Context, req request) (*reply, time.Time, error)
 	case ln, ok := <-p.lines:
 		if !ok {
 			l.drop(p)
+			if !p.answered {
+				// It ended before a single reply: a client that refuses
+				// its environment (a topology it does not support, a
+				// missing module) does so every time it is started.
+				l.mu.Lock()
+				l.unanswered++
+				n := l.unanswered
+				l.mu.Unlock()
+				if n >= maxUnanswered {
+					return nil, sent, fmt.Errorf("client %s: %d processes in a row exited before a single reply (the last: %s); its stderr is in the cell's clients.log: %w",
+						l.cfg.Spec.Name, n, p.status(), locks.ErrFatal)
+				}
+			}
 			return nil, sent, l.gone(p, req, "exited or closed its stdout ("+p.status()+")", nil)
 		}
 		r, err := parse(ln, req)
@@ -294,6 +315,10 @@ func (l *Locker) do(ctx context.Context, req request) (*reply, time.Time, error)
 			l.drop(p) // its replies can no longer be matched to requests
 			return nil, sent, &ProtocolError{Client: l.cfg.Spec.Name, Process: p.id, Line: ln.no, Reason: err.Error(), Quote: quote(ln)}
 		}
+		p.answered = true
+		l.mu.Lock()
+		l.unanswered = 0
+		l.mu.Unlock()
 		return r, sent, nil
 	case <-timer.C:
 		l.drop(p)

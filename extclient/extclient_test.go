@@ -481,3 +481,34 @@ func BenchmarkProtocolRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// TestExtRefusingClientIsGivenUpOn: a client that exits before a single
+// reply every time it starts (it refuses its topology, a module is
+// missing) is replaced twice, and the third such exit ends the cell
+// (locks.ErrFatal) instead of a restart loop for the whole cell. One that
+// answered before it exited is replaced as often as it exits.
+func TestExtRefusingClientIsGivenUpOn(t *testing.T) {
+	l := newLocker(t, fake("script", "EXIT"), time.Second)
+	for i := range maxUnanswered {
+		l.Process(i)
+		_, err := l.Acquire(context.Background(), "k", time.Second)
+		last := i == maxUnanswered-1
+		if last != errors.Is(err, locks.ErrFatal) || last == errors.Is(err, locks.ErrClientGone) {
+			t.Fatalf("exit %d: %v; want ErrClientGone, then ErrFatal at exit %d", i+1, err, maxUnanswered)
+		}
+		if last && !strings.Contains(err.Error(), "exited before a single reply") {
+			t.Errorf("%q does not say why it gave up", err)
+		}
+	}
+	ok := `{"id":ID,"type":"ok","lease":"L"}`
+	l = newLocker(t, fake("script", ok, "EXIT"), time.Second)
+	for i := range 2 * maxUnanswered {
+		l.Process(i)
+		if _, err := l.Acquire(context.Background(), "a", time.Second); err != nil {
+			t.Fatalf("round %d: the first request: %v", i, err)
+		}
+		if _, err := l.Acquire(context.Background(), "b", time.Second); !errors.Is(err, locks.ErrClientGone) || errors.Is(err, locks.ErrFatal) {
+			t.Fatalf("round %d: an exit after a reply: %v, want ErrClientGone only", i, err)
+		}
+	}
+}

@@ -46,6 +46,9 @@ type proc struct {
 	state  *os.ProcessState
 	once   sync.Once
 	reaped atomic.Bool // its group is gone: its pid may be another's now
+	// answered: it gave a valid reply (read and written under the
+	// Locker's one-request-at-a-time lock).
+	answered bool
 }
 
 // start starts the client's process announcing id, with env added to the

@@ -28,7 +28,10 @@ func TestExternalClientsMisbehaving(t *testing.T) {
 		wantErr      string // the cell's error; "" = the cell ran
 	}{
 		{"silent", "cat > /dev/null", ""},
-		{"exits", "read line; exit 3", ""},
+		// Answers its first request (not obtained), exits on the next.
+		{"exits", `read line; id=$(echo "$line" | sed 's/.*"id":\([0-9]*\).*/\1/'); echo "{\"id\":$id,\"type\":\"fail\",\"error\":\"busy\"}"; read line; exit 3`, ""},
+		// Refuses its environment: exits before a single reply, every time.
+		{"refuses", "echo 'topology unsupported' >&2; exit 2", "exited before a single reply"},
 		{"garbage", `read line; echo "this is not json"; cat > /dev/null`, `broke protocol v1 at stdout line 1: `},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,8 +58,8 @@ func TestExternalClientsMisbehaving(t *testing.T) {
 			}
 			c := sum.Cells[0]
 			if tc.wantErr != "" {
-				if !strings.Contains(c.Error, tc.wantErr) || !strings.Contains(c.Error, "this is not json") {
-					t.Fatalf("cell error %q, want one quoting the line and saying %q", c.Error, tc.wantErr)
+				if !strings.Contains(c.Error, tc.wantErr) || tc.name == "garbage" && !strings.Contains(c.Error, "this is not json") {
+					t.Fatalf("cell error %q, want one saying %q (and quoting the line)", c.Error, tc.wantErr)
 				}
 			} else if c.Error != "" {
 				t.Fatalf("cell error: %s", c.Error)
@@ -80,8 +83,8 @@ func TestExternalClientsMisbehaving(t *testing.T) {
 				t.Fatalf("nothing recorded: %d events", len(events))
 			}
 			if tc.wantErr == "" {
-				// Every acquire is unknown and every unknown ended a
-				// process, which came back under a new id.
+				// Every unknown acquire ended a process, which came back
+				// under a new id.
 				if infos == 0 || crashes < infos-2 || c.Counts.AcquireOK != 0 {
 					t.Errorf("%d acquires, %d unknown, %d crashes, %d ok: want the unknowns recorded and the processes replaced", invokes, infos, crashes, c.Counts.AcquireOK)
 				}
