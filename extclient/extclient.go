@@ -90,14 +90,14 @@ type Locker struct {
 
 	op sync.Mutex // one request in flight: the protocol's rule
 
-	mu     sync.Mutex // guards what follows
-	id     int
+	mu sync.Mutex // guards what follows
+	id int
 	// unanswered counts the processes in a row that exited before their
 	// first reply.
 	unanswered int
-	proc   *proc
-	nextID int64
-	closed bool
+	proc       *proc
+	nextID     int64
+	closed     bool
 }
 
 // New checks cfg and returns its Locker; no process runs until the first
