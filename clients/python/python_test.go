@@ -1,8 +1,6 @@
 package python
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -20,94 +18,15 @@ import (
 // python is the interpreter the clients run with (testenv.NeedPythonRedis).
 func python(t *testing.T) string { return testenv.NeedPythonRedis(t) }
 
-// proc is a running client process.
-type proc struct {
-	t      *testing.T
-	stdin  io.WriteCloser
-	lines  chan string
-	stderr *bytes.Buffer
-	done   chan error
-}
-
 // start runs script with a protocol v1 standalone environment plus env
 // (later entries win). It is killed when the test ends or ctx does.
-func start(t *testing.T, ctx context.Context, py, script string, env ...string) *proc {
+func start(t *testing.T, ctx context.Context, py, script string, env ...string) *testenv.Client {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, py, script)
 	// No __pycache__ left in the source tree by a test run.
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "LOCKBENCH_PROTOCOL=1", "LOCKBENCH_TOPOLOGY=standalone", "LOCKBENCH_CLIENT=4")
 	cmd.Env = append(cmd.Env, env...)
-	p := &proc{t: t, lines: make(chan string, 16), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	cmd.Stderr = p.stderr
-	var err error
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-		close(p.lines)
-		p.done <- cmd.Wait()
-	}()
-	t.Cleanup(func() { cmd.Process.Kill() })
-	return p
-}
-
-// ask sends one request line and returns its reply, decoded; the reply
-// must carry the request's id.
-func (p *proc) ask(ctx context.Context, req string) map[string]any {
-	p.t.Helper()
-	if _, err := io.WriteString(p.stdin, req+"\n"); err != nil {
-		p.t.Fatalf("send %s: %v (stderr: %s)", req, err, p.stderr)
-	}
-	select {
-	case ln, ok := <-p.lines:
-		if !ok {
-			p.t.Fatalf("client exited before replying to %s; stderr: %s", req, p.stderr)
-		}
-		var m, r map[string]any
-		if err := json.Unmarshal([]byte(ln), &m); err != nil {
-			p.t.Fatalf("reply to %s is not JSON: %q", req, ln)
-		}
-		json.Unmarshal([]byte(req), &r)
-		if m["id"] != r["id"] {
-			p.t.Fatalf("reply %s to %s: wrong id", ln, req)
-		}
-		return m
-	case <-ctx.Done():
-		p.t.Fatalf("no reply to %s: %v; stderr: %s", req, ctx.Err(), p.stderr)
-		return nil
-	}
-}
-
-// wait closes stdin and returns the exit status.
-func (p *proc) wait(ctx context.Context) int {
-	p.t.Helper()
-	p.stdin.Close()
-	for range p.lines {
-	}
-	select {
-	case err := <-p.done:
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode()
-		}
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		return 0
-	case <-ctx.Done():
-		p.t.Fatalf("client did not exit: %v", ctx.Err())
-		return -1
-	}
+	return testenv.StartClient(t, cmd)
 }
 
 // step is one request, the reply type it must get, and what else must
@@ -245,7 +164,7 @@ func TestPythonClients(t *testing.T) {
 			defer cancel()
 			w := &world{ctx: ctx, rdb: rdb}
 			p := start(t, ctx, py, tc.script, "LOCKBENCH_NODES="+addr+",127.0.0.1:1")
-			a := p.ask(ctx, tc.first)
+			a := p.Ask(ctx, tc.first)
 			w.lease, _ = a["lease"].(string)
 			if a["type"] != "ok" || w.lease == "" {
 				t.Fatalf("%s → %v, want ok with a lease", tc.first, a)
@@ -263,7 +182,7 @@ func TestPythonClients(t *testing.T) {
 				t.Errorf("the seed's lease is %q, want \"1\"", w.lease)
 			}
 			for _, s := range tc.steps(w) {
-				r := p.ask(ctx, s.req)
+				r := p.Ask(ctx, s.req)
 				if r["type"] != s.wantType {
 					t.Errorf("%s → %v, want type %s", s.req, r, s.wantType)
 					continue
@@ -277,8 +196,8 @@ func TestPythonClients(t *testing.T) {
 					}
 				}
 			}
-			if code := p.wait(ctx); code != 0 {
-				t.Errorf("exit status %d at EOF, want 0; stderr: %s", code, p.stderr)
+			if code := p.Wait(ctx); code != 0 {
+				t.Errorf("exit status %d at EOF, want 0; stderr: %s", code, p.Stderr)
 			}
 		})
 	}
@@ -297,7 +216,7 @@ func TestPythonTimeoutIsInfo(t *testing.T) {
 			defer cancel()
 			p := start(t, ctx, py, script, "LOCKBENCH_NODES="+addr, "LOCKBENCH_TIMEOUT_MS=200")
 			// Connect first, so the pause holds a command, not the handshake.
-			if r := p.ask(ctx, `{"id":1,"op":"release","key":"warm","lease":"1"}`); r["type"] == "info" {
+			if r := p.Ask(ctx, `{"id":1,"op":"release","key":"warm","lease":"1"}`); r["type"] == "info" {
 				t.Fatalf("warm-up: %v", r)
 			}
 			if err := rdb.Do(ctx, "CLIENT", "PAUSE", "3000", "WRITE").Err(); err != nil {
@@ -305,7 +224,7 @@ func TestPythonTimeoutIsInfo(t *testing.T) {
 			}
 			defer rdb.Do(context.Background(), "CLIENT", "UNPAUSE")
 			began := time.Now()
-			r := p.ask(ctx, `{"id":2,"op":"acquire","key":"paused","ttl_ms":1000}`)
+			r := p.Ask(ctx, `{"id":2,"op":"acquire","key":"paused","ttl_ms":1000}`)
 			if e, _ := r["error"].(string); r["type"] != "info" || !strings.Contains(e, "Timeout") {
 				t.Errorf("acquire against a paused server: %v, want info naming the timeout", r)
 			}
@@ -333,11 +252,11 @@ func TestPythonClientsRefuse(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 				defer cancel()
 				p := start(t, ctx, py, script, "LOCKBENCH_NODES=127.0.0.1:1", tc.env)
-				if code := p.wait(ctx); code != 2 {
-					t.Errorf("exit status %d, want 2; stderr: %s", code, p.stderr)
+				if code := p.Wait(ctx); code != 2 {
+					t.Errorf("exit status %d, want 2; stderr: %s", code, p.Stderr)
 				}
-				if !strings.Contains(p.stderr.String(), tc.stderr) {
-					t.Errorf("stderr %q does not say %q", p.stderr, tc.stderr)
+				if !strings.Contains(p.Stderr.String(), tc.stderr) {
+					t.Errorf("stderr %q does not say %q", p.Stderr, tc.stderr)
 				}
 			})
 		}
@@ -357,15 +276,15 @@ func TestPythonBadInput(t *testing.T) {
 		`{"id":3,"op":"steal","key":"k"}`,
 		`{"id":4,"op":"acquire","key":"","ttl_ms":500}`,
 	} {
-		if r := p.ask(ctx, req); r["type"] != "fail" {
+		if r := p.Ask(ctx, req); r["type"] != "fail" {
 			t.Errorf("%s → %v, want fail (nothing was done)", req, r)
 		}
 	}
-	io.WriteString(p.stdin, "{not json\n")
-	if code := p.wait(ctx); code != 2 {
+	io.WriteString(p.Stdin, "{not json\n")
+	if code := p.Wait(ctx); code != 2 {
 		t.Errorf("exit status %d after a line that is not JSON, want 2", code)
 	}
-	if !strings.Contains(p.stderr.String(), "stdin line 5") {
-		t.Errorf("stderr %q does not name line 5", p.stderr)
+	if !strings.Contains(p.Stderr.String(), "stdin line 5") {
+		t.Errorf("stderr %q does not name line 5", p.Stderr)
 	}
 }

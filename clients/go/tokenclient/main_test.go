@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -30,88 +28,13 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// proc is a running client process.
-type proc struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	lines  chan string
-	stderr *bytes.Buffer
-	done   chan error
-}
-
 // start runs the client with env added to a clean protocol environment.
-func start(t *testing.T, ctx context.Context, env ...string) *proc {
+func start(t *testing.T, ctx context.Context, env ...string) *testenv.Client {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), runMainEnv+"=1", "LOCKBENCH_PROTOCOL=1", "LOCKBENCH_TOPOLOGY=standalone", "LOCKBENCH_CLIENT=7")
 	cmd.Env = append(cmd.Env, env...)
-	p := &proc{t: t, cmd: cmd, lines: make(chan string, 16), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	cmd.Stderr = p.stderr
-	var err error
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-		close(p.lines)
-		p.done <- cmd.Wait()
-	}()
-	t.Cleanup(func() { cmd.Process.Kill() })
-	return p
-}
-
-// ask sends one request and returns the reply line, decoded.
-func (p *proc) ask(ctx context.Context, req string) map[string]any {
-	p.t.Helper()
-	if _, err := io.WriteString(p.stdin, req+"\n"); err != nil {
-		p.t.Fatalf("send %s: %v (stderr: %s)", req, err, p.stderr)
-	}
-	select {
-	case ln, ok := <-p.lines:
-		if !ok {
-			p.t.Fatalf("client exited before replying to %s", req)
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(ln), &m); err != nil {
-			p.t.Fatalf("reply to %s is not JSON: %q", req, ln)
-		}
-		return m
-	case <-ctx.Done():
-		p.t.Fatalf("no reply to %s: %v", req, ctx.Err())
-		return nil
-	}
-}
-
-// wait closes stdin and returns the exit status.
-func (p *proc) wait(ctx context.Context) int {
-	p.t.Helper()
-	p.stdin.Close()
-	for range p.lines {
-	}
-	select {
-	case err := <-p.done:
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode()
-		}
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		return 0
-	case <-ctx.Done():
-		p.t.Fatalf("client did not exit: %v", ctx.Err())
-		return -1
-	}
+	return testenv.StartClient(t, cmd)
 }
 
 func TestTokenClientExchange(t *testing.T) {
@@ -122,7 +45,7 @@ func TestTokenClientExchange(t *testing.T) {
 	defer cancel()
 
 	p := start(t, ctx, "LOCKBENCH_NODES="+addr+",127.0.0.1:1")
-	a := p.ask(ctx, `{"id":1,"op":"acquire","key":"lock:0","ttl_ms":5000}`)
+	a := p.Ask(ctx, `{"id":1,"op":"acquire","key":"lock:0","ttl_ms":5000}`)
 	lease, _ := a["lease"].(string)
 	if a["id"] != 1.0 || a["type"] != "ok" || len(lease) != 32 {
 		t.Fatalf("acquire: %v", a)
@@ -171,7 +94,7 @@ func TestTokenClientExchange(t *testing.T) {
 		{`{"id":10,"op":"acquire","key":"lock:0","ttl_ms":500}`, "ok", nil},
 	}
 	for _, s := range steps {
-		m := p.ask(ctx, s.req)
+		m := p.Ask(ctx, s.req)
 		var want map[string]any
 		json.Unmarshal([]byte(s.req), &want)
 		if m["id"] != want["id"] || m["type"] != s.wantType {
@@ -187,8 +110,8 @@ func TestTokenClientExchange(t *testing.T) {
 			}
 		}
 	}
-	if code := p.wait(ctx); code != 0 {
-		t.Errorf("exit status %d at EOF, want 0; stderr: %s", code, p.stderr)
+	if code := p.Wait(ctx); code != 0 {
+		t.Errorf("exit status %d at EOF, want 0; stderr: %s", code, p.Stderr)
 	}
 }
 
@@ -202,7 +125,7 @@ func TestTokenClientTimeoutIsInfo(t *testing.T) {
 
 	p := start(t, ctx, "LOCKBENCH_NODES="+addr, "LOCKBENCH_TIMEOUT_MS=200")
 	// Connect first, so the pause holds a command, not the handshake.
-	if m := p.ask(ctx, `{"id":1,"op":"acquire","key":"warm","ttl_ms":1000}`); m["type"] != "ok" {
+	if m := p.Ask(ctx, `{"id":1,"op":"acquire","key":"warm","ttl_ms":1000}`); m["type"] != "ok" {
 		t.Fatalf("warm-up acquire: %v", m)
 	}
 	if err := rdb.Do(ctx, "CLIENT", "PAUSE", "2000", "WRITE").Err(); err != nil {
@@ -210,7 +133,7 @@ func TestTokenClientTimeoutIsInfo(t *testing.T) {
 	}
 	defer rdb.Do(context.Background(), "CLIENT", "UNPAUSE")
 	began := time.Now()
-	m := p.ask(ctx, `{"id":2,"op":"acquire","key":"lock:0","ttl_ms":1000}`)
+	m := p.Ask(ctx, `{"id":2,"op":"acquire","key":"lock:0","ttl_ms":1000}`)
 	if m["type"] != "info" || m["error"] == "" {
 		t.Errorf("acquire against a paused server: %v, want info with an error", m)
 	}
@@ -224,7 +147,7 @@ func TestTokenClientUnreachableIsFail(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p := start(t, ctx, "LOCKBENCH_NODES=127.0.0.1:1")
-	if m := p.ask(ctx, `{"id":1,"op":"acquire","key":"lock:0","ttl_ms":1000}`); m["type"] != "fail" || !strings.Contains(m["error"].(string), "unreachable") {
+	if m := p.Ask(ctx, `{"id":1,"op":"acquire","key":"lock:0","ttl_ms":1000}`); m["type"] != "fail" || !strings.Contains(m["error"].(string), "unreachable") {
 		t.Errorf("acquire with nothing listening: %v, want fail unreachable", m)
 	}
 }
@@ -244,11 +167,11 @@ func TestTokenClientRefuses(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			p := start(t, ctx, "LOCKBENCH_NODES=127.0.0.1:1", tc.env)
-			if code := p.wait(ctx); code != exitUsage {
+			if code := p.Wait(ctx); code != exitUsage {
 				t.Errorf("exit status %d, want %d", code, exitUsage)
 			}
-			if !strings.Contains(p.stderr.String(), tc.stderr) {
-				t.Errorf("stderr %q does not mention %q", p.stderr, tc.stderr)
+			if !strings.Contains(p.Stderr.String(), tc.stderr) {
+				t.Errorf("stderr %q does not mention %q", p.Stderr, tc.stderr)
 			}
 		})
 	}
@@ -259,12 +182,12 @@ func TestTokenClientUnanswerableLine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	p := start(t, ctx, "LOCKBENCH_NODES=127.0.0.1:1")
-	io.WriteString(p.stdin, "not json\n")
-	if code := p.wait(ctx); code != exitUsage {
+	io.WriteString(p.Stdin, "not json\n")
+	if code := p.Wait(ctx); code != exitUsage {
 		t.Errorf("exit status %d, want %d", code, exitUsage)
 	}
-	if !strings.Contains(p.stderr.String(), "stdin line 1") {
-		t.Errorf("stderr %q does not name the line", p.stderr)
+	if !strings.Contains(p.Stderr.String(), "stdin line 1") {
+		t.Errorf("stderr %q does not name the line", p.Stderr)
 	}
 }
 
