@@ -16,6 +16,10 @@ func recordScenario(s Scenario) summary.Scenario {
 		Name: s.Name, Description: s.Description, Provider: s.Provider, Nodes: s.Nodes,
 		Locks: s.Locks, Faults: s.Faults, Seeds: s.Seeds, Repeat: s.Repeat,
 		Duration: s.Duration, Clients: s.Clients, TTL: s.TTL, NodeTimeout: s.NodeTimeout, StallBound: s.StallBound,
+		Topologies: s.Topologies,
+	}
+	for _, c := range s.LockClients {
+		out.LockClients = append(out.LockClients, summary.LockClient{Name: c.Name, Command: c.Command, Release: c.Release})
 	}
 	for _, sc := range s.Schedules {
 		r := summary.Schedule{Name: sc.Name, Description: sc.Description, Source: sc.Source, Persistence: string(sc.Persistence)}

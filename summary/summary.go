@@ -74,6 +74,19 @@ type Scenario struct {
 	// Schedules are the fault schedules the scenario file wrote out
 	// step by step; Faults names them like presets.
 	Schedules []Schedule `json:"schedules,omitempty"`
+	// Topologies are the topologies the cells ran on ("" = standalone).
+	Topologies []string `json:"topologies,omitempty"`
+	// LockClients are the external lock clients Locks named.
+	LockClients []LockClient `json:"lock_clients,omitempty"`
+}
+
+// LockClient is an external lock client as the scenario declared it: its
+// name among the locks, its command, and what its release does (owner
+// or plain).
+type LockClient struct {
+	Name    string   `json:"name"`
+	Command []string `json:"command"`
+	Release string   `json:"release"`
 }
 
 // Schedule is a hand-written fault schedule as the scenario file gave it:
