@@ -15,7 +15,7 @@ type delayedWrite struct{ noChecks }
 func (delayedWrite) Kind() FaultKind {
 	return FaultKind{
 		Name:        FaultDelayedWrite,
-		Description: "requests to the protected resource are held in its proxy until the lease has expired",
+		Description: "writes to the protected resource are held in its proxy until the lease has expired (reads go direct)",
 		Params:      "latency (default 2×TTL), groups (default all), duration (default 3×TTL); needs the resource reached through a proxy",
 		Side:        SideResource,
 		Source:      sourceKleppmann + ", section \"Protecting a resource with a lock\" (the write delayed in the network)",

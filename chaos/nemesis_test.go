@@ -575,13 +575,16 @@ func newWorkloadRig(t *testing.T, lock string, clients int, d time.Duration, res
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	var rc *redis.Client
-	if resource != nil {
-		rc = resource(c)
-	} else {
-		rc = redis.NewClient(c.Nodes[1].Endpoint().ClientOptions(""))
-	}
+	rc := redis.NewClient(c.Nodes[1].Endpoint().ClientOptions(""))
 	t.Cleanup(func() { rc.Close() })
+	res := workloads.NewResource(rc)
+	if resource != nil {
+		// Reads direct, writes through the given (proxied) client, as
+		// the runner does for delayed-write.
+		wc := resource(c)
+		t.Cleanup(func() { wc.Close() })
+		res = workloads.NewResourceDelayedWrites(rc, wc)
+	}
 	spec, err := workloads.Preset("hot-key")
 	if err != nil {
 		t.Fatal(err)
@@ -589,7 +592,7 @@ func newWorkloadRig(t *testing.T, lock string, clients int, d time.Duration, res
 	spec.Clients, spec.Duration, spec.TTL = clients, d, testTTL
 	spec.CriticalSection = workloads.Dist{Kind: "fixed", Mean: time.Millisecond}
 	r := &workloadRig{c: c, clock: testClock{start: time.Now()}, rec: &events{}, spec: spec}
-	r.env = workloads.Env{Lockers: []locks.Locker{l}, Resources: []*workloads.Resource{workloads.NewResource(rc)},
+	r.env = workloads.Env{Lockers: []locks.Locker{l}, Resources: []*workloads.Resource{res},
 		Clock: r.clock, NewRecorder: r.rec.recorder, Faults: workloads.NewClientFaults(clients), KeyPrefix: t.Name() + ":"}
 	return r
 }

@@ -390,16 +390,21 @@ func cellBody(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options, re
 			defer l.Close()
 			env.Lockers = append(env.Lockers, l)
 		}
-		addr := resNode.Endpoint().Addr
-		if resMesh != nil {
-			addr = resMesh.Addr(g, "resource")
-		}
-		opts := resNode.Endpoint().ClientOptions(addr)
+		opts := resNode.Endpoint().ClientOptions("")
 		opts.PoolSize = perGroup + 1
 		opts.ReadTimeout, opts.WriteTimeout = time.Minute, time.Minute // a delayed write must arrive, late
 		rc := redis.NewClient(opts)
 		defer rc.Close()
-		env.Resources = append(env.Resources, workloads.NewResource(rc))
+		res := workloads.NewResource(rc)
+		if resMesh != nil {
+			// delayed-write: only the writes go through the proxy.
+			wopts := *opts
+			wopts.Addr = resMesh.Addr(g, "resource")
+			wc := redis.NewClient(&wopts)
+			defer wc.Close()
+			res = workloads.NewResourceDelayedWrites(rc, wc)
+		}
+		env.Resources = append(env.Resources, res)
 	}
 
 	if plan.client != nil {

@@ -24,12 +24,21 @@ return 1`)
 // node of its own. Each holder reads it and writes value+1; two holders at
 // once lose an update.
 type Resource struct {
-	client *redis.Client
+	// client reads (and resets); writes writes.
+	client, writes *redis.Client
 }
 
-// NewResource wraps a client of the resource node (possibly through a
-// proxy, for the delayed-write fault).
-func NewResource(c *redis.Client) *Resource { return &Resource{client: c} }
+// NewResource wraps a client of the resource node.
+func NewResource(c *redis.Client) *Resource { return &Resource{client: c, writes: c} }
+
+// NewResourceDelayedWrites reads through reads and writes through writes,
+// a client through the proxy the delayed-write fault holds requests in:
+// a read held there as well would let the holder's lease run out before
+// it writes, and a holder that honours its validity would then not write
+// at all — the fault is a write that leaves in time and lands late.
+func NewResourceDelayedWrites(reads, writes *redis.Client) *Resource {
+	return &Resource{client: reads, writes: writes}
+}
 
 // CounterKey is the counter protected by lock key.
 func CounterKey(lockKey string) string { return "resource:" + lockKey }
@@ -50,9 +59,9 @@ func (r *Resource) Read(ctx context.Context, counter string) (int64, error) {
 // accepted=false, when a higher fence was written before.
 func (r *Resource) Write(ctx context.Context, counter string, value, fence int64) (accepted bool, err error) {
 	if fence <= 0 {
-		return true, r.client.Set(ctx, counter, value, 0).Err()
+		return true, r.writes.Set(ctx, counter, value, 0).Err()
 	}
-	n, err := fencedWriteScript.Run(ctx, r.client, []string{counter, fenceKey(counter)}, value, fence).Int64()
+	n, err := fencedWriteScript.Run(ctx, r.writes, []string{counter, fenceKey(counter)}, value, fence).Int64()
 	if err != nil {
 		return false, err
 	}

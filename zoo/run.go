@@ -154,8 +154,17 @@ func Run(ctx context.Context, entries []Entry, o Options) (*Report, error) {
 	}
 	started := time.Now()
 	sc := Scenario(entries, o.Seed)
-	if err := installClients(&sc, filepath.Join(o.Run.Dir, "clients")); err != nil {
-		return nil, err
+	if len(sc.LockClients) > 0 {
+		// A temp dir, not the run's: a zoo interrupted before it starts
+		// writes nothing into results/.
+		dir, err := os.MkdirTemp("", "lockbench-clients-")
+		if err != nil {
+			return nil, fmt.Errorf("install the Python clients: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		if err := installClients(&sc, dir); err != nil {
+			return nil, err
+		}
 	}
 	sum, runErr := runner.ExecuteCells(ctx, sc, Cells(entries, o.Seed), o.Run)
 	if sum == nil {
