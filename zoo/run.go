@@ -174,16 +174,7 @@ func Run(ctx context.Context, entries []Entry, o Options) (*Report, error) {
 	for i, res := range sum.Cells {
 		rep.Rows = append(rep.Rows, zooRow(entries[i], &res, o.Run.Dir))
 	}
-	for _, r := range rep.Rows {
-		switch {
-		case r.Observed.Error != "" || r.Observed.Safety == SafetyUnknown:
-			rep.Errored++
-		case r.Match:
-			rep.Matched++
-		default:
-			rep.Differed++
-		}
-	}
+	rep.count()
 	rep.ElapsedMs = float64(time.Since(started).Microseconds()) / 1000
 	if err := rep.write(o.Run.Dir); err != nil {
 		return rep, errors.Join(runErr, err)
@@ -232,6 +223,7 @@ func zooRow(e Entry, res *summary.CellResult, dir string) Row {
 			avail = FaultAvailability(events, res.Check.Availability, AvailabilityGrace)
 		}
 		row.Observed = observe(res.Check, avail)
+		row.Observed.HarnessOverloaded = res.Overloaded()
 		row.Stalls = res.Check.Stalls
 	}
 	row.Diffs = e.Expect.Match(row.Observed)
@@ -270,6 +262,26 @@ func FaultAvailability(events []history.Event, windows []checker.WindowAvailabil
 	}
 	share := float64(hit) / float64(buckets)
 	return &share
+}
+
+// count sorts the rows into Matched, Differed and Errored. A row that
+// differs on a cell whose harness was starved is not judged (Errored):
+// its figures are the machine's, and a starved harness can make a holder
+// outlive its lease by itself.
+func (r *Report) count() {
+	r.Matched, r.Differed, r.Errored = 0, 0, 0
+	for _, row := range r.Rows {
+		switch {
+		case row.Observed.Error != "" || row.Observed.Safety == SafetyUnknown:
+			r.Errored++
+		case row.Match:
+			r.Matched++
+		case row.Observed.HarnessOverloaded:
+			r.Errored++
+		default:
+			r.Differed++
+		}
+	}
 }
 
 // ExitCode is bench zoo's exit status: 0 every observation equals its
@@ -330,6 +342,9 @@ func (r *Report) writeEvidence(w io.Writer, prefix string) {
 				prefix, id, s.Key, s.StartMs, s.EndMs, s.EndMs-s.StartMs, row.Entry.stallBound()))
 		}
 		for _, d := range row.Diffs {
+			if row.Observed.HarnessOverloaded {
+				d += " (the harness was starved in this cell: not judged)"
+			}
 			diffs = append(diffs, fmt.Sprintf("%s%s (cell %s, seed %d): %s", prefix, id, row.CellID, row.Seed, d))
 		}
 	}

@@ -125,6 +125,9 @@ type Observation struct {
 	FailoverGapMs *float64 `json:"failover_gap_ms,omitempty"`
 	// StaleRejected is the number of writes the resource rejected.
 	StaleRejected int `json:"stale_rejected"`
+	// HarnessOverloaded: the harness itself was starved in the cell
+	// (summary.FlagHarnessOverloaded); a difference is then not judged.
+	HarnessOverloaded bool `json:"harness_overloaded,omitempty"`
 	// Causes counts the overlaps by cause (checker.Counts.OverlapCauses).
 	Causes map[string]int `json:"overlap_causes,omitempty"`
 	// Error is why the cell could not run.
@@ -192,6 +195,9 @@ func (o Observation) String() string {
 	}
 	if o.StaleRejected > 0 {
 		parts = append(parts, fmt.Sprintf("%d stale writes rejected", o.StaleRejected))
+	}
+	if o.HarnessOverloaded {
+		parts = append(parts, "harness overloaded")
 	}
 	return strings.Join(parts, " · ")
 }

@@ -378,3 +378,47 @@ func TestObserveFailoverGap(t *testing.T) {
 		t.Errorf("no failover, but observed %v (%q)", o.FailoverGapMs, o)
 	}
 }
+
+// TestStarvedCellsAreNotJudged: a row that differs on a cell whose
+// harness was starved counts as undecided (exit 2), not as a difference
+// (exit 1), and says so; a match stays a match, and a difference on a
+// healthy cell stays one.
+func TestStarvedCellsAreNotJudged(t *testing.T) {
+	safe := Expectation{Safety: SafetySafe}
+	row := func(observed string, starved bool) Row {
+		o := Observation{Safety: observed, Mutex: checker.MutexOK, Resource: checker.ResourceOK, Progress: checker.ProgressOK, HarnessOverloaded: starved}
+		if observed == SafetyUnsafe {
+			o.Mutex = checker.MutexViolated
+		}
+		r := Row{Entry: Entry{Lock: "token", Scenario: "s", Expect: safe}, Observed: o}
+		r.Diffs = safe.Match(o)
+		r.Match = len(r.Diffs) == 0
+		return r
+	}
+	for _, tc := range []struct {
+		name                       string
+		rows                       []Row
+		matched, differed, errored int
+		exit                       int
+	}{
+		{"a difference on a healthy cell", []Row{row(SafetyUnsafe, false)}, 0, 1, 0, 1},
+		{"a difference on a starved cell", []Row{row(SafetyUnsafe, true)}, 0, 0, 1, 2},
+		{"a match on a starved cell", []Row{row(SafetySafe, true)}, 1, 0, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Report{Rows: tc.rows}
+			r.count()
+			if r.Matched != tc.matched || r.Differed != tc.differed || r.Errored != tc.errored || r.ExitCode() != tc.exit {
+				t.Errorf("matched %d, differed %d, errored %d, exit %d; want %d, %d, %d, %d", r.Matched, r.Differed, r.Errored, r.ExitCode(), tc.matched, tc.differed, tc.errored, tc.exit)
+			}
+			var b strings.Builder
+			r.WriteText(&b)
+			if starved := tc.rows[0].Observed.HarnessOverloaded; starved != strings.Contains(b.String(), "harness overloaded") {
+				t.Errorf("starved %v, but the text says:\n%s", starved, b.String())
+			}
+			if tc.errored > 0 && !strings.Contains(b.String(), "not judged") {
+				t.Errorf("the difference does not say it was not judged:\n%s", b.String())
+			}
+		})
+	}
+}
