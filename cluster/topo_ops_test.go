@@ -246,30 +246,26 @@ func TestSentinelCutFailoverRestore(t *testing.T) {
 			if got, err := c.Primary(ctx, "k"); err != nil || got.Name() != p.New {
 				t.Fatalf("Primary says %v (%v), want %s", got, err, p.New)
 			}
+			// writesLand waits until a write through the failover
+			// client lands on node n.
 			i := 0
+			writesLand := func(what string, n Node) {
+				eventually(t, 20*time.Second, what, func() error {
+					i++
+					if err := fc.Set(ctx, "after", i, 0).Err(); err != nil {
+						return err
+					}
+					if got, err := client(t, n).Get(ctx, "after").Int(); err != nil || got != i {
+						return fmt.Errorf("%s has after = %d (%v), want %d", n.Name(), got, err, i)
+					}
+					return nil
+				})
+			}
 			start := time.Now()
-			eventually(t, 20*time.Second, "failover client writes on n2", func() error {
-				i++
-				if err := fc.Set(ctx, "after", i, 0).Err(); err != nil {
-					return err
-				}
-				if got, err := client(t, n2).Get(ctx, "after").Int(); err != nil || got != i {
-					return fmt.Errorf("n2 has after = %d (%v), want %d", got, err, i)
-				}
-				return nil
-			})
+			writesLand("failover client writes on n2", n2)
 			t.Logf("failover client writing on n2 %v after Failover returned", time.Since(start))
 			restored(t)
-			eventually(t, 20*time.Second, "failover client writes on n1 again", func() error {
-				i++
-				if err := fc.Set(ctx, "after", i, 0).Err(); err != nil {
-					return err
-				}
-				if got, err := client(t, n1).Get(ctx, "after").Int(); err != nil || got != i {
-					return fmt.Errorf("n1 has after = %d (%v), want %d", got, err, i)
-				}
-				return nil
-			})
+			writesLand("failover client writes on n1 again", n1)
 		})
 		if !ok {
 			return

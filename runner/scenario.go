@@ -100,14 +100,14 @@ func (c LockClient) spec() extclient.Spec {
 // strategy looks a lock name up among the built-in strategies and the
 // scenario's lock clients; client is nil for a built-in one.
 func (s Scenario) strategy(name string) (st locks.Strategy, client *extclient.Spec, err error) {
-	for _, st := range s.Strategies {
-		if st.Name != name {
+	for _, own := range s.Strategies {
+		if own.Name != name {
 			continue
 		}
-		if _, err := locks.Lookup(name); err == nil || st.New == nil {
-			return st, nil, fmt.Errorf("strategy %q: a built-in strategy has that name, or it has no New: %w", name, locks.ErrBadConfig)
+		if _, err := locks.Lookup(name); err == nil || own.New == nil {
+			return own, nil, fmt.Errorf("strategy %q: a built-in strategy has that name, or it has no New: %w", name, locks.ErrBadConfig)
 		}
-		return st, nil, nil
+		return own, nil, nil
 	}
 	for _, c := range s.LockClients {
 		if c.Name != name {
@@ -395,8 +395,8 @@ func (s Scenario) Expand() ([]Cell, error) {
 		topologies[i] = t
 	}
 	for _, c := range s.LockClients {
-		if spec := c.spec(); spec.Validate() != nil {
-			return nil, bad("%v", spec.Validate())
+		if err := c.spec().Validate(); err != nil {
+			return nil, bad("%v", err)
 		}
 	}
 	for _, l := range s.Locks {

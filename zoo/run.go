@@ -16,6 +16,7 @@ import (
 
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/clients/python"
+	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/history"
 	"github.com/lockbench/lockbench/runner"
 	"github.com/lockbench/lockbench/summary"
@@ -134,7 +135,7 @@ func Scenario(entries []Entry, seed uint64) runner.Scenario {
 		if !slices.Contains(sc.Faults, e.Fault) {
 			sc.Faults = append(sc.Faults, e.Fault)
 		}
-		if t := cmp.Or(e.Topology, "standalone"); !slices.Contains(sc.Topologies, t) {
+		if t := cmp.Or(e.Topology, string(cluster.TopoStandalone)); !slices.Contains(sc.Topologies, t) {
 			sc.Topologies = append(sc.Topologies, t)
 		}
 		if !slices.ContainsFunc(sc.Workloads, func(w runner.WorkloadRef) bool { return w.Spec.Name == e.Workload.Name }) {

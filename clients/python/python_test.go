@@ -29,12 +29,11 @@ func start(t *testing.T, ctx context.Context, py, script string, env ...string) 
 	return testenv.StartClient(t, cmd)
 }
 
-// step is one request, the reply type it must get, and what else must
-// hold afterwards ("" when all is well).
+// step is one request of a scripted exchange (testenv.Step).
 type step struct {
-	req      string
-	wantType string
-	check    func(reply map[string]any) string
+	Req      string
+	WantType string
+	Check    func(reply map[string]any) string
 }
 
 // world is what a step's check can look at.
@@ -182,19 +181,7 @@ func TestPythonClients(t *testing.T) {
 				t.Errorf("the seed's lease is %q, want \"1\"", w.lease)
 			}
 			for _, s := range tc.steps(w) {
-				r := p.Ask(ctx, s.req)
-				if r["type"] != s.wantType {
-					t.Errorf("%s → %v, want type %s", s.req, r, s.wantType)
-					continue
-				}
-				if e, _ := r["error"].(string); s.wantType != "ok" && e == "" {
-					t.Errorf("%s → %v: a %s without an error", s.req, r, s.wantType)
-				}
-				if s.check != nil {
-					if msg := s.check(r); msg != "" {
-						t.Errorf("%s: %s", s.req, msg)
-					}
-				}
+				p.Exchange(ctx, testenv.Step(s))
 			}
 			if code := p.Wait(ctx); code != 0 {
 				t.Errorf("exit status %d at EOF, want 0; stderr: %s", code, p.Stderr)

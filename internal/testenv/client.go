@@ -81,6 +81,35 @@ func (p *Client) Ask(ctx context.Context, req string) map[string]any {
 	}
 }
 
+// Step is one request of a scripted exchange, the reply type it must get
+// (ok, fail or info; fail and info must carry an error), and what else
+// must hold afterwards: Check returns "" when all is well. A test's own
+// struct with these fields converts to it (testenv.Step(s)).
+type Step struct {
+	Req      string
+	WantType string
+	Check    func(reply map[string]any) string
+}
+
+// Exchange sends s's request and reports, without stopping the test, a
+// reply of the wrong type, without an error, or failing s.Check.
+func (p *Client) Exchange(ctx context.Context, s Step) {
+	p.t.Helper()
+	r := p.Ask(ctx, s.Req)
+	if r["type"] != s.WantType {
+		p.t.Errorf("%s → %v, want type %s", s.Req, r, s.WantType)
+		return
+	}
+	if e, _ := r["error"].(string); s.WantType != "ok" && e == "" {
+		p.t.Errorf("%s → %v: a %s without an error", s.Req, r, s.WantType)
+	}
+	if s.Check != nil {
+		if msg := s.Check(r); msg != "" {
+			p.t.Errorf("%s: %s", s.Req, msg)
+		}
+	}
+}
+
 // Wait closes stdin and returns the exit status.
 func (p *Client) Wait(ctx context.Context) int {
 	p.t.Helper()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -61,9 +60,9 @@ func TestTokenClientExchange(t *testing.T) {
 	}
 
 	steps := []struct {
-		req      string
-		wantType string
-		check    func(map[string]any) string
+		Req      string
+		WantType string
+		Check    func(map[string]any) string
 	}{
 		{`{"id":2,"op":"acquire","key":"lock:0","ttl_ms":5000}`, "fail", nil},
 		{`{"id":3,"op":"extend","key":"lock:0","lease":"not-it","ttl_ms":9000}`, "fail", nil},
@@ -94,21 +93,7 @@ func TestTokenClientExchange(t *testing.T) {
 		{`{"id":10,"op":"acquire","key":"lock:0","ttl_ms":500}`, "ok", nil},
 	}
 	for _, s := range steps {
-		m := p.Ask(ctx, s.req)
-		var want map[string]any
-		json.Unmarshal([]byte(s.req), &want)
-		if m["id"] != want["id"] || m["type"] != s.wantType {
-			t.Errorf("%s → %v, want type %s", s.req, m, s.wantType)
-			continue
-		}
-		if s.wantType != "ok" && m["error"] == "" {
-			t.Errorf("%s → %v: a %s without an error", s.req, m, s.wantType)
-		}
-		if s.check != nil {
-			if msg := s.check(m); msg != "" {
-				t.Errorf("%s: %s", s.req, msg)
-			}
-		}
+		p.Exchange(ctx, testenv.Step(s))
 	}
 	if code := p.Wait(ctx); code != 0 {
 		t.Errorf("exit status %d at EOF, want 0; stderr: %s", code, p.Stderr)
