@@ -18,6 +18,9 @@ type Launch struct {
 	RunID string
 	// Args are extra arguments for `bench agent` (test-only flags).
 	Args []string
+	// LogDir, when set, is the run's directory: an engine whose agents'
+	// output it holds (local processes) writes it to agents.log there.
+	LogDir string
 }
 
 // Engine starts agents somewhere; each dials the controller, registers

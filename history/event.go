@@ -18,9 +18,12 @@ const (
 	Crash
 	// Nemesis: a fault started or stopped.
 	Nemesis
+	// ClockSample: how far a process's times can be off the history's
+	// timeline (an agent's clock, mapped by a measured offset).
+	ClockSample
 )
 
-var typeNames = [...]string{Invoke: "invoke", OK: "ok", Fail: "fail", Info: "info", Crash: "crash", Nemesis: "nemesis"}
+var typeNames = [...]string{Invoke: "invoke", OK: "ok", Fail: "fail", Info: "info", Crash: "crash", Nemesis: "nemesis", ClockSample: "clock"}
 
 // String is the name used in the file.
 func (t Type) String() string {
@@ -80,4 +83,10 @@ type Event struct {
 	// Fault, Target and Phase describe a nemesis event: what, on which
 	// node or client, "start" or "stop".
 	Fault, Target, Phase string
+	// Offset is, on a clock event, the agent's clock minus the history's
+	// as measured (ns), already taken off the process's times.
+	Offset int64
+	// Uncertainty is, on a clock event, a bound on the error of the
+	// process's times on the history's timeline (ns).
+	Uncertainty int64
 }

@@ -4,8 +4,13 @@ import (
 	"testing"
 
 	"github.com/lockbench/lockbench/internal/leakcheck"
+	"github.com/lockbench/lockbench/internal/testagent"
 )
 
 // TestMain checks at exit that the integration tests left no node,
-// container or temp dir behind.
-func TestMain(m *testing.M) { leakcheck.Main(m) }
+// container or temp dir behind. Started as an agent (the agent tests'
+// local engine runs this binary), it is one.
+func TestMain(m *testing.M) {
+	testagent.RunAgentIfAsked()
+	leakcheck.Main(m)
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/endpoint"
 	"github.com/lockbench/lockbench/extclient"
+	"github.com/lockbench/lockbench/fleet"
 	"github.com/lockbench/lockbench/history"
 	"github.com/lockbench/lockbench/internal/health"
 	"github.com/lockbench/lockbench/locks"
@@ -47,6 +48,12 @@ type Options struct {
 	// on the faults): to measure what the proxies cost a real cell. Each
 	// cell's Network says which way it went.
 	AlwaysProxy bool
+	// Agents, when set, runs every cell's clients on agents (bench run
+	// --agents); this process stays the controller.
+	Agents *Agents
+
+	// session is the run's registered agents, while the run lasts.
+	session *fleet.Session
 }
 
 // networkPath decides a cell's path from its schedule's requirements.
@@ -118,6 +125,9 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 			return nil, err
 		}
 	}
+	if err := checkAgents(o.Agents, sc, plans, prov.Name()); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("results dir: %w", err)
 	}
@@ -126,6 +136,19 @@ func ExecuteCells(ctx context.Context, sc Scenario, cells []Cell, o Options) (su
 		SchemaVersion: summary.SchemaVersion, RunID: o.RunID, Started: time.Now(),
 		Machine:  summary.Machine{Hostname: host, OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), CPUModel: cpuModel(), GoVersion: runtime.Version()},
 		Provider: prov.Name(), ProviderWhy: why, Scenario: recordScenario(sc),
+	}
+	if o.Agents != nil {
+		sum.Agents = o.Agents.Spec.String()
+		start := time.Now()
+		if o.session, err = openAgents(ctx, o.Agents, o.RunID, o.Dir); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if cerr := o.session.Close(context.WithoutCancel(ctx)); cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
+		say("%d agents (%s) registered in %v", o.Agents.Spec.Count, o.Agents.Spec, time.Since(start).Round(time.Millisecond))
 	}
 	defer func() {
 		judgeProgress(sum.Cells)
@@ -382,7 +405,7 @@ func cellBody(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options, re
 			// strategy's hook between SETNX and EXPIRE makes the cut.
 			cfg.Hooks.BetweenCommands = func(ctx context.Context, _ string) { target.BetweenCommands(ctx, g) }
 		}
-		if plan.client == nil {
+		if plan.client == nil && o.session == nil {
 			l, err := strategy.New(cfg)
 			if err != nil {
 				return err
@@ -474,6 +497,17 @@ func cellBody(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options, re
 		env.Faults = workloads.NewClientFaults(spec.Clients)
 	}
 
+	var onAgents *agentRun
+	if o.session != nil {
+		if err := workloads.Prepare(ctx, spec, env); err != nil {
+			return err
+		}
+		ac := &agentCell{plan: plan, nodes: nodes, mesh: mesh, resMesh: resMesh, groups: groups, timeout: commandTimeout(spec.TTL)}
+		if onAgents, err = prepareOnAgents(ctx, o.session, ac, env.KeyPrefix, w, clock); err != nil {
+			return err
+		}
+	}
+
 	timeline := plan.timeline
 	res.Timeline = recordTimeline(timeline)
 	target = &chaos.Target{Cluster: nodes.locks, Mesh: mesh, ResourceMesh: resMesh, Faults: env.Faults, Record: w.Append, Now: clock.Now,
@@ -492,7 +526,15 @@ func cellBody(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options, re
 	var restoreProcs func()
 	res.ClientProcs, restoreProcs = limitProcs(clientProcs(o.ClientProcs, loaded))
 	probe := health.Start(probeInterval)
-	wres, werr := workloads.Run(ctx, spec, env)
+	var (
+		wres *workloads.Result
+		werr error
+	)
+	if onAgents != nil {
+		wres, res.Agents, werr = onAgents.run(ctx, env)
+	} else {
+		wres, werr = workloads.Run(ctx, spec, env)
+	}
 	harness := judgeHarness(probe.Stop(), budget, warmErr)
 	res.Harness = &harness
 	if harness.Overloaded {

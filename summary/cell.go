@@ -81,6 +81,9 @@ type CellResult struct {
 	ClientProcs int `json:"client_procs,omitempty"`
 	// Harness is how well the harness itself ran during the load.
 	Harness *Harness `json:"harness,omitempty"`
+	// Agents are the agents that ran the cell's clients (bench run
+	// --agents), by index; empty when the controller ran them itself.
+	Agents []Agent `json:"agents,omitempty"`
 	// hists are the decoded Histograms: those SetHistograms was given, or
 	// those Read decoded.
 	hists map[string]*hdrhistogram.Histogram
@@ -229,4 +232,33 @@ type Second struct {
 	Unknown     int64 `json:"unknown"`
 	// P99us is the 99th percentile acquire latency in this second (µs).
 	P99us int64 `json:"p99_us"`
+}
+
+// Agent is what one agent did in a cell, and how far its clock could be
+// off the controller's.
+type Agent struct {
+	// Name and Index are the agent's.
+	Name  string `json:"name"`
+	Index int    `json:"index"`
+	// Clients is how many of the cell's clients it ran; Processes the
+	// history processes they ran as (a crash starts a new one).
+	Clients   int `json:"clients"`
+	Processes int `json:"processes"`
+	// Attempts and AcquireOK are its clients' acquire attempts and
+	// successes.
+	Attempts  int64 `json:"attempts"`
+	AcquireOK int64 `json:"acquire_ok"`
+	// OffsetMs is its clock minus the controller's, measured before the
+	// cell: what was taken off its times. RTTMs is the round trip of the
+	// probe that measured it.
+	OffsetMs float64 `json:"offset_ms"`
+	RTTMs    float64 `json:"rtt_ms"`
+	// DriftMs is how far the offset moved over the cell (measured again
+	// after it).
+	DriftMs float64 `json:"drift_ms"`
+	// UncertaintyMs (ε) bounds the error of its times on the history's
+	// timeline: half the probe's round trip, or the drift plus the second
+	// probe's half round trip when that is more. The checker widens its
+	// clients' intervals by it.
+	UncertaintyMs float64 `json:"uncertainty_ms"`
 }

@@ -34,7 +34,10 @@ type Summary struct {
 	// measured before the first cell: the share of throughput a proxied
 	// cell's figures lose to the proxies. Nil in runs before it was
 	// measured.
-	ProxyCost   *ProxyCost   `json:"proxy_cost,omitempty"`
+	ProxyCost *ProxyCost `json:"proxy_cost,omitempty"`
+	// Agents is the --agents spec the clients ran on ("local:3",
+	// "k8s:bench"); empty when the controller ran them itself.
+	Agents      string       `json:"agents,omitempty"`
 	Interrupted bool         `json:"interrupted,omitempty"`
 	Cells       []CellResult `json:"cells"`
 }

@@ -60,6 +60,8 @@ type Env struct {
 	// Clock is the run's clock; the history uses the same one.
 	Clock Clock
 	// NewRecorder gives each worker its recorder; nil records nothing.
+	// RunShare calls it once per worker, from one goroutine, before any
+	// worker starts.
 	NewRecorder func() Recorder
 	// Faults are the client faults to honour; nil means none.
 	Faults *ClientFaults
@@ -116,12 +118,80 @@ type ProcessLocker interface {
 // returned, with the statistics of what ran before it. A locker error
 // wrapping locks.ErrClientGone is recorded as unknown and followed by a
 // crash of the worker's process.
+//
+// Run is Prepare, RunShare over every worker, Merge and CountLostUpdates:
+// a run spread over agents does the same with one share per agent.
 func Run(ctx context.Context, spec Spec, env Env) (*Result, error) {
+	if spec.Groups == 0 {
+		spec.Groups = 1
+	}
+	if err := Prepare(ctx, spec, env); err != nil {
+		return nil, err
+	}
+	share, err := RunShare(ctx, spec, env, nil)
+	if share == nil {
+		return nil, err
+	}
+	res := Merge(spec, share)
+	if cerr := res.CountLostUpdates(ctx, env.Resources[0], env.KeyPrefix); cerr != nil {
+		return res, cerr
+	}
+	return res, err
+}
+
+// Prepare checks spec against env and zeroes the protected counters of
+// the run's keys: once per run, before any share of it starts.
+func Prepare(ctx context.Context, spec Spec, env Env) error {
+	if spec.Groups == 0 {
+		spec.Groups = 1
+	}
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	if len(env.Resources) == 0 {
+		return fmt.Errorf("workload %q needs a resource: %w", spec.Name, ErrBadSpec)
+	}
+	if spec.SkipResource { // the counters are never touched
+		return nil
+	}
+	return env.Resources[0].Reset(ctx, counterKeys(spec, env.KeyPrefix)...)
+}
+
+// counterKeys are the protected counters of spec's keys.
+func counterKeys(spec Spec, prefix string) []string {
+	counters := make([]string, spec.KeyCount())
+	for i := range counters {
+		counters[i] = CounterKey(KeyName(prefix, i))
+	}
+	return counters
+}
+
+// RunShare runs the workers of spec whose indexes are in workers (nil:
+// every worker, 0..Clients-1) until the duration or op budget is spent
+// or ctx ends, and returns what they measured. It neither zeroes nor
+// reads the counters (see Prepare and Result.CountLostUpdates): an agent
+// runs its share of a run whose counters the controller owns. Worker i
+// runs as process i (and i+Clients, i+2·Clients… after crashes), whatever
+// share it is in, so processes never collide across shares. The op
+// budget Spec.Ops is the share's own. A fatal locker error is returned
+// with the share measured up to it.
+func RunShare(ctx context.Context, spec Spec, env Env, workers []int) (*Share, error) {
 	if spec.Groups == 0 {
 		spec.Groups = 1
 	}
 	if err := spec.Validate(); err != nil {
 		return nil, err
+	}
+	if workers == nil {
+		workers = make([]int, spec.Clients)
+		for i := range workers {
+			workers[i] = i
+		}
+	}
+	for _, i := range workers {
+		if i < 0 || i >= spec.Clients {
+			return nil, fmt.Errorf("workload %q has no worker %d (clients 0..%d): %w", spec.Name, i, spec.Clients-1, ErrBadSpec)
+		}
 	}
 	if env.ClientLockers != nil && len(env.ClientLockers) != spec.Clients {
 		return nil, fmt.Errorf("workload %q has %d client lockers for %d clients: %w", spec.Name, len(env.ClientLockers), spec.Clients, ErrBadSpec)
@@ -130,21 +200,14 @@ func Run(ctx context.Context, spec Spec, env Env) (*Result, error) {
 		return nil, fmt.Errorf("workload %q needs a locker and a resource per group (%d) and a clock: %w", spec.Name, spec.Groups, ErrBadSpec)
 	}
 	keys := make([]string, spec.KeyCount())
-	counters := make([]string, len(keys))
 	for i := range keys {
 		keys[i] = KeyName(env.KeyPrefix, i)
-		counters[i] = CounterKey(keys[i])
-	}
-	if !spec.SkipResource { // else the counters are never touched
-		if err := env.Resources[0].Reset(ctx, counters...); err != nil {
-			return nil, err
-		}
 	}
 
 	shared := &sharedState{
 		spec:         spec,
 		keys:         keys,
-		counters:     counters,
+		counters:     counterKeys(spec, env.KeyPrefix),
 		lastRelease:  make([]atomic.Int64, len(keys)),
 		lastReleaser: make([]atomic.Int64, len(keys)),
 	}
@@ -155,9 +218,9 @@ func Run(ctx context.Context, spec Spec, env Env) (*Result, error) {
 	defer cancel()
 	shared.cancel = cancel
 	start := env.Clock.Now()
-	workers := make([]*worker, spec.Clients)
+	ws := make([]*worker, 0, len(workers))
 	var wg sync.WaitGroup
-	for i := range workers {
+	for _, i := range workers {
 		w := &worker{
 			id:       i,
 			process:  i,
@@ -178,64 +241,99 @@ func Run(ctx context.Context, spec Spec, env Env) (*Result, error) {
 			w.interval = time.Duration(float64(spec.Clients) / spec.Rate * float64(time.Second))
 			w.next = start + int64(w.interval)*int64(i)/int64(spec.Clients)
 		}
-		workers[i] = w
+		ws = append(ws, w)
 		w.proc, _ = w.locker.(ProcessLocker)
 		wctx := WithWorker(runCtx, i)
 		wg.Go(func() { w.run(wctx) })
 	}
 	wg.Wait()
 	cancel()
-	elapsed := time.Duration(env.Clock.Now() - start)
+	share := &Share{Elapsed: time.Duration(env.Clock.Now() - start)}
+	hists := map[string]*hdrhistogram.Histogram{}
+	for _, n := range histNames {
+		hists[n] = newHist()
+	}
+	var secondHists []*hdrhistogram.Histogram
+	for _, w := range ws {
+		share.Counts.add(&w.stats.counts)
+		for n, h := range w.stats.hists {
+			hists[n].Merge(h)
+		}
+		for i, s := range w.stats.seconds {
+			for len(share.Seconds) <= i {
+				share.Seconds = append(share.Seconds, Second{})
+				secondHists = append(secondHists, newSecondHist())
+			}
+			share.Seconds[i].AcquireOK += s.AcquireOK
+			share.Seconds[i].NotObtained += s.NotObtained
+			share.Seconds[i].Unknown += s.Unknown
+			if h := w.stats.secondHists[i]; h != nil {
+				secondHists[i].Merge(h)
+			}
+		}
+	}
+	share.hists, share.secondHists = hists, secondHists
+	return share, shared.fatalErr()
+}
 
-	res := &Result{Spec: spec, Elapsed: elapsed, Hists: map[string]*hdrhistogram.Histogram{}}
+// Merge makes a run's result of its shares: counts and per-second
+// counters add up, histograms merge, and the run's elapsed time is its
+// longest share's. The lost updates are left for CountLostUpdates.
+func Merge(spec Spec, shares ...*Share) *Result {
+	res := &Result{Spec: spec, Hists: map[string]*hdrhistogram.Histogram{}}
 	for _, n := range histNames {
 		res.Hists[n] = newHist()
 	}
 	var secondHists []*hdrhistogram.Histogram
-	for _, w := range workers {
-		res.Counts.add(&w.stats.counts)
-		for n, h := range w.stats.hists {
-			res.Hists[n].Merge(h)
+	for _, s := range shares {
+		res.Elapsed = max(res.Elapsed, s.Elapsed)
+		res.Counts.add(&s.Counts)
+		for n, h := range s.hists {
+			if res.Hists[n] != nil {
+				res.Hists[n].Merge(h)
+			}
 		}
-		for i, s := range w.stats.seconds {
+		for i, sec := range s.Seconds {
 			for len(res.Seconds) <= i {
 				res.Seconds = append(res.Seconds, Second{})
-				secondHists = append(secondHists, hdrhistogram.New(histMinUS, histMaxUS, 2))
+				secondHists = append(secondHists, newSecondHist())
 			}
-			res.Seconds[i].AcquireOK += s.AcquireOK
-			res.Seconds[i].NotObtained += s.NotObtained
-			res.Seconds[i].Unknown += s.Unknown
-			if h := w.stats.secondHists[i]; h != nil {
-				secondHists[i].Merge(h)
+			res.Seconds[i].AcquireOK += sec.AcquireOK
+			res.Seconds[i].NotObtained += sec.NotObtained
+			res.Seconds[i].Unknown += sec.Unknown
+			if i < len(s.secondHists) && s.secondHists[i] != nil {
+				secondHists[i].Merge(s.secondHists[i])
 			}
 		}
 	}
 	for i, h := range secondHists {
 		res.Seconds[i].P99us = h.ValueAtQuantile(99)
 	}
-	if secs := elapsed.Seconds(); secs > 0 {
+	if secs := res.Elapsed.Seconds(); secs > 0 {
 		res.Throughput = float64(res.Counts.AcquireOK) / secs
 		res.AchievedRate = float64(res.Counts.Attempts) / secs
 	}
 	res.Saturated = spec.Rate > 0 && res.AchievedRate < 0.99*spec.Rate
+	return res
+}
 
-	// The counters' final values tell how many increments survived.
+// CountLostUpdates reads the run's counters from the resource (as seen
+// through resource) and sets LostUpdates: the successful writes the
+// counters' final sum does not show. Call it once every share is done.
+func (r *Result) CountLostUpdates(ctx context.Context, resource *Resource, keyPrefix string) error {
+	if r.Spec.SkipResource {
+		return nil
+	}
 	var final int64
-	for _, c := range counters {
-		if spec.SkipResource {
-			break
-		}
-		v, err := env.Resources[0].Read(context.WithoutCancel(ctx), c)
+	for _, c := range counterKeys(r.Spec, keyPrefix) {
+		v, err := resource.Read(context.WithoutCancel(ctx), c)
 		if err != nil {
-			return res, fmt.Errorf("read final counter %s: %w", c, err)
+			return fmt.Errorf("read final counter %s: %w", c, err)
 		}
 		final += v
 	}
-	res.LostUpdates = res.Counts.WritesOK - final
-	if err := shared.fatalErr(); err != nil {
-		return res, err
-	}
-	return res, nil
+	r.LostUpdates = r.Counts.WritesOK - final
+	return nil
 }
 
 // locker is worker i's locker: its own when env has one per client, else

@@ -1,6 +1,8 @@
 package workloads
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 	"unsafe"
 
@@ -126,7 +128,7 @@ func (s *workerStats) record(h *hdrhistogram.Histogram, d time.Duration) {
 
 // second returns the counters of the second holding t (ns since start).
 func (s *workerStats) second(t int64) (*Second, *hdrhistogram.Histogram) {
-	i := int(t / int64(time.Second))
+	i := int(max(t, 0) / int64(time.Second)) // an agent's skewed clock may start below 0
 	for len(s.seconds) <= i {
 		s.seconds = append(s.seconds, Second{})
 		s.secondHists = append(s.secondHists, nil)
@@ -135,4 +137,79 @@ func (s *workerStats) second(t int64) (*Second, *hdrhistogram.Histogram) {
 		s.secondHists[i] = newSecondHist()
 	}
 	return &s.seconds[i], s.secondHists[i]
+}
+
+// Share is what one set of a run's workers measured: every worker of a
+// run on one host, or an agent's slice of them. It travels between hosts
+// as JSON, histograms in HdrHistogram's compressed encoding.
+type Share struct {
+	// Elapsed is from the share's start to its last worker's end.
+	Elapsed time.Duration `json:"elapsed_ns"`
+	Counts  Counts        `json:"counts"`
+	// Seconds are per-second counters; their P99us is filled in by Merge.
+	Seconds []Second `json:"seconds"`
+
+	hists       map[string]*hdrhistogram.Histogram
+	secondHists []*hdrhistogram.Histogram
+}
+
+// shareWire is a Share as JSON.
+type shareWire struct {
+	Elapsed     time.Duration     `json:"elapsed_ns"`
+	Counts      Counts            `json:"counts"`
+	Seconds     []Second          `json:"seconds"`
+	Hists       map[string][]byte `json:"hists"`
+	SecondHists [][]byte          `json:"second_hists"`
+}
+
+// MarshalJSON encodes the share with its histograms.
+func (s *Share) MarshalJSON() ([]byte, error) {
+	w := shareWire{Elapsed: s.Elapsed, Counts: s.Counts, Seconds: s.Seconds, Hists: map[string][]byte{}}
+	for n, h := range s.hists {
+		b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+		if err != nil {
+			return nil, fmt.Errorf("encode histogram %s: %w", n, err)
+		}
+		w.Hists[n] = b
+	}
+	for i, h := range s.secondHists {
+		if h == nil {
+			w.SecondHists = append(w.SecondHists, nil)
+			continue
+		}
+		b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+		if err != nil {
+			return nil, fmt.Errorf("encode histogram of second %d: %w", i, err)
+		}
+		w.SecondHists = append(w.SecondHists, b)
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes a share MarshalJSON encoded.
+func (s *Share) UnmarshalJSON(b []byte) error {
+	var w shareWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*s = Share{Elapsed: w.Elapsed, Counts: w.Counts, Seconds: w.Seconds, hists: map[string]*hdrhistogram.Histogram{}}
+	for n, enc := range w.Hists {
+		h, err := hdrhistogram.Decode(enc)
+		if err != nil {
+			return fmt.Errorf("decode histogram %s: %w", n, err)
+		}
+		s.hists[n] = h
+	}
+	for i, enc := range w.SecondHists {
+		if enc == nil {
+			s.secondHists = append(s.secondHists, nil)
+			continue
+		}
+		h, err := hdrhistogram.Decode(enc)
+		if err != nil {
+			return fmt.Errorf("decode histogram of second %d: %w", i, err)
+		}
+		s.secondHists = append(s.secondHists, h)
+	}
+	return nil
 }

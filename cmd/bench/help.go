@@ -53,6 +53,10 @@ func commands() []command {
 			"the harness against the physical limit",
 			"Measures on the same nodes: node start time, the SET round trip direct and through an idle proxy, and lock cycles/s of redis-benchmark, a bare go-redis loop and the harness itself, in rounds; judges the harness against its targets (≥ 0.90 × the bare loop, ≥ 0.85 × the redis-benchmark limit) on the paired ratios of the rounds in which other processes left the machine alone; writes results/<run-id>/calibrate.json. Exit 0 targets met, 1 a target missed, 2 not judged (too few quiet rounds) or interrupted, 3 bad input.",
 			calibrate},
+		{"agent", "[--controller HOST:PORT --index N] | manifest [flags]",
+			"worker mode: run a share of a controller's clients (bench run --agents)",
+			"Dials the controller of a `bench run --agents` run, registers under its index, and runs its share of every cell's clients with its own clock, streaming their history events and measurements back; the controller owns the nodes, the faults, the history and the checker. The token comes from LOCKBENCH_AGENT_TOKEN, which the controller's engine sets. `bench agent manifest` prints the Kubernetes Secret, Service and Indexed Job of a run for users who apply manifests themselves. Exit 0 when the controller said bye, 2 when interrupted or the controller went away, 3 on bad input or a refused registration.",
+			agentCmd},
 	}
 }
 
