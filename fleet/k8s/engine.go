@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,7 +34,9 @@ var _ fleet.Engine = (*Engine)(nil)
 // New returns an engine for namespace (which overrides o.Namespace when
 // not empty). It talks to the cluster it runs in when in a pod, else to
 // the current context of the default kubeconfig ($KUBECONFIG or
-// ~/.kube/config).
+// ~/.kube/config). Agents reach the controller only in a pod behind the
+// run's Service, so a controller outside the cluster can start agents
+// but they will not register; New does not forbid it, for debugging.
 func New(namespace string, o Options) (*Engine, error) {
 	if namespace != "" {
 		o.Namespace = namespace
@@ -45,17 +48,26 @@ func New(namespace string, o Options) (*Engine, error) {
 	if errors.Is(err, rest.ErrNotInCluster) {
 		rules := clientcmd.NewDefaultClientConfigLoadingRules()
 		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+		if clientcmd.IsEmptyConfig(err) {
+			return nil, errors.New("k8s engine: not in a pod and no kubeconfig found: set KUBECONFIG or create ~/.kube/config (kubectl config)")
+		}
 		if err != nil {
-			return nil, fmt.Errorf("k8s engine: not in a pod and no usable kubeconfig (set KUBECONFIG or run kubectl config use-context): %v", err)
+			return nil, fmt.Errorf("k8s engine: not in a pod and no usable kubeconfig (set KUBECONFIG or run kubectl config use-context): %s", oneLine(err))
 		}
 	} else if err != nil {
-		return nil, fmt.Errorf("k8s engine: in a pod but its service account is unusable (check the pod's automountServiceAccountToken): %v", err)
+		return nil, fmt.Errorf("k8s engine: in a pod but its service account is unusable (check the pod's automountServiceAccountToken): %s", oneLine(err))
 	}
 	c, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("k8s engine: cannot make a client for %s (check the kubeconfig's server and credentials): %v", cfg.Host, err)
+		return nil, fmt.Errorf("k8s engine: cannot make a client for %s (check the kubeconfig's server and credentials): %s", cfg.Host, oneLine(err))
 	}
 	return NewWithClient(c, o), nil
+}
+
+// oneLine is err's message on one line: New's errors are read on a
+// terminal, and client-go's may span several.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 // NewWithClient returns an engine using c, such as a fake clientset in

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -484,6 +485,7 @@ func TestNames(t *testing.T) {
 		{strings.Repeat("a", 80), ""},
 		{strings.Repeat("Ab_", 27), ""},
 		{"---", ""},
+		{"", ""},
 		{"é☃", ""},
 		{strings.Repeat("a", 52) + "-b", ""},
 	}
@@ -510,5 +512,66 @@ func TestNames(t *testing.T) {
 	}
 	if a, b := Name(strings.Repeat("x", 80)), Name(strings.Repeat("x", 81)); a == b {
 		t.Errorf("80 and 81 x's both named %q", a)
+	}
+}
+
+func TestNew(t *testing.T) {
+	// Never in a pod here, whatever the machine: no in-cluster config.
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("KUBERNETES_SERVICE_PORT", "")
+	dir := t.TempDir()
+	good := dir + "/good"
+	// A kubeconfig naming a server nothing listens on: New makes a client
+	// and contacts nothing.
+	const kubeconfig = `apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "https://127.0.0.1:1"}
+users:
+- name: u
+  user: {token: "x"}
+contexts:
+- name: ctx
+  context: {cluster: c, user: u, namespace: other}
+current-context: ctx
+`
+	if err := os.WriteFile(good, []byte(kubeconfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		kubeconfig string
+		namespace  string
+		opts       Options
+		wantErr    string
+		wantNS     string
+	}{
+		{name: "kubeconfig", kubeconfig: good, namespace: ns, wantNS: ns},
+		{name: "namespace from options", kubeconfig: good, opts: Options{Namespace: "opt"}, wantNS: "opt"},
+		{name: "argument beats options", kubeconfig: good, namespace: ns, opts: Options{Namespace: "opt"}, wantNS: ns},
+		{name: "no namespace", kubeconfig: good, wantErr: "k8s:NAMESPACE"},
+		{name: "no kubeconfig", kubeconfig: dir + "/missing", namespace: ns, wantErr: "KUBECONFIG"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("KUBECONFIG", tt.kubeconfig)
+			e, err := New(tt.namespace, tt.opts)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Errorf("New: %v, want one line about %s", err, tt.wantErr)
+				}
+				if testing.Verbose() {
+					t.Log(err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.opts.Namespace != tt.wantNS || e.client == nil {
+				t.Errorf("New: namespace %q client %v, want %q", e.opts.Namespace, e.client, tt.wantNS)
+			}
+		})
 	}
 }

@@ -31,20 +31,33 @@ import (
 
 // Defaults for the Options left zero.
 const (
-	DefaultImage            = "lockbench:latest"
-	DefaultActiveDeadline   = time.Hour
+	// DefaultImage is the agent image when Options.Image is empty.
+	DefaultImage = "lockbench:latest"
+	// DefaultActiveDeadline bounds a Job whose Options.ActiveDeadline is
+	// zero: longer than any run, short enough not to leave agents of a
+	// lost controller running for long.
+	DefaultActiveDeadline = time.Hour
+	// DefaultTTLAfterFinished keeps a finished Job's pods for their logs.
 	DefaultTTLAfterFinished = 10 * time.Minute
 )
 
 // Label keys and values the engine puts on its objects (the recommended
 // app.kubernetes.io labels), and the ones the controller pod must carry.
 const (
-	LabelName      = "app.kubernetes.io/name"
-	LabelInstance  = "app.kubernetes.io/instance"
+	// LabelName is AppName on every object, and on the controller pod.
+	LabelName = "app.kubernetes.io/name"
+	// LabelInstance is the run's Instance on the engine's objects, so
+	// that concurrent runs' objects and pods are told apart.
+	LabelInstance = "app.kubernetes.io/instance"
+	// LabelComponent is ComponentAgent on the engine's objects and
+	// ComponentController on the controller pod.
 	LabelComponent = "app.kubernetes.io/component"
 
-	AppName             = "lockbench"
-	ComponentAgent      = "agent"
+	// AppName is the value of LabelName.
+	AppName = "lockbench"
+	// ComponentAgent marks the agents' objects and pods.
+	ComponentAgent = "agent"
+	// ComponentController marks the controller pod the Service selects.
 	ComponentController = "controller"
 )
 
@@ -52,10 +65,14 @@ const (
 // JOB_COMPLETION_INDEX in every pod of an Indexed Job; the agent takes its
 // index from there, so the pod template is the same for every index.
 const (
+	// EnvController is the controller's host:port (ControllerAddress).
 	EnvController = "LOCKBENCH_CONTROLLER"
-	EnvToken      = "LOCKBENCH_AGENT_TOKEN"
-	EnvName       = "LOCKBENCH_AGENT_NAME"
-	EnvIndex      = "JOB_COMPLETION_INDEX"
+	// EnvToken is the run's token, from the Secret.
+	EnvToken = "LOCKBENCH_AGENT_TOKEN"
+	// EnvName is the agent's pod name, for the controller's messages.
+	EnvName = "LOCKBENCH_AGENT_NAME"
+	// EnvIndex is the agent's index, 0..Agents-1, set by Kubernetes.
+	EnvIndex = "JOB_COMPLETION_INDEX"
 )
 
 // TokenKey is the key of the token in the run's Secret.
@@ -81,7 +98,8 @@ type Options struct {
 	// Command runs an agent; []string{"bench", "agent"} if empty. The
 	// Launch's Args follow it.
 	Command []string
-	// Port is the controller's port; the Launch's Port if zero.
+	// Port is the controller's port, both the Service's port and the
+	// controller pod's port it forwards to; the Launch's Port if zero.
 	Port int
 	// ActiveDeadline bounds the Job's life, so agents a lost controller
 	// left behind do not run forever; DefaultActiveDeadline if zero.
@@ -164,7 +182,7 @@ func Instance(runID string) string {
 		}
 	}
 	s := strings.Trim(b.String(), "-")
-	if s == runID && len(s) <= maxInstance {
+	if s == runID && s != "" && len(s) <= maxInstance {
 		return s
 	}
 	sum := sha256.Sum256([]byte(runID))
