@@ -423,6 +423,10 @@ func TestWriteManifest(t *testing.T) {
 					t.Errorf("header says nothing of %q:\n%s", want, buf.String())
 				}
 			}
+			header := strings.SplitN(buf.String(), "---", 2)[0]
+			if placeholder := strings.Contains(header, "Replace "+TokenPlaceholder); placeholder != (tt.launch.Token == "") {
+				t.Errorf("header asks to replace the placeholder: %v, with token %q", placeholder, tt.launch.Token)
+			}
 			docs := strings.Split(buf.String(), "\n---\n")[1:]
 			if len(docs) != 3 {
 				t.Fatalf("%d documents, want 3:\n%s", len(docs), buf.String())
@@ -573,5 +577,36 @@ current-context: ctx
 				t.Errorf("New: namespace %q client %v, want %q", e.opts.Namespace, e.client, tt.wantNS)
 			}
 		})
+	}
+}
+
+func TestStopConcurrent(t *testing.T) {
+	c := fake.NewClientset()
+	run, err := NewWithClient(c, Options{Namespace: ns}).Start(context.Background(), launch(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The run's context ending and the controller's deferred Stop may
+	// both stop it: each deletes, once, and neither sees an error.
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { errs <- run.Stop(context.Background()) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	deletes := 0
+	for _, a := range c.Actions() {
+		if a.GetVerb() == "delete" {
+			deletes++
+		}
+	}
+	if deletes != 3 {
+		t.Errorf("%d deletes, want 3", deletes)
+	}
+	if got := left(t, c); len(got) != 0 {
+		t.Errorf("left behind %v", got)
 	}
 }
