@@ -22,9 +22,10 @@ const DefaultK8sAgents = 3
 // connection of the controller's.
 const MaxAgents = 256
 
-// Spec is a parsed --agents value: local:N, or k8s:NAMESPACE[:N].
+// Spec is a parsed --agents value: local:N, k8s:NAMESPACE[:N], or
+// wait:N (agents started by someone else, from bench agent manifest).
 type Spec struct {
-	// Engine is "local" or "k8s".
+	// Engine is "local", "k8s" or "wait".
 	Engine string
 	// Count is how many agents.
 	Count int
@@ -44,7 +45,7 @@ func (s Spec) String() string {
 func ParseSpec(v string) (Spec, error) {
 	engine, rest, _ := strings.Cut(strings.TrimSpace(v), ":")
 	bad := func(why string) (Spec, error) {
-		return Spec{}, fmt.Errorf("--agents %q: %s (want local:N or k8s:NAMESPACE[:N]): %w", v, why, ErrBadSpec)
+		return Spec{}, fmt.Errorf("--agents %q: %s (want local:N, k8s:NAMESPACE[:N] or wait:N): %w", v, why, ErrBadSpec)
 	}
 	count := func(s string) (int, error) {
 		n, err := strconv.Atoi(s)
@@ -54,12 +55,12 @@ func ParseSpec(v string) (Spec, error) {
 		return n, nil
 	}
 	switch engine {
-	case "local":
+	case "local", "wait":
 		n, err := count(rest)
 		if err != nil {
 			return bad(err.Error())
 		}
-		return Spec{Engine: "local", Count: n}, nil
+		return Spec{Engine: engine, Count: n}, nil
 	case "k8s":
 		ns, n, hasN := strings.Cut(rest, ":")
 		if ns == "" {
@@ -90,17 +91,61 @@ type Session struct {
 // exiter is a Launched that can tell an agent ended early.
 type exiter interface{ Exited() error }
 
+// failer is a Launched that can tell its agents failed for good before
+// registering (a pod's image cannot be pulled): the reason, or "".
+type failer interface {
+	Failed(ctx context.Context) (string, error)
+}
+
+// earlyEnd says why an agent will never register, or nil.
+func earlyEnd(ctx context.Context, l Launched) error {
+	if ex, ok := l.(exiter); ok {
+		if err := ex.Exited(); err != nil {
+			return err
+		}
+	}
+	if f, ok := l.(failer); ok {
+		if why, err := f.Failed(ctx); err == nil && why != "" {
+			return errors.New(why)
+		}
+	}
+	return nil
+}
+
+// Waiting is the engine of agents someone else starts (wait:N): kubectl
+// apply of bench agent manifest's objects, or bench agent by hand. It
+// starts nothing and stops nothing; the controller waits for them.
+type Waiting struct{}
+
+// Name is "wait".
+func (Waiting) Name() string { return "wait" }
+
+// Start starts nothing.
+func (Waiting) Start(context.Context, Launch) (Launched, error) { return noAgents{}, nil }
+
+type noAgents struct{}
+
+func (noAgents) Stop(context.Context) error { return nil }
+
 // Open starts spec.Count agents through engine, listening on listen
 // (host:port), and waits until every one registered, within timeout.
 // logDir is the run's directory, where an engine may keep the agents'
 // output.
 // On error nothing is left running.
 func Open(ctx context.Context, engine Engine, spec Spec, listen, runID, logDir string, args []string, timeout time.Duration) (*Session, error) {
-	token := make([]byte, 16)
-	if _, err := rand.Read(token); err != nil {
-		return nil, fmt.Errorf("agents: token: %w", err)
+	return OpenWithToken(ctx, engine, spec, listen, "", runID, logDir, args, timeout)
+}
+
+// OpenWithToken is Open with the agents' token given (agents started by
+// someone else know it in advance); an empty token is made up at random.
+func OpenWithToken(ctx context.Context, engine Engine, spec Spec, listen, tok, runID, logDir string, args []string, timeout time.Duration) (*Session, error) {
+	if tok == "" {
+		token := make([]byte, 16)
+		if _, err := rand.Read(token); err != nil {
+			return nil, fmt.Errorf("agents: token: %w", err)
+		}
+		tok = hex.EncodeToString(token)
 	}
-	tok := hex.EncodeToString(token)
 	ctrl, err := Listen(listen, tok)
 	if err != nil {
 		return nil, err
@@ -113,28 +158,26 @@ func Open(ctx context.Context, engine Engine, spec Spec, listen, runID, logDir s
 	s := &Session{Spec: spec, Controller: ctrl, launched: launched}
 	actx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("not all registered within %v", timeout))
 	defer cancel()
-	if ex, ok := launched.(exiter); ok {
-		// An agent that exits before registering never will: say so
-		// at once rather than at the timeout.
-		watch, stop := context.WithCancelCause(actx)
-		defer stop(nil)
-		go func() {
-			t := time.NewTicker(100 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-watch.Done():
+	// An agent that ended before registering never will: say so at once
+	// rather than at the timeout.
+	watch, stop := context.WithCancelCause(actx)
+	defer stop(nil)
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-watch.Done():
+				return
+			case <-t.C:
+				if err := earlyEnd(watch, launched); err != nil {
+					stop(err)
 					return
-				case <-t.C:
-					if err := ex.Exited(); err != nil {
-						stop(err)
-						return
-					}
 				}
 			}
-		}()
-		actx = watch
-	}
+		}
+	}()
+	actx = watch
 	if err := ctrl.Accept(actx, spec.Count); err != nil {
 		_ = s.Close(context.WithoutCancel(ctx))
 		if ctx.Err() != nil {

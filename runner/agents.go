@@ -34,6 +34,9 @@ type Agents struct {
 	Args []string
 	// RegisterTimeout bounds their registration; zero means two minutes.
 	RegisterTimeout time.Duration
+	// Token is the agents' token; empty makes one up, which only agents
+	// the engine starts can know.
+	Token string
 }
 
 // remote reports whether the agents run on other hosts, which reach
@@ -81,7 +84,7 @@ func openAgents(ctx context.Context, a *Agents, runID, dir string) (*fleet.Sessi
 	if timeout <= 0 {
 		timeout = defaultRegisterTimeout
 	}
-	return fleet.Open(ctx, a.Engine, a.Spec, listen, runID, dir, a.Args, timeout)
+	return fleet.OpenWithToken(ctx, a.Engine, a.Spec, listen, a.Token, runID, dir, a.Args, timeout)
 }
 
 // agentCell is what the agent path of a cell needs from cellBody.

@@ -59,6 +59,16 @@ func (a *agentOptions) agents() (*runner.Agents, error) {
 	switch spec.Engine {
 	case "local":
 		ra.Engine = &fleet.Local{}
+	case "wait":
+		// Agents applied from bench agent manifest: they hold the token
+		// the user put in its Secret, and the controller must too.
+		ra.Engine = fleet.Waiting{}
+		if ra.Token = os.Getenv("LOCKBENCH_AGENT_TOKEN"); ra.Token == "" {
+			return nil, fmt.Errorf("--agents wait:N needs LOCKBENCH_AGENT_TOKEN set to the token the agents were given (the manifest's Secret): %w", errBadInput)
+		}
+		if ra.Listen == "" {
+			ra.Listen = fmt.Sprintf(":%d", defaultAgentPort)
+		}
 	default:
 		e, err := k8sEngine(spec, a.image)
 		if err != nil {

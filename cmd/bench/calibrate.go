@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lockbench/lockbench/cluster"
+	"github.com/lockbench/lockbench/fleet"
 	"github.com/lockbench/lockbench/runner"
 )
 
@@ -146,9 +147,11 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 }
 
 // isEnvError reports errors of the environment the user can fix (no
-// Redis, unreachable addresses, a fault the provider cannot do).
+// Redis, unreachable addresses, a fault the provider cannot do, agents
+// that could not be started or did not register).
 func isEnvError(err error) bool {
-	return errors.Is(err, cluster.ErrUnavailable) || errors.Is(err, cluster.ErrBadSpec) || errors.Is(err, cluster.ErrUnsupported)
+	return errors.Is(err, cluster.ErrUnavailable) || errors.Is(err, cluster.ErrBadSpec) || errors.Is(err, cluster.ErrUnsupported) ||
+		errors.Is(err, fleet.ErrAgent)
 }
 
 // startCPUProfile profiles the process into path until the returned stop

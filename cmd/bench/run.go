@@ -54,7 +54,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "results", "directory that receives results/<run-id>/")
 	clientProcs := fs.Int("client-procs", 0, "GOMAXPROCS while a cell's workload runs: 0 keeps a CPU free per node the cell loads if there are CPUs to spare, -1 uses every CPU")
 	var ag agentOptions
-	fs.StringVar(&ag.spec, "agents", "", "run the clients on agents: local:N (N processes here) or k8s:NAMESPACE[:N] (an Indexed Job; default 3); this process stays the controller")
+	fs.StringVar(&ag.spec, "agents", "", "run the clients on agents: local:N (N processes here), k8s:NAMESPACE[:N] (an Indexed Job; default 3) or wait:N (agents applied from bench agent manifest); this process stays the controller")
 	fs.StringVar(&ag.image, "agent-image", "", "the image of the agents' pods, holding the bench binary (k8s; default lockbench:latest)")
 	fs.StringVar(&ag.listen, "agent-listen", "", "where the controller listens for its agents (default 127.0.0.1:0 for local agents, :7946 for k8s)")
 	alwaysProxy := fs.Bool("always-proxy", false, "send every cell through the fault proxies, also cells without a network fault (which otherwise connect directly): to measure what the proxies cost")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -418,7 +419,7 @@ func TestWriteManifest(t *testing.T) {
 			if err := WriteManifest(&buf, opts, tt.launch); err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range []string{"k8s:" + ns, LabelComponent + ": " + ComponentController, "7070"} {
+			for _, want := range []string{fmt.Sprintf("--agents wait:%d --agent-listen :7070", tt.launch.Agents), LabelComponent + ": " + ComponentController} {
 				if !strings.Contains(strings.SplitN(buf.String(), "---", 2)[0], want) {
 					t.Errorf("header says nothing of %q:\n%s", want, buf.String())
 				}

@@ -37,12 +37,13 @@ func WriteManifest(w io.Writer, o Options, l fleet.Launch) error {
 # The controller runs in a pod of namespace %s carrying the labels
 #   %s: %s
 #   %s: %s
-# and listens on port %d, where the Service %s sends the agents:
-#   bench run --agents k8s:%s ...
-# Its token must be the one in the Secret %s (key %q).
+# and listens on port %d, where the Service %s sends the agents,
+# waiting for these agents rather than starting its own:
+#   LOCKBENCH_AGENT_TOKEN=<the token> bench run --agents wait:%d --agent-listen :%d ...
+# The token must be the one in the Secret %s (key %q).
 `, l.RunID, l.Agents, o.Namespace, o.Namespace,
 		LabelName, AppName, LabelComponent, ComponentController,
-		o.Port, service.Name, o.Namespace, secret.Name, TokenKey)
+		o.Port, service.Name, l.Agents, o.Port, secret.Name, TokenKey)
 	if l.Token == TokenPlaceholder {
 		fmt.Fprintf(bw, "# Replace %s below with that token before applying.\n", TokenPlaceholder)
 	}
