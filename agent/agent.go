@@ -167,8 +167,15 @@ func dial(ctx context.Context, addr string, timeout time.Duration) (net.Conn, er
 	}
 }
 
-// skewedClock is the agent's clock for one cell: a monotonic clock
-// started when the cell was assigned, plus the test-only offset.
+// clockOrigin is how long before a cell's assignment the agent's clock
+// for the cell reads zero. Any origin would do, as another host's clock
+// has its own and the controller measures the offset; this one keeps
+// readings positive (the history format's times are) under a test skew
+// of up to that much behind.
+const clockOrigin = 10 * time.Second
+
+// skewedClock is the agent's clock for one cell: a monotonic clock from
+// clockOrigin before the cell was assigned, plus the test-only offset.
 type skewedClock struct {
 	c      history.Clock
 	offset int64
@@ -201,7 +208,7 @@ func prepare(ctx context.Context, cfg Config, conn *wire.Conn, a *wire.Assign) (
 	if err != nil {
 		return nil, err
 	}
-	c := &cell{a: a, conn: conn, clock: skewedClock{c: history.NewClock(), offset: int64(cfg.ClockOffset)}, log: cfg.Log}
+	c := &cell{a: a, conn: conn, clock: skewedClock{c: history.NewClock(), offset: int64(clockOrigin + cfg.ClockOffset)}, log: cfg.Log}
 	spec := a.Spec
 	groups := max(spec.Groups, 1)
 	perGroup := (spec.Clients + groups - 1) / groups

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // ErrBadConfig marks agent settings that cannot work.
@@ -20,10 +22,10 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	controller := fs.String("controller", "", "the controller's host:port (default $LOCKBENCH_CONTROLLER)")
 	name := fs.String("name", "", "the agent's name in the history and the summary (default $LOCKBENCH_AGENT_NAME, else the host name)")
 	index := fs.Int("index", -1, "the agent's index among the run's agents (default $JOB_COMPLETION_INDEX, which an Indexed Job sets)")
-	clockOffset := fs.Duration("test-clock-offset", 0, "test only: add this to every reading of the agent's clock")
+	clockOffsets := fs.String("test-clock-offset", "", "test only: add this to every reading of the agent's clock; a comma-separated list gives agent i the i-th value (modulo its length)")
 	pongDelay := fs.Duration("test-pong-delay", 0, "test only: delay every answer to a clock probe")
 	return func() (Config, error) {
-		cfg := Config{Controller: *controller, Name: *name, Index: *index, ClockOffset: *clockOffset, PongDelay: *pongDelay,
+		cfg := Config{Controller: *controller, Name: *name, Index: *index, PongDelay: *pongDelay,
 			Token: getenv("LOCKBENCH_AGENT_TOKEN")}
 		if cfg.Controller == "" {
 			cfg.Controller = getenv("LOCKBENCH_CONTROLLER")
@@ -38,6 +40,14 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 				return cfg, fmt.Errorf("no index: give --index N or run in an Indexed Job (JOB_COMPLETION_INDEX=%q): %w", v, ErrBadConfig)
 			}
 			cfg.Index = n
+		}
+		if *clockOffsets != "" {
+			list := strings.Split(*clockOffsets, ",")
+			d, err := time.ParseDuration(strings.TrimSpace(list[cfg.Index%len(list)]))
+			if err != nil {
+				return cfg, fmt.Errorf("--test-clock-offset: %w: %w", err, ErrBadConfig)
+			}
+			cfg.ClockOffset = d
 		}
 		if cfg.Token == "" {
 			return cfg, fmt.Errorf("LOCKBENCH_AGENT_TOKEN is not set: the controller's engine sets it: %w", ErrBadConfig)

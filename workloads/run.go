@@ -211,13 +211,14 @@ func RunShare(ctx context.Context, spec Spec, env Env, workers []int) (*Share, e
 		lastRelease:  make([]atomic.Int64, len(keys)),
 		lastReleaser: make([]atomic.Int64, len(keys)),
 	}
+	start := env.Clock.Now()
+	shared.start = start
 	if spec.Duration > 0 {
-		shared.stopAt = env.Clock.Now() + int64(spec.Duration)
+		shared.stopAt = start + int64(spec.Duration)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	shared.cancel = cancel
-	start := env.Clock.Now()
 	ws := make([]*worker, 0, len(workers))
 	var wg sync.WaitGroup
 	for _, i := range workers {
@@ -351,7 +352,10 @@ type sharedState struct {
 	keys     []string
 	counters []string
 	stopAt   int64 // run clock ns; 0 = no time bound
-	started  atomic.Int64
+	// start is when the share started (run clock ns): per-second
+	// counters count from it, whatever the clock's origin.
+	start   int64
+	started atomic.Int64
 	// lastRelease/lastReleaser: when and by whom each key was last
 	// released, for the handoff latency.
 	lastRelease  []atomic.Int64
@@ -490,7 +494,7 @@ func (w *worker) cycle(ctx context.Context, step Step, intended int64) {
 	w.rec.Append(ev)
 	lease, err := w.locker.Acquire(ctx, key, spec.TTL)
 	done := clk.Now()
-	sec, secHist := st.second(done)
+	sec, secHist := st.second(done - w.shared.start)
 	st.record(st.hists[HistAcquireService], time.Duration(done-actual))
 	st.record(secHist, time.Duration(done-intended))
 	if err != nil {

@@ -126,9 +126,10 @@ func (s *workerStats) record(h *hdrhistogram.Histogram, d time.Duration) {
 	h.RecordValue(min(us, histMaxUS))
 }
 
-// second returns the counters of the second holding t (ns since start).
+// second returns the counters of the second holding t (ns since the
+// share started).
 func (s *workerStats) second(t int64) (*Second, *hdrhistogram.Histogram) {
-	i := int(max(t, 0) / int64(time.Second)) // an agent's skewed clock may start below 0
+	i := int(max(t, 0) / int64(time.Second))
 	for len(s.seconds) <= i {
 		s.seconds = append(s.seconds, Second{})
 		s.secondHists = append(s.secondHists, nil)
