@@ -1158,6 +1158,15 @@ func (c *Comparison) networkDiffers() int {
 // ran on different hosts, CPU models or CPU counts. Safety verdicts do not
 // depend on the machine and are still compared.
 func incomparable(base, nw *summary.Summary) string {
+	if base.Agents != nw.Agents {
+		where := func(s *summary.Summary) string {
+			if s.Agents == "" {
+				return "in its own process"
+			}
+			return "on agents " + s.Agents
+		}
+		return fmt.Sprintf("BASE ran its clients %s, NEW %s: their timings measure different set-ups; run both sides the same way", where(base), where(nw))
+	}
 	b, n := base.Machine, nw.Machine
 	if b.Hostname == n.Hostname && b.CPUModel == n.CPUModel && b.CPUs == n.CPUs && b.OS == n.OS && b.Arch == n.Arch {
 		return ""

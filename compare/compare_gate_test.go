@@ -172,3 +172,24 @@ func TestNetworkPathChangeIsNotJudged(t *testing.T) {
 		t.Errorf("network path changed: exit %d, regressions %v; want 2 and none", c.ExitCode(), c.Regressions())
 	}
 }
+
+// TestAgentsRunIsNotJudged: NEW ran its clients on agents, BASE in its
+// own process: the timings are not judged (exit 2, a reason naming the
+// agents), and a regression of 30 % goes unreported rather than blamed
+// on the code.
+func TestAgentsRunIsNotJudged(t *testing.T) {
+	base := pooled(committedBaseline(t))
+	nw := shell(base)
+	nw.Agents = "local:3"
+	for _, c := range base.Cells {
+		c.Throughput *= 0.7
+		nw.Cells = append(nw.Cells, c)
+	}
+	c, err := Compare(base, nw, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ExitCode() != 2 || len(c.Regressions()) != 0 || !strings.Contains(c.Incomparable, "on agents local:3") {
+		t.Errorf("NEW on agents: exit %d, %d regressions, reason %q; want 2, none, a reason naming the agents", c.ExitCode(), len(c.Regressions()), c.Incomparable)
+	}
+}

@@ -149,6 +149,9 @@ func (pg *page) view() *htmlView {
 	if line := ProxyCostLine(s); line != "" {
 		v.Meta = append(v.Meta, keyValue{"proxy cost", line})
 	}
+	if s.Agents != "" {
+		v.Meta = append(v.Meta, keyValue{"clients on agents", s.Agents + " (offsets and ε per cell in the notes; docs/agents.md)"})
+	}
 	counts := map[summary.Class]int{}
 	for i := range s.Cells {
 		counts[s.Cells[i].Class()]++
@@ -180,6 +183,9 @@ func (pg *page) view() *htmlView {
 		}
 		if cp.note != "" {
 			v.Notes = append(v.Notes, cp.note)
+		}
+		if n := AgentsNote(c); n != "" {
+			v.Notes = append(v.Notes, n)
 		}
 	}
 	return v
@@ -583,4 +589,19 @@ func machineLine(m summary.Machine) string {
 		cpus += " (" + m.CPUModel + ")"
 	}
 	return fmt.Sprintf("%s, %s/%s, %s, %s", m.Hostname, m.OS, m.Arch, cpus, m.GoVersion)
+}
+
+// AgentsNote states in one line, for the notes under a table, how a cell
+// run on agents was shared out and how far each agent's clock could be
+// off: "" for a cell the controller ran itself.
+func AgentsNote(c *summary.CellResult) string {
+	if len(c.Agents) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(c.Agents))
+	for _, a := range c.Agents {
+		parts = append(parts, fmt.Sprintf("%s %d clients %d acquires, offset %+.3f ms ± %.3f ms (drift %+.3f ms)",
+			a.Name, a.Clients, a.AcquireOK, a.OffsetMs, a.UncertaintyMs, a.DriftMs))
+	}
+	return fmt.Sprintf("%s ran on %d agents: %s", c.ID, len(c.Agents), strings.Join(parts, "; "))
 }

@@ -140,6 +140,9 @@ func printTable(w io.Writer, sum *summary.Summary, colour bool) {
 		case c.Overloaded():
 			notes = append(notes, fmt.Sprintf("%s: %s", c.ID, c.Harness.Note))
 		}
+		if n := report.AgentsNote(c); n != "" {
+			notes = append(notes, n)
+		}
 		mutex, resource, liveness, progress := verdictTones(v)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.Strategy(), labels.Of(c), c.Fault, c.NetworkPath(),
 			nums[0], nums[1], nums[2], nums[3], nums[4],
