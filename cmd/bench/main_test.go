@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,6 +110,12 @@ func TestBadInputIsOneLineAndExit3(t *testing.T) {
 		{"unreachable redis", []string{"calibrate", "--provider", "external", "--redis-addrs", "127.0.0.1:1"}},
 		{"unknown registry", []string{"list", "bananas"}},
 		{"unknown release kind", []string{"check", "--releases", "bogus", "history.jsonl"}},
+		{"unknown agent engine", []string{"run", "--agents", "nomad:3"}},
+		{"no agents", []string{"run", "--agents", "local:0"}},
+		{"agent without a controller", []string{"agent", "--index", "0"}},
+		{"manifest of no agents", []string{"agent", "manifest", "--agents", "0"}},
+		{"a client fault on agents", []string{"run", "--agents", "local:2", "--provider", "exec", "--locks", "token", "--faults", "kleppmann-client-pause"}},
+		{"kubernetes without a cluster", []string{"run", "--agents", "k8s:bench"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -335,4 +343,83 @@ func killMidCell(t *testing.T, bin, lock string) string {
 		t.Fatalf("the killed run's history has an end marker (%v)", err)
 	}
 	return path
+}
+
+// TestSignalStopsAgents interrupts a run on local agents mid-cell: the
+// run ends with exit 2 and says so, every agent process is gone, and the
+// cell's history holds what the agents had streamed.
+func TestSignalStopsAgents(t *testing.T) {
+	testenv.NeedRedisServer(t)
+	bin := buildBench(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out := t.TempDir()
+	cmd := exec.CommandContext(ctx, bin, "run", "--agents", "local:2", "--provider", "exec", "--locks", "token", "--faults", "none",
+		"--workload", "hot-key", "--duration", "60s", "--out", out)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var lines []string
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if strings.Contains(sc.Text(), "started") {
+			break
+		}
+	}
+	time.Sleep(3 * time.Second) // into the cell
+	agents := childrenNamed(cmd.Process.Pid, "agent")
+	if len(agents) != 2 {
+		cmd.Process.Kill()
+		t.Fatalf("agent processes %v before the signal (stderr %q), want 2", agents, lines)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitUndecided {
+		t.Errorf("exit code %d (%v), want %d; stderr %q", code, err, exitUndecided, lines)
+	}
+	for _, pid := range agents {
+		if st, err := os.ReadFile("/proc/" + pid + "/stat"); err == nil && !bytes.Contains(st, []byte(") Z")) {
+			t.Errorf("agent %s still runs after the interrupt", pid)
+		}
+	}
+	hist, _ := filepath.Glob(filepath.Join(out, "*", "cells", "*", "history.jsonl"))
+	if len(hist) != 1 {
+		t.Fatalf("histories %v", hist)
+	}
+	if b, err := os.ReadFile(hist[0]); err != nil || !bytes.Contains(b, []byte(`"type":"clock"`)) || !bytes.Contains(b, []byte(`"op":"acquire"`)) {
+		t.Errorf("the interrupted cell's history lacks the agents' events (%v)", err)
+	}
+}
+
+// childrenNamed are the pids of parent's children whose command line
+// has arg.
+func childrenNamed(parent int, arg string) []string {
+	var pids []string
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		st, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(parent) {
+			continue
+		}
+		dir := filepath.Dir(p)
+		cl, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
+		if slices.Contains(strings.Split(string(cl), "\x00"), arg) {
+			pids = append(pids, filepath.Base(dir))
+		}
+	}
+	return pids
 }
