@@ -18,9 +18,14 @@ const (
 	Crash
 	// Nemesis: a fault started or stopped.
 	Nemesis
+	// ClockSample: the controller measured the clock of the process's
+	// agent ("clock" in the file): Offset and Uncertainty say how its
+	// times were mapped onto the history's timeline and how far off they
+	// may be. (Not named Clock: that is the run's clock.)
+	ClockSample
 )
 
-var typeNames = [...]string{Invoke: "invoke", OK: "ok", Fail: "fail", Info: "info", Crash: "crash", Nemesis: "nemesis"}
+var typeNames = [...]string{Invoke: "invoke", OK: "ok", Fail: "fail", Info: "info", Crash: "crash", Nemesis: "nemesis", ClockSample: "clock"}
 
 // String is the name used in the file.
 func (t Type) String() string {
@@ -78,6 +83,15 @@ type Event struct {
 	// Error says why (fail/info), optional.
 	Error string
 	// Fault, Target and Phase describe a nemesis event: what, on which
-	// node or client, "start" or "stop".
+	// node or client, "start" or "stop". Target also names the agent a
+	// clock event measured.
 	Fault, Target, Phase string
+	// Offset is, on a clock event, the agent's clock minus the
+	// controller's as measured (ns, may be negative). Informational: the
+	// recorder already subtracted it from the process's times.
+	Offset int64
+	// Uncertainty is, on a clock event, a bound (ns, ≥ 0) on the error of
+	// the process's times on the history's timeline: each may be off by
+	// up to ±Uncertainty.
+	Uncertainty int64
 }
