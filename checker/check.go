@@ -65,7 +65,11 @@ var ErrOptions = errors.New("checker: invalid options")
 // linearizability against the owner model, partitioned by key, with
 // witnesses; the protected resource (lost updates, stale writes); and
 // liveness (stalls, availability per fault window). A history cut short
-// (see Options.Stats) is decided up to its last checkpoint.
+// (see Options.Stats) is decided up to its last checkpoint. A history with
+// clock events (agents' processes, their times uncertain by ± ε) is
+// convicted only of what holds whatever the clocks' errors; a key whose
+// recorded times alone show a violation is too close to call (mutex
+// unknown, Result.TooCloseKeys): see the package documentation.
 //
 // events must be sorted by time, as history.ReadAll returns them (see
 // history.Sort). A history that breaks DESIGN §4 is an error wrapping

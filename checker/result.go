@@ -151,7 +151,8 @@ type Counts struct {
 	// ModelOps is the number of operations left for the linearizability
 	// search after pruning those that cannot change the model's state.
 	ModelOps int `json:"model_ops"`
-	// Overlaps is the number of beliefs that overlap an earlier one;
+	// Overlaps is the number of beliefs that overlap an earlier one (with
+	// clock uncertainty: certainly, or on one clock);
 	// OverlapCauses counts them by cause (Cause* constants), leaving out
 	// those whose earlier holder recorded no TTL.
 	Overlaps      int            `json:"overlaps"`
