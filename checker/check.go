@@ -65,7 +65,11 @@ var ErrOptions = errors.New("checker: invalid options")
 // linearizability against the owner model, partitioned by key, with
 // witnesses; the protected resource (lost updates, stale writes); and
 // liveness (stalls, availability per fault window). A history cut short
-// (see Options.Stats) is decided up to its last checkpoint.
+// (see Options.Stats) is decided up to its last checkpoint. A history with
+// clock events (agents' processes, their times uncertain by ± ε) is
+// convicted only of what holds whatever the clocks' errors; a key whose
+// recorded times alone show a violation is too close to call (mutex
+// unknown, Result.TooCloseKeys): see the package documentation.
 //
 // events must be sorted by time, as history.ReadAll returns them (see
 // history.Sort). A history that breaks DESIGN §4 is an error wrapping
@@ -118,22 +122,23 @@ func Check(ctx context.Context, events []history.Event, opts Options) (*Result, 
 		DurationMs:   nsToMs(d.end),
 	}
 
+	// With clock uncertainty the mutex and stale-write checks run on the
+	// certain digest (every process's intervals widened by its ε); without
+	// it the certain digest is d itself and nothing below differs.
+	certain := d
+	if d.clocks.max > 0 {
+		certain = d.widened()
+		r.ClockUncertaintyMs = nsToMs(d.clocks.max)
+	}
+
 	// Mutex: the scans decide what they can prove; the search checks the
 	// rest formally (it adds nothing for a key the scans already convicted).
 	scans := make([]keyScan, len(d.keys))
 	var toSearch []int32
 	for k := range d.keys {
-		scans[k] = scanKey(d, int32(k))
-		d.counts.Overlaps += scans[k].overlaps
-		for c, n := range scans[k].causes {
-			if n > 0 {
-				if d.counts.OverlapCauses == nil {
-					d.counts.OverlapCauses = map[string]int{}
-				}
-				d.counts.OverlapCauses[causes[c]] += n
-			}
-		}
-		d.counts.ModelOps += modelOpCount(d, int32(k))
+		scans[k] = scanKey(certain, int32(k))
+		countOverlaps(&d.counts, &scans[k])
+		d.counts.ModelOps += modelOpCount(certain, int32(k))
 		if !scans[k].violated() {
 			toSearch = append(toSearch, int32(k))
 		}
@@ -142,8 +147,8 @@ func Check(ctx context.Context, events []history.Event, opts Options) (*Result, 
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
-	model := newModel(d, ctx.Done())
-	verdicts := searchKeys(d, model, toSearch, deadline)
+	model := newModel(certain, ctx.Done())
+	verdicts := searchKeys(certain, model, toSearch, deadline)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("checker: %w", err)
 	}
@@ -155,11 +160,29 @@ func Check(ctx context.Context, events []history.Event, opts Options) (*Result, 
 	for k := range d.keys {
 		key := int32(k)
 		s := &scans[k]
+		if certain != d && !s.violated() && searched[key] != searchIllegal {
+			// Not certainly violated: an overlap of two processes on one
+			// clock is exact all the same; any other violation the
+			// recorded times show is too close to call.
+			if shared := sharedClockOverlaps(d, key); shared.overlaps > 0 {
+				*s = shared
+				countOverlaps(&d.counts, s)
+			} else if searched[key] != searchUnknown {
+				if exact := scanKey(d, key); exact.violated() {
+					r.UnknownKeys = append(r.UnknownKeys, d.keys[k])
+					r.TooCloseKeys = append(r.TooCloseKeys, d.keys[k])
+					r.Uncertain = append(r.Uncertain, tooCloseWitness(d, key, &exact))
+				}
+				continue
+			}
+		}
+		// Witnesses speak of the recorded times: belief ids are the same
+		// in d and certain.
 		switch {
 		case s.overlaps > 0:
-			r.Witnesses = append(r.Witnesses, overlapWitness(d, key, s))
+			r.Witnesses = append(r.Witnesses, certainClause(d, overlapWitness(d, key, s), s.first, s.second))
 		case s.fenceViolations > 0:
-			r.Witnesses = append(r.Witnesses, fenceWitness(d, key, s))
+			r.Witnesses = append(r.Witnesses, certainClause(d, fenceWitness(d, key, s), s.fenceEarlier, s.fenceLater))
 		case searched[key] == searchIllegal:
 			r.Witnesses = append(r.Witnesses, searchWitness(d, key))
 		case searched[key] == searchUnknown:
@@ -172,6 +195,7 @@ func Check(ctx context.Context, events []history.Event, opts Options) (*Result, 
 	}
 	d.counts.ViolatingKeys = len(failing)
 	d.counts.UnknownKeys = len(r.UnknownKeys)
+	d.counts.TooCloseKeys = len(r.TooCloseKeys)
 	switch {
 	case len(failing) > 0:
 		r.Mutex = MutexViolated
@@ -180,9 +204,11 @@ func Check(ctx context.Context, events []history.Event, opts Options) (*Result, 
 	}
 	slices.SortStableFunc(r.Witnesses, func(a, b Witness) int { return cmp.Compare(a.Key, b.Key) })
 	slices.Sort(r.UnknownKeys)
+	slices.Sort(r.TooCloseKeys)
+	slices.SortStableFunc(r.Uncertain, func(a, b Witness) int { return cmp.Compare(a.Key, b.Key) })
 
 	// Resource.
-	rf := checkResources(d)
+	rf := checkResources(d, certain)
 	d.counts.LostUpdates, d.counts.StaleAccepted = rf.lostUpdates, rf.staleAccepted
 	switch {
 	case rf.staleAccepted > 0:
@@ -211,7 +237,7 @@ func Check(ctx context.Context, events []history.Event, opts Options) (*Result, 
 	r.Availability, r.BaselineAvailability = availability(d)
 
 	if opts.VisualizeDir != "" && len(failing) > 0 {
-		visualize(ctx, d, model, failing, scans, r, opts.VisualizeDir, deadline)
+		visualize(ctx, certain, model, failing, scans, r, opts.VisualizeDir, deadline)
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("checker: %w", err)
 		}
@@ -219,6 +245,19 @@ func Check(ctx context.Context, events []history.Event, opts Options) (*Result, 
 	r.Counts = d.counts
 	r.CheckDurationMs = durMs(time.Since(began))
 	return r, nil
+}
+
+// countOverlaps adds a key's overlaps, by cause, to c.
+func countOverlaps(c *Counts, s *keyScan) {
+	c.Overlaps += s.overlaps
+	for i, n := range s.causes {
+		if n > 0 {
+			if c.OverlapCauses == nil {
+				c.OverlapCauses = map[string]int{}
+			}
+			c.OverlapCauses[causes[i]] += n
+		}
+	}
 }
 
 // truncateReason says why a history was checked only up to a checkpoint.

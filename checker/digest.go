@@ -144,6 +144,11 @@ type digest struct {
 	// progress tallies the acquire attempts in and out of fault windows.
 	progress progressTally
 	counts   Counts
+	// clocks is what the history's clock events say (all zero without
+	// any): see clock.go. certain marks the digest of the certain check,
+	// its intervals widened by them.
+	clocks  clocks
+	certain bool
 }
 
 // streak is a process's run of attempts to acquire one key: from the
@@ -278,6 +283,10 @@ func (b *builder) event(e *history.Event) {
 	t := e.Time
 	if e.Type == history.Nemesis {
 		b.nemesis(e)
+		return
+	}
+	if e.Type == history.ClockSample {
+		b.d.clocks.sample(e)
 		return
 	}
 	ps := b.procs[e.Process]

@@ -43,6 +43,43 @@
 // and [Result].Truncated says so. Taken whole, a holder whose release was
 // lost would seem to hold its lock forever.
 //
+// Clock uncertainty (clock.go). In a multi-host run the times of an
+// agent's processes were mapped onto the controller's timeline and may be
+// off by ± ε, as the history's clock events say. Each process p has an
+// uncertainty ε(p): the largest of its own clock events and of every clock
+// event of its agent (a re-measurement covers the agent's crashed
+// processes too); without a clock event ε is 0, on the controller's
+// clock. Processes of one agent, or both on the controller, share a clock
+// and their relative times are exact. Mutual exclusion is then decided in
+// two steps:
+//
+//   - the certain check: the scans and the search above, run on a digest
+//     whose every interval is widened by its process's ε — an operation
+//     [call, return] becomes [call−ε, return+ε], a belief [ok, end) shrinks
+//     to [ok+ε, end−ε) (empty: no owner operation, as for a belief expired
+//     on arrival), deadline, crash, failed-extend and release ends move ε
+//     earlier, fence windows widen. The true intervals, whatever the clock
+//     errors within their bounds, contain these operations, and the true
+//     beliefs these beliefs, so a violation found is certain. The widening
+//     is done on the digest, not on the events, which would break each
+//     process's order; the key's beliefs are re-sorted by the widened ok.
+//     When q was granted while p still believed, the two overlap in it
+//     exactly when their recorded overlap is longer than ε(p)+ε(q).
+//   - the exact check, on the recorded times, of each key the certain
+//     check cleared: an overlap of two processes on one clock is exact and
+//     convicts; any other violation is too close to call — the key is
+//     unknown (Result.TooCloseKeys, also in UnknownKeys, with the recorded
+//     violation in Result.Uncertain), never ok and never violated. The
+//     exact check is the scans alone: they decide the owner model as the
+//     search does.
+//
+// Witnesses give the recorded times. Lost updates are judged by value,
+// clock-free; stale writes by the widened rule only (h.ok+ε_h <
+// l.inv−ε_l). Liveness, stalls, progress and availability keep the
+// recorded times: ε is milliseconds next to a stall bound of seconds. A
+// history with no clock event, or ε = 0 everywhere, takes today's path
+// exactly: no widened digest is made.
+//
 // [Result] is JSON-serialisable; [WriteText] writes it for a person and
 // [Result.ExitCode] maps it to the exit codes of `bench check`.
 package checker

@@ -42,11 +42,17 @@ func scanKey(d *digest, k int32) keyScan {
 // received to the earliest instant its belief can have ended (a release
 // counts from its invoke) — so an overlap is proof, not a guess.
 func scanOverlaps(d *digest, k int32, s *keyScan) {
+	scanOverlapIDs(d, d.keyBeliefs[k], s)
+}
+
+// scanOverlapIDs is scanOverlaps over the beliefs ids of one key, in ok
+// order.
+func scanOverlapIDs(d *digest, ids []int32, s *keyScan) {
 	var (
 		maxEnd int64
 		holder int32 = -1
 	)
-	for _, id := range d.keyBeliefs[k] {
+	for _, id := range ids {
 		b := &d.beliefs[id]
 		if b.empty() {
 			continue

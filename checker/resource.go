@@ -14,7 +14,11 @@ type resourceFindings struct {
 
 // checkResources looks for lost updates and stale writes accepted on
 // every resource (DESIGN §5). Rejected writes were counted by the digest.
-func checkResources(d *digest) resourceFindings {
+// Lost updates are judged by value, whatever the clocks: on d. Stale
+// writes are judged by the order of writes: on certain, whose intervals
+// are widened by each process's clock uncertainty (d itself when the
+// history has none), so that only a certain order convicts.
+func checkResources(d, certain *digest) resourceFindings {
 	var f resourceFindings
 	for r := range d.writes {
 		lost, lw := lostUpdates(d, int32(r))
@@ -22,7 +26,7 @@ func checkResources(d *digest) resourceFindings {
 			f.lostUpdates += lost
 			f.lostWitnesses = append(f.lostWitnesses, lw)
 		}
-		stale, sw := staleWrites(d, int32(r))
+		stale, sw := staleWrites(certain, int32(r))
 		if stale > 0 {
 			f.staleAccepted += stale
 			f.staleWitnesses = append(f.staleWitnesses, sw)

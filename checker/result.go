@@ -20,7 +20,9 @@ const (
 	// witnesses) or no linearization.
 	MutexViolated MutexVerdict = "violated"
 	// MutexUnknown: no violation was found, but the search on at least one
-	// key did not finish within the timeout.
+	// key did not finish within the timeout, or a key is too close to
+	// call: its recorded times show a violation that the uncertainty of
+	// the processes' clocks can explain away (Result.TooCloseKeys).
 	MutexUnknown MutexVerdict = "unknown"
 )
 
@@ -81,7 +83,8 @@ const (
 	ExitSafe = 0
 	// ExitViolation: a mutex or resource safety violation.
 	ExitViolation = 1
-	// ExitUnknown: no violation found, but the search timed out.
+	// ExitUnknown: no violation found, but the search timed out or a key
+	// was too close to call.
 	ExitUnknown = 2
 	// ExitBadInput: the history is malformed (the CLI reports the line).
 	ExitBadInput = 3
@@ -123,6 +126,11 @@ type Witness struct {
 	// second grant came about (Cause* constants); absent when the first
 	// holder recorded no TTL.
 	Cause string `json:"cause,omitempty"`
+	// UncertaintyMs is the two processes' clocks' combined uncertainty
+	// ε(p)+ε(q) when they run on different clocks and it is not zero:
+	// for a witness in Result.Uncertain, what the violation the recorded
+	// times show does not exceed; for one in Witnesses, what it does.
+	UncertaintyMs float64 `json:"uncertainty_ms,omitempty"`
 	// Explanation is the witness in one sentence.
 	Explanation string `json:"explanation"`
 }
@@ -143,15 +151,18 @@ type Counts struct {
 	// ModelOps is the number of operations left for the linearizability
 	// search after pruning those that cannot change the model's state.
 	ModelOps int `json:"model_ops"`
-	// Overlaps is the number of beliefs that overlap an earlier one;
+	// Overlaps is the number of beliefs that overlap an earlier one (with
+	// clock uncertainty: certainly, or on one clock);
 	// OverlapCauses counts them by cause (Cause* constants), leaving out
 	// those whose earlier holder recorded no TTL.
 	Overlaps      int            `json:"overlaps"`
 	OverlapCauses map[string]int `json:"overlap_causes,omitempty"`
 	// ViolatingKeys, UnknownKeys: keys with a mutex violation, and keys
-	// whose search timed out without a violation found.
+	// whose search timed out without a violation found or that are too
+	// close to call; TooCloseKeys those too close to call.
 	ViolatingKeys int `json:"violating_keys"`
 	UnknownKeys   int `json:"unknown_keys"`
+	TooCloseKeys  int `json:"too_close_keys,omitempty"`
 	// LostUpdates counts accepted writes whose value an earlier accepted
 	// write on the same resource already wrote.
 	LostUpdates int `json:"lost_updates"`
@@ -242,9 +253,22 @@ type Result struct {
 	// then for every resource with a lost update or stale write accepted
 	// the earliest one.
 	Witnesses []Witness `json:"witnesses"`
-	// UnknownKeys are the keys whose search timed out without a violation.
+	// UnknownKeys are the keys whose search timed out without a
+	// violation, and the keys too close to call.
 	UnknownKeys []string `json:"unknown_keys,omitempty"`
-	Counts      Counts   `json:"counts"`
+	// ClockUncertaintyMs is the largest uncertainty of the history's clock
+	// events: how far off the times of an agent's processes may be;
+	// absent when every time is exact.
+	ClockUncertaintyMs float64 `json:"clock_uncertainty_ms,omitempty"`
+	// TooCloseKeys are the lock keys too close to call (also in
+	// UnknownKeys): the recorded times show a violation, but not one
+	// beyond the uncertainty of the clocks involved.
+	TooCloseKeys []string `json:"too_close_keys,omitempty"`
+	// Uncertain has, for every key too close to call, the violation the
+	// recorded times show, with the clocks' combined uncertainty
+	// (Witness.UncertaintyMs). Not evidence of a violation.
+	Uncertain []Witness `json:"uncertain,omitempty"`
+	Counts    Counts    `json:"counts"`
 	// Availability has one entry per fault window, in start order.
 	Availability []WindowAvailability `json:"availability"`
 	// BaselineAvailability is the share of the run's fault-free seconds

@@ -422,3 +422,120 @@ func TestReleasesDecideStaleRelease(t *testing.T) {
 		t.Errorf("clause %q lacks %q", got, want)
 	}
 }
+
+// TestTestdataClocks checks the hand-written histories with clock events:
+// agents' processes whose times are uncertain by ±ε. Each case is decided
+// twice: as written, and with the clock events left out (every time
+// exact), which is how the history reads at ε = 0.
+func TestTestdataClocks(t *testing.T) {
+	tests := []struct {
+		file     string
+		rule     string
+		mutex    MutexVerdict
+		resource ResourceVerdict
+		exit     int
+		tooClose []string
+		// witness is the first of Witnesses, uncertain the first of
+		// Uncertain (with the clocks' combined uncertainty, ms).
+		witness     *wantWitness
+		uncertain   *wantWitness
+		uncertainMs float64
+		// exact and exactResource are the verdicts with every clock
+		// event left out (resource ok when not given).
+		exact         MutexVerdict
+		exactResource ResourceVerdict
+	}{
+		{file: "clock-two-agents-too-close-unknown", rule: "a 3 ms overlap of two agents' processes, ε 5 ms each, is too close to call",
+			mutex: MutexUnknown, exit: ExitUnknown, tooClose: []string{"lock:x"},
+			uncertain:   &wantWitness{kind: KindOverlap, key: "lock:x", processes: []int{1, 2}, overlapMs: []float64{17, 20}, ends: []string{"release", "release"}},
+			uncertainMs: 10, exact: MutexViolated},
+		{file: "clock-agent-and-recorder-too-close-unknown", rule: "a 3 ms overlap of an agent's process (ε 5 ms) and one on the recorder's clock is too close to call",
+			mutex: MutexUnknown, exit: ExitUnknown, tooClose: []string{"lock:x"},
+			uncertain:   &wantWitness{kind: KindOverlap, key: "lock:x", processes: []int{1, 2}, overlapMs: []float64{17, 20}, ends: []string{"release", "release"}},
+			uncertainMs: 5, exact: MutexViolated},
+		{file: "clock-two-agents-overlap-illegal", rule: "a 30 ms overlap of two agents' processes, ε 5 ms each, is certain",
+			mutex: MutexViolated, exit: ExitViolation,
+			witness: &wantWitness{kind: KindOverlap, key: "lock:x", processes: []int{1, 2}, overlapMs: []float64{17, 47}, ends: []string{"release", "release"}},
+			exact:   MutexViolated},
+		{file: "clock-same-agent-overlap-illegal", rule: "processes on one agent share its clock: a 3 ms overlap is exact",
+			mutex: MutexViolated, exit: ExitViolation,
+			witness: &wantWitness{kind: KindOverlap, key: "lock:x", processes: []int{1, 2}, overlapMs: []float64{17, 20}, ends: []string{"release", "release"}},
+			exact:   MutexViolated},
+		{file: "clock-two-agents-sequential-legal", rule: "no overlap on the recorded times: ok whatever the uncertainty",
+			mutex: MutexOK, exit: ExitSafe, exact: MutexOK},
+		{file: "clock-fence-order-too-close-unknown", rule: "fences out of order only on the recorded times: too close to call",
+			mutex: MutexUnknown, exit: ExitUnknown, tooClose: []string{"lock:x"},
+			uncertain:   &wantWitness{kind: KindFenceOrder, key: "lock:x", processes: []int{1, 2}, fences: []int64{5, 3}},
+			uncertainMs: 10, exact: MutexViolated},
+		{file: "clock-stale-write-too-close-legal", rule: "a stale write whose order lies within the uncertainty is not convicted",
+			mutex: MutexOK, exit: ExitSafe, exact: MutexOK, exactResource: ResourceStaleWritesAccepted},
+		{file: "clock-agent-remeasured-unknown", rule: "an agent's re-measurement after its process crashed widens that process's ε too",
+			mutex: MutexUnknown, exit: ExitUnknown, tooClose: []string{"lock:x"},
+			uncertain:   &wantWitness{kind: KindOverlap, key: "lock:x", processes: []int{1, 2}, overlapMs: []float64{17, 26}, ends: []string{"release", "crash"}},
+			uncertainMs: 10, exact: MutexViolated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			if tt.resource == "" {
+				tt.resource = ResourceOK
+			}
+			events, err := history.ReadFile(filepath.Join("testdata", tt.file+".jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Check(context.Background(), events, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Mutex != tt.mutex || r.Resource != tt.resource || r.ExitCode() != tt.exit {
+				t.Fatalf("%s: got mutex=%s resource=%s exit %d, want %s %s %d; witnesses %+v uncertain %+v",
+					tt.rule, r.Mutex, r.Resource, r.ExitCode(), tt.mutex, tt.resource, tt.exit, r.Witnesses, r.Uncertain)
+			}
+			if r.ClockUncertaintyMs != 5 {
+				t.Errorf("clock uncertainty %v ms, want 5", r.ClockUncertaintyMs)
+			}
+			if !slices.Equal(r.TooCloseKeys, tt.tooClose) || r.Counts.TooCloseKeys != len(tt.tooClose) {
+				t.Errorf("too close %v (count %d), want %v", r.TooCloseKeys, r.Counts.TooCloseKeys, tt.tooClose)
+			}
+			for _, k := range r.TooCloseKeys {
+				if !slices.Contains(r.UnknownKeys, k) {
+					t.Errorf("too-close key %s not among the unknown keys %v", k, r.UnknownKeys)
+				}
+			}
+			if tt.witness == nil {
+				if len(r.Witnesses) != 0 {
+					t.Errorf("unexpected witnesses %+v", r.Witnesses)
+				}
+			} else {
+				checkWitness(t, r.Witnesses, tt.witness)
+			}
+			if tt.uncertain == nil {
+				if len(r.Uncertain) != 0 {
+					t.Errorf("unexpected uncertain witnesses %+v", r.Uncertain)
+				}
+			} else {
+				checkWitness(t, r.Uncertain, tt.uncertain)
+				if w := r.Uncertain[0]; w.UncertaintyMs != tt.uncertainMs || !strings.Contains(w.Explanation, "too close to call") {
+					t.Errorf("uncertain witness: %v ms, %q; want %v ms, too close to call", w.UncertaintyMs, w.Explanation, tt.uncertainMs)
+				}
+			}
+
+			exact, err := Check(context.Background(), withoutClocks(events), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.exactResource == "" {
+				tt.exactResource = ResourceOK
+			}
+			if exact.Mutex != tt.exact || exact.Resource != tt.exactResource || exact.ClockUncertaintyMs != 0 || exact.TooCloseKeys != nil {
+				t.Errorf("without clock events: mutex %s resource %s, clock %v ms, too close %v; want %s %s, 0, none",
+					exact.Mutex, exact.Resource, exact.ClockUncertaintyMs, exact.TooCloseKeys, tt.exact, tt.exactResource)
+			}
+		})
+	}
+}
+
+// withoutClocks is events without their clock events.
+func withoutClocks(events []history.Event) []history.Event {
+	return slices.DeleteFunc(slices.Clone(events), func(e history.Event) bool { return e.Type == history.ClockSample })
+}

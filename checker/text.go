@@ -3,6 +3,7 @@ package checker
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -22,10 +23,14 @@ func WriteText(w io.Writer, r *Result) {
 	}
 	switch r.Mutex {
 	case MutexViolated:
-		fmt.Fprintf(&b, "mutex:    VIOLATED on %d of %d %s%s\n", c.ViolatingKeys, c.Keys, plural(c.Keys, "key", "keys"), causeCounts(c))
+		fmt.Fprintf(&b, "mutex:    VIOLATED on %d of %d %s%s%s\n", c.ViolatingKeys, c.Keys, plural(c.Keys, "key", "keys"), causeCounts(c), tooCloseClause(r, "; "))
 	case MutexUnknown:
-		fmt.Fprintf(&b, "mutex:    UNKNOWN: the search timed out on %s (%s); no violation found\n",
-			count(c.UnknownKeys, "key", "keys"), strings.Join(r.UnknownKeys, ", "))
+		if timedOut := c.UnknownKeys - c.TooCloseKeys; timedOut > 0 {
+			fmt.Fprintf(&b, "mutex:    UNKNOWN: the search timed out on %s (%s)%s; no violation found\n",
+				count(timedOut, "key", "keys"), strings.Join(timedOutKeys(r), ", "), tooCloseClause(r, "; "))
+		} else {
+			fmt.Fprintf(&b, "mutex:    UNKNOWN: %s; no certain violation\n", tooCloseClause(r, ""))
+		}
 	default:
 		fmt.Fprintf(&b, "mutex:    ok (%s, %s, no two overlap)\n", count(c.Keys, "key", "keys"), count(c.Beliefs, "holder", "holders"))
 	}
@@ -63,6 +68,16 @@ func WriteText(w io.Writer, r *Result) {
 			}
 		}
 	}
+	if len(r.Uncertain) > 0 {
+		b.WriteString("\ntoo close to call (the recorded times, within the clocks' uncertainty):\n")
+		for i := range r.Uncertain {
+			wi := &r.Uncertain[i]
+			fmt.Fprintf(&b, "  %d. %s\n", i+1, wi.Explanation)
+			if detail := witnessDetail(wi); detail != "" {
+				fmt.Fprintf(&b, "     %s\n", detail)
+			}
+		}
+	}
 	if len(r.Stalls) > 0 {
 		b.WriteString("\nstalls (clients trying, lock free, no fault, no acquire):\n")
 		for _, s := range r.Stalls {
@@ -92,9 +107,13 @@ func WriteText(w io.Writer, r *Result) {
 	if len(r.Visualizations)+len(r.VisualizeErrors) > 0 {
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "\nchecked %s (%s over %s ms) on %s and %s in %s ms\n",
+	clock := ""
+	if r.ClockUncertaintyMs > 0 {
+		clock = fmt.Sprintf("; agents' clocks uncertain by up to ±%s ms", fmtMs(r.ClockUncertaintyMs))
+	}
+	fmt.Fprintf(&b, "\nchecked %s (%s over %s ms) on %s and %s in %s ms%s\n",
 		count(c.Ops, "operation", "operations"), count(c.Events, "event", "events"), fmtMs(r.DurationMs),
-		count(c.Keys, "lock key", "lock keys"), count(c.Resources, "resource", "resources"), fmtMs(r.CheckDurationMs))
+		count(c.Keys, "lock key", "lock keys"), count(c.Resources, "resource", "resources"), fmtMs(r.CheckDurationMs), clock)
 	_, _ = io.WriteString(w, b.String())
 }
 
@@ -165,4 +184,35 @@ func causeCounts(c *Counts) string {
 		return "; overlaps by cause: " + text
 	}
 	return ""
+}
+
+// tooCloseClause is "too close to call on 2 keys (k1, k2): overlap 0.42 ms
+// within clock uncertainty 1.1 ms" (the first key's figures) after sep, or
+// "" when no key is too close to call.
+func tooCloseClause(r *Result, sep string) string {
+	if len(r.TooCloseKeys) == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%stoo close to call on %s (%s)", sep, count(len(r.TooCloseKeys), "key", "keys"), strings.Join(r.TooCloseKeys, ", "))
+	if len(r.Uncertain) > 0 {
+		w := &r.Uncertain[0]
+		what := "fence order"
+		if len(w.OverlapMs) == 2 {
+			what = "overlap " + fmtMs(w.OverlapMs[1]-w.OverlapMs[0]) + " ms"
+		}
+		s += fmt.Sprintf(": %s within clock uncertainty %s ms", what, fmtMs(w.UncertaintyMs))
+	}
+	return s
+}
+
+// timedOutKeys are the unknown keys that are not too close to call: those
+// whose search timed out.
+func timedOutKeys(r *Result) []string {
+	var keys []string
+	for _, k := range r.UnknownKeys {
+		if !slices.Contains(r.TooCloseKeys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }

@@ -120,7 +120,16 @@ func lostUpdateWitness(d *digest, r int32, a, b *write, count int) Witness {
 }
 
 // staleWriteWitness explains a lower fence accepted after a higher one.
+// Found by the certain check, it gives the writes' recorded times.
 func staleWriteWitness(d *digest, r int32, hi, lo *write, count int) Witness {
+	if d.certain {
+		h, l := *hi, *lo
+		for _, w := range []*write{&h, &l} {
+			e := d.clocks.eps(w.proc)
+			w.inv, w.rmwStart, w.ok = w.inv+e, w.rmwStart+e, w.ok-e
+		}
+		hi, lo = &h, &l
+	}
 	w := Witness{
 		Kind:        KindStaleWrite,
 		Key:         d.resources[r],
@@ -132,5 +141,43 @@ func staleWriteWitness(d *digest, r int32, hi, lo *write, count int) Witness {
 	}
 	w.Explanation = fmt.Sprintf("process %d's write to %s with fence %d was accepted at %s ms although process %d's write with fence %d had been accepted at %s ms, before it was sent",
 		lo.proc, w.Key, lo.fence, msText(lo.ok), hi.proc, hi.fence, msText(hi.ok)) + faultClause(w.Faults)
+	return w
+}
+
+// tooCloseWitness explains the violation the recorded times show on key
+// k (s is the scan of d, the exact digest) that the certain check does
+// not: it lies within the two processes' clocks' combined uncertainty.
+func tooCloseWitness(d *digest, k int32, s *keyScan) Witness {
+	var w Witness
+	if s.overlaps > 0 {
+		w = overlapWitness(d, k, s)
+		a, b := &d.beliefs[s.first], &d.beliefs[s.second]
+		eps := d.clocks.eps(a.proc) + d.clocks.eps(b.proc)
+		w.UncertaintyMs = nsToMs(eps)
+		w.Explanation = fmt.Sprintf("processes %d and %d both held %s for %s ms (from %s ms to %s ms on the recorded times), within their clocks' combined uncertainty of %s ms: too close to call",
+			a.proc, b.proc, w.Key, fmtMs(w.OverlapMs[1]-w.OverlapMs[0]), fmtMs(w.OverlapMs[0]), fmtMs(w.OverlapMs[1]), msText(eps)) + faultClause(w.Faults)
+		return w
+	}
+	w = fenceWitness(d, k, s)
+	a, b := &d.beliefs[s.fenceEarlier], &d.beliefs[s.fenceLater]
+	eps := d.clocks.eps(a.proc) + d.clocks.eps(b.proc)
+	w.UncertaintyMs = nsToMs(eps)
+	w.Explanation = fmt.Sprintf("process %d was granted %s with fence %d at %s ms, after process %d had been granted fence %d at %s ms on the recorded times, but within their clocks' combined uncertainty of %s ms the grants may have come in the other order: too close to call",
+		b.proc, w.Key, b.fence, msText(b.ok), a.proc, a.fence, msText(a.ok), msText(eps)) + faultClause(w.Faults)
+	return w
+}
+
+// certainClause adds to w, the witness of a violation between beliefs a
+// and b that the certain check found, that it holds whatever the clocks'
+// errors, when the two processes' clocks are not one and are uncertain.
+func certainClause(d *digest, w Witness, a, b int32) Witness {
+	p, q := d.beliefs[a].proc, d.beliefs[b].proc
+	if d.clocks.shared(p, q) {
+		return w
+	}
+	if eps := d.clocks.eps(p) + d.clocks.eps(q); eps > 0 {
+		w.UncertaintyMs = nsToMs(eps)
+		w.Explanation += "; certain beyond the clocks' combined uncertainty of " + msText(eps) + " ms"
+	}
 	return w
 }

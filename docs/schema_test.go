@@ -192,6 +192,18 @@ func TestSchemaRefuses(t *testing.T) {
 		{"nemesis with a process", `{"time":1,"process":0,"type":"nemesis","fault":"kill","target":"n1","phase":"start"}`, false},
 		{"nemesis with phase begin", `{"time":1,"type":"nemesis","fault":"kill","target":"n1","phase":"begin"}`, false},
 		{"nemesis without target", `{"time":1,"type":"nemesis","fault":"kill","phase":"stop"}`, false},
+		{"clock", `{"time":1,"process":3,"type":"clock","target":"agent-1","offset":-52113000,"uncertainty":420000}`, true},
+		{"clock with offset and uncertainty 0", `{"time":1,"process":3,"type":"clock","target":"agent-1","offset":0,"uncertainty":0}`, true},
+		{"clock without target", `{"time":1,"process":3,"type":"clock","offset":0,"uncertainty":1}`, false},
+		{"clock with an empty target", `{"time":1,"process":3,"type":"clock","target":"","offset":0,"uncertainty":1}`, false},
+		{"clock without offset", `{"time":1,"process":3,"type":"clock","target":"a","uncertainty":1}`, false},
+		{"clock without uncertainty", `{"time":1,"process":3,"type":"clock","target":"a","offset":0}`, false},
+		{"clock with negative uncertainty", `{"time":1,"process":3,"type":"clock","target":"a","offset":0,"uncertainty":-1}`, false},
+		{"clock with a fractional offset", `{"time":1,"process":3,"type":"clock","target":"a","offset":0.5,"uncertainty":1}`, false},
+		{"clock without process", `{"time":1,"type":"clock","target":"a","offset":0,"uncertainty":1}`, false},
+		{"clock with a key", `{"time":1,"process":3,"type":"clock","key":"k","target":"a","offset":0,"uncertainty":1}`, false},
+		{"clock with an op", `{"time":1,"process":3,"type":"clock","op":"acquire","target":"a","offset":0,"uncertainty":1}`, false},
+		{"crash with an offset", `{"time":1,"process":3,"type":"crash","offset":0}`, false},
 		{"checkpoint", `{"type":"checkpoint","time":0}`, true},
 		{"checkpoint with a process", `{"type":"checkpoint","time":0,"process":1}`, false},
 		{"end without time", `{"type":"end"}`, false},
@@ -215,26 +227,35 @@ func TestSchemaRefuses(t *testing.T) {
 	}
 }
 
-// TestFormatDocExample validates every line of the example in
-// history-format.md against the schema.
+// TestFormatDocExample validates every line of every json example in
+// history-format.md (the history of its Example section, the clock
+// events') against the schema.
 func TestFormatDocExample(t *testing.T) {
 	s := compileSchema(t)
 	doc, err := os.ReadFile("history-format.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(doc), "```json\n")
-	example, _, ok2 := strings.Cut(rest, "```")
-	if !ok || !ok2 {
-		t.Fatal("no json example in history-format.md")
-	}
-	lines := strings.Split(strings.TrimSpace(example), "\n")
-	for i, line := range lines {
-		if err := schemaAccepts(s, []byte(line)); err != nil {
-			t.Errorf("example line %d: %v", i+1, err)
+	var total int
+	rest := string(doc)
+	for {
+		var ok bool
+		if _, rest, ok = strings.Cut(rest, "```json\n"); !ok {
+			break
 		}
+		var example string
+		if example, rest, ok = strings.Cut(rest, "```"); !ok {
+			t.Fatal("an unterminated json example in history-format.md")
+		}
+		lines := strings.Split(strings.TrimSpace(example), "\n")
+		for i, line := range lines {
+			if err := schemaAccepts(s, []byte(line)); err != nil {
+				t.Errorf("example line %d (%s): %v", i+1, line, err)
+			}
+		}
+		total += len(lines)
 	}
-	if len(lines) < 10 {
-		t.Errorf("the example has %d lines: not the one this test expects", len(lines))
+	if total < 14 {
+		t.Errorf("the examples have %d lines: not the ones this test expects", total)
 	}
 }

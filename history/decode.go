@@ -123,7 +123,7 @@ func (p *parser) parse(b []byte, e *Event) (fieldSet, string) {
 // when it counts as present; it returns where the value ends.
 func (p *parser) value(b []byte, i int, f fieldSet, e *Event, has *fieldSet) (int, string) {
 	switch f {
-	case fTime, fProcess, fTTL, fFence, fDeadline, fValue:
+	case fTime, fProcess, fTTL, fFence, fDeadline, fValue, fOffset, fUncertainty:
 		v, j, msg := parseInt(b, i, f)
 		if msg != "" {
 			return 0, msg
@@ -144,6 +144,10 @@ func (p *parser) value(b []byte, i int, f fieldSet, e *Event, has *fieldSet) (in
 			e.Deadline = v
 		case fValue:
 			e.Value = v
+		case fOffset:
+			e.Offset = v
+		case fUncertainty:
+			e.Uncertainty = v
 		}
 		if v != 0 || f&(fFence|fDeadline) == 0 {
 			*has |= f
@@ -212,6 +216,10 @@ func fieldOf(name []byte) fieldSet {
 		return fTarget
 	case "phase":
 		return fPhase
+	case "offset":
+		return fOffset
+	case "uncertainty":
+		return fUncertainty
 	}
 	return 0
 }

@@ -30,4 +30,11 @@
 // was dropped and what the markers said: [Stats.Unfinished] is a history
 // cut short, complete only up to its last checkpoint. [Validate] checks a
 // history held in memory.
+//
+// Multi-host runs: a process run by an agent on another host has its times
+// mapped onto the controller's timeline, and a clock event ([ClockSample],
+// "clock" in the file) records the measurement — the agent ([Event].Target),
+// the offset subtracted and the uncertainty left (±ns). It is no
+// operation: it may come anywhere in its process's stream before the
+// process's crash.
 package history

@@ -11,11 +11,13 @@ import (
 //
 // Only the fields §4 places on e's type and op are written, in the order
 // time, process, type, op, key, ttl_ms, fence, deadline, value, error,
-// fault, target, phase: process on every event but nemesis; op and key on
+// fault, target, phase, offset, uncertainty: process on every event but
+// nemesis; op and key on
 // invoke/ok/fail/info; ttl_ms on acquire and extend invokes; fence on
 // acquire ok and write invoke when non-zero; deadline on acquire and extend
 // ok when non-zero; value on read ok and write invoke, zero included; error
-// on fail and info when non-empty; fault, target and phase on nemesis.
+// on fail and info when non-empty; fault, target and phase on nemesis;
+// target, offset and uncertainty on clock, zeros included.
 // Other fields of e are ignored. AppendJSON does not validate: an event
 // [Validate] rejects gives a line the reader rejects too (an invalid type or
 // op is written as "unknown"). Strings are escaped per RFC 8259 (quote,
@@ -81,6 +83,13 @@ func AppendJSON(dst []byte, e *Event) []byte {
 		dst = appendString(dst, e.Target)
 		dst = append(dst, `,"phase":`...)
 		dst = appendString(dst, e.Phase)
+	case ClockSample:
+		dst = append(dst, `,"target":`...)
+		dst = appendString(dst, e.Target)
+		dst = append(dst, `,"offset":`...)
+		dst = strconv.AppendInt(dst, e.Offset, 10)
+		dst = append(dst, `,"uncertainty":`...)
+		dst = strconv.AppendInt(dst, e.Uncertainty, 10)
 	}
 	return append(dst, '}')
 }

@@ -18,8 +18,10 @@ const (
 	Crash
 	// Nemesis: a fault started or stopped.
 	Nemesis
-	// ClockSample: how far a process's times can be off the history's
-	// timeline (an agent's clock, mapped by a measured offset).
+	// ClockSample: the controller measured the clock of the process's
+	// agent ("clock" in the file): Offset and Uncertainty say how its
+	// times were mapped onto the history's timeline and how far off they
+	// may be. (Not named Clock: that is the run's clock.)
 	ClockSample
 )
 
@@ -81,12 +83,15 @@ type Event struct {
 	// Error says why (fail/info), optional.
 	Error string
 	// Fault, Target and Phase describe a nemesis event: what, on which
-	// node or client, "start" or "stop".
+	// node or client, "start" or "stop". Target also names the agent a
+	// clock event measured.
 	Fault, Target, Phase string
-	// Offset is, on a clock event, the agent's clock minus the history's
-	// as measured (ns), already taken off the process's times.
+	// Offset is, on a clock event, the agent's clock minus the
+	// controller's as measured (ns, may be negative). Informational: the
+	// recorder already subtracted it from the process's times.
 	Offset int64
-	// Uncertainty is, on a clock event, a bound on the error of the
-	// process's times on the history's timeline (ns).
+	// Uncertainty is, on a clock event, a bound (ns, ≥ 0) on the error of
+	// the process's times on the history's timeline: each may be off by
+	// up to ±Uncertainty.
 	Uncertainty int64
 }

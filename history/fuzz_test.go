@@ -18,15 +18,18 @@ import (
 // back from the parser unchanged and re-encodes to the same bytes; one it
 // rejects never comes back unchanged.
 func FuzzRoundTrip(f *testing.F) {
-	f.Add(int64(5), int64(2), uint8(OK), uint8(Acquire), "lock", int64(0), int64(9), int64(500000005), int64(0), "", "", "", "")
-	f.Add(int64(1), int64(0), uint8(Invoke), uint8(Write), "r", int64(0), int64(3), int64(0), int64(-7), "", "", "", "")
-	f.Add(int64(1), int64(0), uint8(Info), uint8(Release), "a\"b\\c", int64(0), int64(0), int64(0), int64(0), "i/o timeout\n\t\x00é\xff", "", "", "")
-	f.Add(int64(9), int64(0), uint8(Nemesis), uint8(0), "", int64(0), int64(0), int64(0), int64(0), "", "kill -9", "n1", "start")
-	f.Add(int64(9), int64(4), uint8(Crash), uint8(0), "", int64(0), int64(0), int64(0), int64(0), "", "", "", "")
-	f.Add(int64(-1), int64(-1), uint8(0), uint8(9), "\xed\xa0\x80", int64(-1), int64(-1), int64(-1), int64(0), "", "", "", "begin")
-	f.Fuzz(func(t *testing.T, tm, process int64, typ, op uint8, key string, ttl, fence, deadline, value int64, errText, fault, target, phase string) {
+	f.Add(int64(5), int64(2), uint8(OK), uint8(Acquire), "lock", int64(0), int64(9), int64(500000005), int64(0), "", "", "", "", int64(0), int64(0))
+	f.Add(int64(1), int64(0), uint8(Invoke), uint8(Write), "r", int64(0), int64(3), int64(0), int64(-7), "", "", "", "", int64(0), int64(0))
+	f.Add(int64(1), int64(0), uint8(Info), uint8(Release), "a\"b\\c", int64(0), int64(0), int64(0), int64(0), "i/o timeout\n\t\x00é\xff", "", "", "", int64(0), int64(0))
+	f.Add(int64(9), int64(0), uint8(Nemesis), uint8(0), "", int64(0), int64(0), int64(0), int64(0), "", "kill -9", "n1", "start", int64(0), int64(0))
+	f.Add(int64(9), int64(4), uint8(ClockSample), uint8(0), "", int64(0), int64(0), int64(0), int64(0), "", "", "agent-1", "", int64(-42), int64(5000000))
+	f.Add(int64(9), int64(4), uint8(ClockSample), uint8(0), "", int64(0), int64(0), int64(0), int64(0), "", "", "", "", int64(0), int64(-1))
+	f.Add(int64(9), int64(4), uint8(Crash), uint8(0), "", int64(0), int64(0), int64(0), int64(0), "", "", "", "", int64(0), int64(0))
+	f.Add(int64(-1), int64(-1), uint8(0), uint8(9), "\xed\xa0\x80", int64(-1), int64(-1), int64(-1), int64(0), "", "", "", "begin", int64(0), int64(0))
+	f.Fuzz(func(t *testing.T, tm, process int64, typ, op uint8, key string, ttl, fence, deadline, value int64, errText, fault, target, phase string, offset, uncertainty int64) {
 		e := Event{Time: tm, Process: int(process), Type: Type(typ), Op: Op(op), Key: key, TTLms: ttl, Fence: fence,
-			Deadline: deadline, Value: value, Error: errText, Fault: fault, Target: target, Phase: phase}
+			Deadline: deadline, Value: value, Error: errText, Fault: fault, Target: target, Phase: phase,
+			Offset: offset, Uncertainty: uncertainty}
 		line := AppendJSON(nil, &e)
 		if !json.Valid(line) || bytes.ContainsAny(line, "\n\r") {
 			t.Fatalf("AppendJSON(%+v) = %q: not one line of valid JSON", e, line)
@@ -184,6 +187,10 @@ func refParse(line []byte) (Event, fieldSet, bool) {
 				e.Deadline = n
 			case fValue:
 				e.Value = n
+			case fOffset:
+				e.Offset = n
+			case fUncertainty:
+				e.Uncertainty = n
 			default:
 				return e, 0, false
 			}

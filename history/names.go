@@ -3,7 +3,7 @@ package history
 import "fmt"
 
 // ParseType returns the Type named s in the file ("invoke", "ok", "fail",
-// "info", "crash", "nemesis").
+// "info", "crash", "nemesis", "clock").
 func ParseType(s string) (Type, error) {
 	if t := typeOf(s); t != 0 {
 		return t, nil
@@ -22,7 +22,7 @@ func ParseOp(s string) (Op, error) {
 
 // MarshalText is t's name in the file; an invalid Type is an error.
 func (t Type) MarshalText() ([]byte, error) {
-	if t < Invoke || t > Nemesis {
+	if t < Invoke || t > ClockSample {
 		return nil, fmt.Errorf("history: invalid type %d: %w", uint8(t), ErrMalformed)
 	}
 	return []byte(t.String()), nil
@@ -71,6 +71,8 @@ func typeOf(s string) Type {
 		return Crash
 	case "nemesis":
 		return Nemesis
+	case "clock":
+		return ClockSample
 	}
 	return 0
 }

@@ -116,6 +116,14 @@ func TestReadFileErrors(t *testing.T) {
 		{"second_end", 3, "an end marker after the end marker on line 2"},
 		{"end_before_checkpoint", 3, "end marker at 200 is before the checkpoint at 300 on line 2"},
 		{"end_before_event", 3, "end marker at 50 is before the event at 100 on line 2"},
+		{"clock_missing_offset", 3, "missing field offset on a clock event"},
+		{"clock_missing_uncertainty", 3, "missing field uncertainty on a clock event"},
+		{"clock_empty_target", 3, "missing or empty field target on a clock event"},
+		{"clock_negative_uncertainty", 3, "negative uncertainty -1"},
+		{"clock_with_op", 3, "field op does not belong on a clock event"},
+		{"clock_with_key", 3, "field key does not belong on a clock event"},
+		{"offset_on_invoke", 3, "field offset does not belong on a read invoke event"},
+		{"clock_after_crash", 4, "clock for process 0 after its crash on line 3"},
 	}
 	files, err := filepath.Glob(filepath.Join("testdata", "bad", "*.jsonl"))
 	if err != nil {
@@ -314,9 +322,10 @@ func TestFormatDocExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(doc), "```json\n")
+	_, section, ok0 := strings.Cut(string(doc), "\n## Example\n")
+	_, rest, ok := strings.Cut(section, "```json\n")
 	example, _, ok2 := strings.Cut(rest, "```")
-	if !ok || !ok2 {
+	if !ok0 || !ok || !ok2 {
 		t.Fatal("no json example in docs/history-format.md")
 	}
 	events, st, err := ReadAllStats(strings.NewReader(example))
@@ -330,5 +339,37 @@ func TestFormatDocExample(t *testing.T) {
 	_, st, err = ReadAllStats(strings.NewReader(strings.Join(lines[:10], "")))
 	if err != nil || !st.Unfinished() || st.LastCheckpoint != 1899999 {
 		t.Errorf("example cut after its second checkpoint: %+v, %v; want unfinished at 1899999", st, err)
+	}
+}
+
+// TestFormatDocClockExample reads the clock events' example of
+// docs/history-format.md: a clock event before the process's first
+// operation and one while its acquire is in flight.
+func TestFormatDocClockExample(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "history-format.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok0 := strings.Cut(string(doc), "\n### Clock events\n")
+	_, rest, ok := strings.Cut(section, "```json\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok0 || !ok || !ok2 {
+		t.Fatal("no json example of clock events in docs/history-format.md")
+	}
+	events, err := ReadAll(strings.NewReader(example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clocks int
+	for _, e := range events {
+		if e.Type == ClockSample {
+			clocks++
+			if e.Target != "agent-1" || e.Offset >= 0 || e.Uncertainty <= 0 {
+				t.Errorf("clock event %+v", e)
+			}
+		}
+	}
+	if len(events) != 4 || clocks != 2 {
+		t.Errorf("example: %d events, %d clock events; want 4 and 2", len(events), clocks)
 	}
 }

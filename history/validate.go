@@ -34,9 +34,12 @@ func (e *InputError) Unwrap() error { return ErrMalformed }
 // every event's fields against DESIGN §4, events sorted by time (see
 // [Sort]), and each process's protocol — at most one operation in flight,
 // a completion (ok/fail/info) only for the operation in flight with the
-// same op and key, nothing after the process's crash. A field is taken as
-// present when it is non-zero (non-empty for strings), except ttl_ms and
-// value, which are present wherever §4 requires them; Process is ignored
+// same op and key, nothing after the process's crash (clock events
+// included; before it they may come anywhere, an operation in flight or
+// not). A field is taken as
+// present when it is non-zero (non-empty for strings), except ttl_ms,
+// value, offset and uncertainty, which are present wherever §4 requires
+// them; Process is ignored
 // on nemesis events. So Validate accepts exactly the events that come back
 // unchanged from [AppendJSON] and the reader (but for invalid UTF-8 in
 // strings, which comes back as U+FFFD). The first problem is returned as an
@@ -81,6 +84,8 @@ const (
 	fFault
 	fTarget
 	fPhase
+	fOffset
+	fUncertainty
 )
 
 // fieldName is the name in the file of the lowest field in f.
@@ -112,6 +117,10 @@ func fieldName(f fieldSet) string {
 		return "target"
 	case fPhase:
 		return "phase"
+	case fOffset:
+		return "offset"
+	case fUncertainty:
+		return "uncertainty"
 	}
 	return "?"
 }
@@ -141,6 +150,8 @@ func placement(t Type, o Op) (required, allowed fieldSet) {
 		required = fTime | fType | fProcess
 	case Nemesis:
 		required = fTime | fType | fFault | fTarget | fPhase
+	case ClockSample:
+		required = fTime | fType | fProcess | fTarget | fOffset | fUncertainty
 	default:
 		required = fTime | fType
 	}
@@ -164,13 +175,14 @@ func presentFields(e *Event) fieldSet {
 		{e.Key != "", fKey}, {e.TTLms != 0, fTTL}, {e.Fence != 0, fFence},
 		{e.Deadline != 0, fDeadline}, {e.Value != 0, fValue}, {e.Error != "", fError},
 		{e.Fault != "", fFault}, {e.Target != "", fTarget}, {e.Phase != "", fPhase},
+		{e.Offset != 0, fOffset}, {e.Uncertainty != 0, fUncertainty},
 	} {
 		if f.set {
 			has |= f.bit
 		}
 	}
 	required, _ := placement(e.Type, e.Op)
-	return has | required&(fTTL|fValue)
+	return has | required&(fTTL|fValue|fOffset|fUncertainty)
 }
 
 // checkEvent checks one event's fields, has being those present; it
@@ -180,7 +192,7 @@ func checkEvent(e *Event, has fieldSet) string {
 	if has&fType == 0 {
 		return "missing field type"
 	}
-	if e.Type < Invoke || e.Type > Nemesis {
+	if e.Type < Invoke || e.Type > ClockSample {
 		return fmt.Sprintf("invalid type %d", uint8(e.Type))
 	}
 	if has&fTime == 0 {
@@ -214,6 +226,8 @@ func checkEvent(e *Event, has fieldSet) string {
 		return fmt.Sprintf("negative fence %d", e.Fence)
 	case e.Deadline < 0:
 		return fmt.Sprintf("negative deadline %d", e.Deadline)
+	case e.Uncertainty < 0:
+		return fmt.Sprintf("negative uncertainty %d", e.Uncertainty)
 	}
 	if e.Type == Nemesis && e.Phase != "start" && e.Phase != "stop" {
 		return fmt.Sprintf("nemesis phase %q is neither start nor stop", e.Phase)
@@ -279,6 +293,10 @@ func (t *tracker) step(e *Event, line int) string {
 		p = procState{}
 	case Crash:
 		p = procState{crashed: true, line: line}
+	case ClockSample:
+		// A re-measurement of the process's clock may come at any time
+		// before its crash, even with an operation in flight.
+		return ""
 	}
 	t.procs[e.Process] = p
 	return ""

@@ -56,6 +56,23 @@ func TestValidate(t *testing.T) {
 		{"second invoke", []Event{acq, acq}, 2, `second invoke while one is in flight for process 1 (acquire "k", invoked on line 1)`},
 		{"crash with op in flight", []Event{acq, {Time: 20, Process: 1, Type: Crash}}, 0, ""},
 		{"after crash", []Event{{Time: 5, Process: 1, Type: Crash}, acq}, 2, "invoke for process 1 after its crash on line 1"},
+		{"clock before, during and between operations", []Event{
+			{Time: 1, Process: 1, Type: ClockSample, Target: "agent-1", Offset: -123456789, Uncertainty: 5000000},
+			acq,
+			{Time: 15, Process: 1, Type: ClockSample, Target: "agent-1", Offset: 7, Uncertainty: 0}, // acquire in flight
+			ok,
+			{Time: 25, Process: 1, Type: ClockSample, Target: "agent-1"}, // offset and uncertainty 0
+			{Time: 26, Process: 2, Type: ClockSample, Target: "agent-2", Offset: 1, Uncertainty: 2},
+			{Time: 27, Process: 2, Type: Crash},
+		}, 0, ""},
+		{"clock without target", []Event{{Time: 1, Process: 1, Type: ClockSample, Uncertainty: 5}}, 1, "missing or empty field target on a clock event"},
+		{"clock negative uncertainty", []Event{{Time: 1, Process: 1, Type: ClockSample, Target: "a", Uncertainty: -1}}, 1, "negative uncertainty -1"},
+		{"clock with op", []Event{{Time: 1, Process: 1, Type: ClockSample, Target: "a", Op: Acquire}}, 1, "field op does not belong on a clock event"},
+		{"clock with key", []Event{{Time: 1, Process: 1, Type: ClockSample, Target: "a", Key: "k"}}, 1, "field key does not belong on a clock event"},
+		{"clock with phase", []Event{{Time: 1, Process: 1, Type: ClockSample, Target: "a", Phase: "start"}}, 1, "field phase does not belong on a clock event"},
+		{"offset on invoke", []Event{{Time: 10, Process: 1, Type: Invoke, Op: Acquire, Key: "k", TTLms: 100, Offset: 3}}, 1, "field offset does not belong on an acquire invoke event"},
+		{"uncertainty on crash", []Event{{Time: 1, Process: 1, Type: Crash, Uncertainty: 3}}, 1, "field uncertainty does not belong on a crash event"},
+		{"clock after crash", []Event{acq, {Time: 15, Process: 1, Type: Crash}, {Time: 16, Process: 1, Type: ClockSample, Target: "a", Uncertainty: 1}}, 3, "clock for process 1 after its crash on line 2"},
 		{"completion after crash", []Event{acq, {Time: 15, Process: 1, Type: Crash}, ok}, 3, "ok for process 1 after its crash on line 2"},
 	}
 	for _, tt := range tests {
