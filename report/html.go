@@ -600,8 +600,12 @@ func AgentsNote(c *summary.CellResult) string {
 	}
 	parts := make([]string, 0, len(c.Agents))
 	for _, a := range c.Agents {
-		parts = append(parts, fmt.Sprintf("%s %d clients %d acquires, offset %+.3f ms ± %.3f ms (drift %+.3f ms)",
-			a.Name, a.Clients, a.AcquireOK, a.OffsetMs, a.UncertaintyMs, a.DriftMs))
+		clients := "clients"
+		if a.Clients == 1 {
+			clients = "client"
+		}
+		parts = append(parts, fmt.Sprintf("%s %d %s %d acquires, offset %+.3f ms ± %.3f ms (drift %+.3f ms)",
+			a.Name, a.Clients, clients, a.AcquireOK, a.OffsetMs, a.UncertaintyMs, a.DriftMs))
 	}
-	return fmt.Sprintf("%s ran on %d agents: %s", c.ID, len(c.Agents), strings.Join(parts, "; "))
+	return fmt.Sprintf("%s ran on %d agents (handoff latency counts handoffs within one agent only): %s", c.ID, len(c.Agents), strings.Join(parts, "; "))
 }
