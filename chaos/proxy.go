@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -86,8 +87,8 @@ const (
 	toxicSlowReply = "lockbench_slow_replies" // latency on downstream only
 )
 
-// listenAddrAny is where every proxy listens: loopback, any free port.
-const listenAddrAny = "127.0.0.1:0"
+// loopbackHost is where proxies listen by default.
+const loopbackHost = "127.0.0.1"
 
 // pairKey identifies one proxy.
 type pairKey struct{ group, node string }
@@ -127,6 +128,15 @@ type Mesh struct {
 // traffic unauthenticated and must not be reachable from the network. On
 // error every proxy already started is stopped again.
 func NewMesh(ctx context.Context, groups []string, nodes []NodeAddr) (*Mesh, error) {
+	return NewMeshOn(ctx, loopbackHost, groups, nodes)
+}
+
+// NewMeshOn is NewMesh with the proxies listening on host instead of
+// loopback: the address agents on other hosts reach this one at (a
+// controller pod's IP), so that their traffic goes through the faults.
+// Anyone who reaches that address reaches the nodes through the proxies:
+// give a host only the agents' network reaches.
+func NewMeshOn(ctx context.Context, host string, groups []string, nodes []NodeAddr) (*Mesh, error) {
 	if err := checkNames("client group", groups); err != nil {
 		return nil, err
 	}
@@ -157,7 +167,7 @@ func NewMesh(ctx context.Context, groups []string, nodes []NodeAddr) (*Mesh, err
 				return nil, fmt.Errorf("chaos: start proxies: %w", err)
 			}
 			label := g + "->" + n.Name
-			p := toxiproxy.NewProxy(server, label, listenAddrAny, n.Addr)
+			p := toxiproxy.NewProxy(server, label, net.JoinHostPort(host, "0"), n.Addr)
 			if err := p.Start(); err != nil {
 				m.Close()
 				return nil, fmt.Errorf("chaos: start proxy %s: %w", label, err)

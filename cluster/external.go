@@ -23,6 +23,9 @@ type ExternalOptions struct {
 	Addrs []string
 	// TLS configures the rediss:// addresses.
 	TLS endpoint.TLSFiles
+	// Remote lets the addresses be on other hosts (endpoint.ParseRemote):
+	// a run whose agents and controller are in a Kubernetes cluster.
+	Remote bool
 }
 
 type externalProvider struct{ opts ExternalOptions }
@@ -40,14 +43,20 @@ func (p *externalProvider) Caps() []Capability { return externalCaps }
 
 // ParseAddrs splits a comma-separated address list and checks each entry
 // (endpoint.Parse); errors show the addresses redacted.
-func ParseAddrs(s string) ([]string, error) {
+func ParseAddrs(s string) ([]string, error) { return parseAddrs(s, endpoint.Parse) }
+
+// ParseRemoteAddrs is ParseAddrs for nodes that may be on other hosts
+// (endpoint.ParseRemote).
+func ParseRemoteAddrs(s string) ([]string, error) { return parseAddrs(s, endpoint.ParseRemote) }
+
+func parseAddrs(s string, parse func(string, endpoint.TLSFiles) (endpoint.Endpoint, error)) ([]string, error) {
 	var out []string
 	for _, a := range strings.Split(s, ",") {
 		a = strings.TrimSpace(a)
 		if a == "" {
 			continue
 		}
-		if _, err := endpoint.Parse(a, endpoint.TLSFiles{}); err != nil {
+		if _, err := parse(a, endpoint.TLSFiles{}); err != nil {
 			return nil, fmt.Errorf("%w: %w", err, ErrBadSpec)
 		}
 		out = append(out, a)
@@ -63,8 +72,12 @@ func ParseAddrs(s string) ([]string, error) {
 func (o ExternalOptions) endpoints() ([]endpoint.Endpoint, error) {
 	eps := make([]endpoint.Endpoint, len(o.Addrs))
 	secure := false
+	parse := endpoint.Parse
+	if o.Remote {
+		parse = endpoint.ParseRemote
+	}
 	for i, a := range o.Addrs {
-		ep, err := endpoint.Parse(a, o.TLS)
+		ep, err := parse(a, o.TLS)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", err, ErrBadSpec)
 		}

@@ -70,7 +70,14 @@ func (f TLSFiles) Config(serverName string) (*tls.Config, error) {
 // from files). The host must be loopback (127.0.0.0/8, ::1 or localhost):
 // every connection the harness makes stays on this machine. Errors wrap
 // ErrBadAddr and show the address redacted.
-func Parse(raw string, files TLSFiles) (Endpoint, error) {
+func Parse(raw string, files TLSFiles) (Endpoint, error) { return parse(raw, files, false) }
+
+// ParseRemote is Parse for nodes on other hosts, which a run whose clients
+// are on agents in a Kubernetes cluster reaches (bench run --agents k8s:…
+// or wait:N): any host, not only loopback ones.
+func ParseRemote(raw string, files TLSFiles) (Endpoint, error) { return parse(raw, files, true) }
+
+func parse(raw string, files TLSFiles, remote bool) (Endpoint, error) {
 	raw = strings.TrimSpace(raw)
 	bad := func(why string) (Endpoint, error) {
 		return Endpoint{}, fmt.Errorf("redis address %q %s: %w", Redact(raw), why, ErrBadAddr)
@@ -79,7 +86,7 @@ func Parse(raw string, files TLSFiles) (Endpoint, error) {
 		if strings.Contains(raw, "@") {
 			return bad("has credentials but no scheme (write redis://user:password@host:port)")
 		}
-		if err := checkHostPort(raw); err != "" {
+		if err := checkHostPort(raw, remote); err != "" {
 			return bad(err)
 		}
 		return Endpoint{Addr: raw}, nil
@@ -114,7 +121,7 @@ func Parse(raw string, files TLSFiles) (Endpoint, error) {
 	if u.Port() == "" {
 		host = net.JoinHostPort(strings.Trim(host, "[]"), "6379")
 	}
-	if err := checkHostPort(host); err != "" {
+	if err := checkHostPort(host, remote); err != "" {
 		return bad(err)
 	}
 	e := Endpoint{Addr: host}
@@ -138,8 +145,9 @@ func Parse(raw string, files TLSFiles) (Endpoint, error) {
 	return e, nil
 }
 
-// checkHostPort says what is wrong with a host:port, or "".
-func checkHostPort(hp string) string {
+// checkHostPort says what is wrong with a host:port, or "": its host must
+// be loopback unless remote.
+func checkHostPort(hp string, remote bool) string {
 	host, port, err := net.SplitHostPort(hp)
 	if err != nil {
 		return "is not host:port"
@@ -147,8 +155,11 @@ func checkHostPort(hp string) string {
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return "has no valid port"
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return "is not on this machine (the harness only connects to 127.0.0.1, ::1 or localhost)"
+	if host == "" {
+		return "has no host"
+	}
+	if ip := net.ParseIP(host); !remote && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return "is not on this machine (the harness only connects to 127.0.0.1, ::1 or localhost, unless its clients run on agents in a cluster: --agents k8s:… or wait:N)"
 	}
 	return ""
 }

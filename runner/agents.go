@@ -37,11 +37,25 @@ type Agents struct {
 	// Token is the agents' token; empty makes one up, which only agents
 	// the engine starts can know.
 	Token string
+	// Advertise is the host remote agents reach this machine at (a
+	// controller pod's IP). The fault proxies listen there instead of on
+	// loopback, so that network faults reach the agents' traffic; without
+	// it remote agents take no network fault.
+	Advertise string
 }
 
-// remote reports whether the agents run on other hosts, which reach
-// nothing on this one's loopback interface.
-func (a *Agents) remote() bool { return a.Engine.Name() != "local" }
+// Remote reports whether the agents run on other hosts (every engine but
+// local), which reach nothing on this one's loopback interface.
+func (a *Agents) Remote() bool { return a.Engine.Name() != "local" }
+
+// meshHost is where a cell's fault proxies listen: loopback, or where
+// remote agents reach this machine.
+func (a *Agents) meshHost() string {
+	if a != nil && a.Advertise != "" {
+		return a.Advertise
+	}
+	return "127.0.0.1"
+}
 
 // checkAgents refuses, before anything starts, a cell that agents cannot
 // run, in one line that says what to do.
@@ -49,7 +63,7 @@ func checkAgents(a *Agents, sc Scenario, plans []*cellPlan, provider string) err
 	if a == nil {
 		return nil
 	}
-	if a.remote() && provider != "external" {
+	if a.Remote() && provider != "external" {
 		return fmt.Errorf("agents on %s run on other hosts, which cannot reach nodes this machine starts: use --provider external with nodes the agents can reach: %w", a.Engine.Name(), ErrBadScenario)
 	}
 	for _, p := range plans {
@@ -61,8 +75,10 @@ func checkAgents(a *Agents, sc Scenario, plans []*cellPlan, provider string) err
 			return fmt.Errorf("cell %s: strategy %s is this program's own, and agents run the bench binary's built-in strategies: drop --agents: %w", id, p.cell.Lock, ErrBadScenario)
 		case p.req.ClientFaults:
 			return fmt.Errorf("cell %s: fault %s acts inside the clients, which run on the agents: run it without --agents: %w", id, p.cell.Fault, ErrBadScenario)
-		case a.remote() && (p.req.LockMesh || p.req.ResourceProxy || len(p.req.Caps) > 0):
-			return fmt.Errorf("cell %s: fault %s needs the fault proxies or process control on this host, which agents on %s cannot reach: use --faults none with remote agents: %w", id, p.cell.Fault, a.Engine.Name(), ErrBadScenario)
+		case a.Remote() && len(p.req.Caps) > 0:
+			return fmt.Errorf("cell %s: fault %s needs process control of nodes this machine starts, which agents on %s cannot reach: use network faults or none with remote agents: %w", id, p.cell.Fault, a.Engine.Name(), ErrBadScenario)
+		case a.Remote() && a.Advertise == "" && (p.req.LockMesh || p.req.ResourceProxy):
+			return fmt.Errorf("cell %s: fault %s goes through fault proxies that listen on this machine's loopback interface, which agents on %s cannot reach: give --agent-advertise (the controller pod's IP) or use --faults none: %w", id, p.cell.Fault, a.Engine.Name(), ErrBadScenario)
 		}
 	}
 	return nil

@@ -2,11 +2,16 @@ package runner
 
 import (
 	"context"
+	"errors"
+	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/lockbench/lockbench/agent"
 	"github.com/lockbench/lockbench/checker"
 	"github.com/lockbench/lockbench/cluster"
 	"github.com/lockbench/lockbench/fleet"
@@ -185,4 +190,74 @@ func checkText(r *checker.Result) string {
 	var b strings.Builder
 	checker.WriteText(&b, r)
 	return b.String()
+}
+
+// TestRemoteAgentsThroughTheMesh is the remote shape on one machine:
+// agents started by someone else (wait:2, here goroutines of the test
+// that know the token), external nodes, and a network fault. With the
+// proxies advertised where the agents reach them, the agents' traffic
+// goes through the fault: a cut of the lock node leaves their clients
+// without a grant for most of the cut. Without an advertised address the
+// same cell is refused before anything starts.
+func TestRemoteAgentsThroughTheMesh(t *testing.T) {
+	lockNode, resNode := testenv.StartRedis(t, nil), testenv.StartRedis(t, nil)
+	w := workload(t, "hot-key", 4, time.Millisecond, 4*time.Second)
+	w.Spec.TTL = 500 * time.Millisecond // the cut lasts 3 × TTL
+	sc := Scenario{Name: "t", Nodes: 1, Locks: []string{"token"}, Workloads: []WorkloadRef{w}, Faults: []string{"partition-node"}}
+	cells, err := sc.Expand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := func(a *Agents) Options {
+		return Options{Cluster: cluster.AutoOptions{Provider: "external", External: cluster.ExternalOptions{Addrs: []string{lockNode, resNode}, Remote: true}},
+			Dir: t.TempDir(), RunID: "test", Agents: a}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	refused := &Agents{Spec: fleet.Spec{Engine: "wait", Count: 2}, Engine: fleet.Waiting{}, Token: "t"}
+	if _, err := ExecuteCells(ctx, sc, cells, opts(refused)); !errors.Is(err, ErrBadScenario) || !strings.Contains(err.Error(), "--agent-advertise") {
+		t.Fatalf("a network fault for remote agents without an advertised address: %v", err)
+	}
+
+	port := freePort(t)
+	a := &Agents{Spec: fleet.Spec{Engine: "wait", Count: 2}, Engine: fleet.Waiting{}, Token: "t", Listen: "127.0.0.1:" + port, Advertise: "127.0.0.1"}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	agentCtx, stopAgents := context.WithCancel(ctx)
+	defer stopAgents()
+	for i := range 2 {
+		wg.Go(func() {
+			_ = agent.Run(agentCtx, agent.Config{Controller: "127.0.0.1:" + port, Token: "t", Name: "remote-" + strconv.Itoa(i), Index: i, DialTimeout: time.Minute})
+		})
+	}
+	o := opts(a)
+	if _, err := ExecuteCells(ctx, sc, cells, o); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := summary.Read(filepath.Join(o.Dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sum.Cells[0]
+	if c.Error != "" || c.Network != summary.NetworkProxied || len(c.Agents) != 2 || c.Check == nil || len(c.Check.Availability) == 0 {
+		t.Fatalf("cell: error %q, network %s, %d agents, check %v", c.Error, c.Network, len(c.Agents), c.Check != nil)
+	}
+	if gap := c.Check.Availability[0].LongestGapMs; gap < 1000 {
+		t.Errorf("the agents' clients got a grant within %v ms during a 1.5 s cut of the lock node: their traffic bypassed the proxies", gap)
+	}
+	if c.Counts.AcquireOK == 0 {
+		t.Error("no grant at all: the cell shows nothing")
+	}
+}
+
+// freePort is a port nothing listens on now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }

@@ -366,7 +366,7 @@ func cellBody(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options, re
 		for i, n := range nodes.locks.Nodes {
 			lockAddrs[i] = chaos.NodeAddr{Name: n.Name(), Addr: n.Endpoint().Addr}
 		}
-		if mesh, err = chaos.NewMesh(ctx, groups, lockAddrs); err != nil {
+		if mesh, err = chaos.NewMeshOn(ctx, o.Agents.meshHost(), groups, lockAddrs); err != nil {
 			return err
 		}
 		defer mesh.Close()
@@ -374,7 +374,7 @@ func cellBody(ctx context.Context, plan *cellPlan, nodes *nodeSet, o Options, re
 	resNode := nodes.resource.Nodes[0]
 	var resMesh *chaos.Mesh
 	if req.ResourceProxy {
-		if resMesh, err = chaos.NewMesh(ctx, groups, []chaos.NodeAddr{{Name: "resource", Addr: resNode.Endpoint().Addr}}); err != nil {
+		if resMesh, err = chaos.NewMeshOn(ctx, o.Agents.meshHost(), groups, []chaos.NodeAddr{{Name: "resource", Addr: resNode.Endpoint().Addr}}); err != nil {
 			return err
 		}
 		defer resMesh.Close()

@@ -43,7 +43,7 @@ func agentCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // agentOptions are bench run's flags about agents.
 type agentOptions struct {
-	spec, image, listen string
+	spec, image, listen, advertise string
 }
 
 // agents builds the runner's agents from the flags; nil without --agents.
@@ -55,7 +55,12 @@ func (a *agentOptions) agents() (*runner.Agents, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", err, errBadInput)
 	}
-	ra := &runner.Agents{Spec: spec, Listen: a.listen}
+	ra := &runner.Agents{Spec: spec, Listen: a.listen, Advertise: a.advertise}
+	if ra.Advertise == "" && spec.Engine != "local" {
+		// A controller in a pod: the downward API's POD_IP, if the pod
+		// sets it, is where the agents' pods reach it.
+		ra.Advertise = os.Getenv("POD_IP")
+	}
 	switch spec.Engine {
 	case "local":
 		ra.Engine = &fleet.Local{}

@@ -26,10 +26,15 @@ func addRedisFlags(fs *flag.FlagSet, addrsUsage string) *redisFlags {
 	}
 }
 
-// apply parses the addresses into o; errors show them redacted.
+// apply parses the addresses into o (on any host when o.Remote); errors
+// show them redacted.
 func (r *redisFlags) apply(o *cluster.ExternalOptions) error {
 	if *r.addrs != "" {
-		list, err := cluster.ParseAddrs(*r.addrs)
+		parse := cluster.ParseAddrs
+		if o.Remote {
+			parse = cluster.ParseRemoteAddrs
+		}
+		list, err := parse(*r.addrs)
 		if err != nil {
 			return err
 		}

@@ -56,7 +56,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var ag agentOptions
 	fs.StringVar(&ag.spec, "agents", "", "run the clients on agents: local:N (N processes here), k8s:NAMESPACE[:N] (an Indexed Job; default 3) or wait:N (agents applied from bench agent manifest); this process stays the controller")
 	fs.StringVar(&ag.image, "agent-image", "", "the image of the agents' pods, holding the bench binary (k8s; default lockbench:latest)")
-	fs.StringVar(&ag.listen, "agent-listen", "", "where the controller listens for its agents (default 127.0.0.1:0 for local agents, :7946 for k8s)")
+	fs.StringVar(&ag.listen, "agent-listen", "", "where the controller listens for its agents (default 127.0.0.1:0 for local agents, :7946 for k8s and wait)")
+	fs.StringVar(&ag.advertise, "agent-advertise", "", "the address agents on other hosts reach this machine at, where the fault proxies then listen, so that network faults reach them (default $POD_IP for k8s and wait; without it, remote agents take no network fault)")
 	alwaysProxy := fs.Bool("always-proxy", false, "send every cell through the fault proxies, also cells without a network fault (which otherwise connect directly): to measure what the proxies cost")
 	if !parseFlags(fs, args, stderr) {
 		return exitBadInput
@@ -128,10 +129,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "run", err)
 	}
 	opts := runner.Options{Cluster: cluster.AutoOptions{Provider: *provider}, ClientProcs: *clientProcs, AlwaysProxy: *alwaysProxy}
-	if err := redisOpts.apply(&opts.Cluster.External); err != nil {
+	if opts.Agents, err = ag.agents(); err != nil {
 		return fail(stderr, "run", err)
 	}
-	if opts.Agents, err = ag.agents(); err != nil {
+	// Agents in a cluster reach nodes on other hosts, and so does this
+	// controller beside them.
+	opts.Cluster.External.Remote = opts.Agents != nil && opts.Agents.Remote()
+	if err := redisOpts.apply(&opts.Cluster.External); err != nil {
 		return fail(stderr, "run", err)
 	}
 	name := sc.Name
