@@ -137,3 +137,35 @@ func TestTLSFiles(t *testing.T) {
 		t.Error("IsZero")
 	}
 }
+
+// TestParseRemote: addresses on other hosts, refused by Parse, are taken
+// by ParseRemote (agents in a cluster reach them); everything else about
+// an address is checked the same.
+func TestParseRemote(t *testing.T) {
+	for _, tc := range []struct {
+		in       string
+		wantAddr string // "" = refused by ParseRemote too
+	}{
+		{"10.0.0.1:6379", "10.0.0.1:6379"},
+		{"redis://:pw@redis.bench.svc:6380/2", "redis.bench.svc:6380"},
+		{"redis://redis.bench.svc", "redis.bench.svc:6379"},
+		{"127.0.0.1:6379", "127.0.0.1:6379"},
+		{"redis.bench.svc", ""},
+		{"http://redis.bench.svc:6379", ""},
+		{":6379", ""},
+	} {
+		ep, err := ParseRemote(tc.in, TLSFiles{})
+		if tc.wantAddr == "" {
+			if err == nil {
+				t.Errorf("ParseRemote(%q) = %+v, want an error", tc.in, ep)
+			}
+			continue
+		}
+		if err != nil || ep.Addr != tc.wantAddr {
+			t.Errorf("ParseRemote(%q) = %q, %v; want %q", tc.in, ep.Addr, err, tc.wantAddr)
+		}
+		if _, err := Parse(tc.in, TLSFiles{}); (err == nil) != strings.HasPrefix(tc.wantAddr, "127.") {
+			t.Errorf("Parse(%q): %v", tc.in, err)
+		}
+	}
+}
