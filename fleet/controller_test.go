@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -214,3 +215,71 @@ func TestCellOnSkewedAgents(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestAgentLostMidCell: an agent that goes away while its clients run
+// ends the cell with an error naming it; the other agent's share arrives,
+// and the history holds what both streamed before.
+func TestAgentLostMidCell(t *testing.T) {
+	addr := testenv.StartRedis(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := fleet.Listen("127.0.0.1:0", "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag := &agents{errs: map[string]error{}}
+	defer ag.wg.Wait()
+	defer c.Close()
+	ctrl := "127.0.0.1:" + itoa(c.Port())
+	doomedCtx, kill := context.WithCancel(ctx)
+	ag.start(ctx, agent.Config{Controller: ctrl, Token: "tok", Name: "stays", Index: 0})
+	ag.start(doomedCtx, agent.Config{Controller: ctrl, Token: "tok", Name: "goes", Index: 1})
+	if err := c.Accept(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := workloads.Preset("hot-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Clients, spec.Duration = 2, 2*time.Second
+	node := wire.Node{Addr: addr}
+	a := wire.Assign{Cell: "c1", Spec: spec, KeyPrefix: "c1:", Strategy: "token", Timeout: 250 * time.Millisecond,
+		Groups: []wire.Group{{Nodes: []wire.Node{node}, Resource: node}}}
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	w, err := history.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cell, err := c.Prepare(ctx, fleet.CellSpec{Assign: a, History: w, Clock: history.NewClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cell.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	kill()
+	shares, err := cell.Wait(ctx)
+	if !errors.Is(err, fleet.ErrAgent) || !strings.Contains(err.Error(), "goes") {
+		t.Errorf("Wait after an agent left: %v, want ErrAgent naming it", err)
+	}
+	if shares[0].Share == nil || shares[0].Share.Counts.AcquireOK == 0 {
+		t.Errorf("the agent that stayed sent %+v", shares[0].Share)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	events, err := history.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs := map[int]bool{}
+	for _, e := range events {
+		if e.Type == history.OK {
+			procs[e.Process] = true
+		}
+	}
+	if !procs[0] || !procs[1] {
+		t.Errorf("the history has completions of processes %v, want both agents' (0 and 1)", procs)
+	}
+}
