@@ -127,21 +127,9 @@ func TestCellOnSkewedAgents(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	spec, err := workloads.Preset("hot-key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec.Clients, spec.Duration, spec.TTL = 4, time.Second, 500*time.Millisecond
-	node := wire.Node{Addr: addr}
-	a := wire.Assign{Cell: "c1", Spec: spec, KeyPrefix: "c1:", Strategy: "token", Timeout: 250 * time.Millisecond,
-		Groups: []wire.Group{{Nodes: []wire.Node{node}, Resource: node}}}
-	path := filepath.Join(t.TempDir(), "history.jsonl")
-	w, err := history.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := history.NewClock()
-	cell, err := c.Prepare(ctx, fleet.CellSpec{Assign: a, History: w, Clock: clock})
+	cs, path := tokenCell(t, addr, 4, time.Second)
+	w, clock := cs.History, cs.Clock
+	cell, err := c.Prepare(ctx, cs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,6 +204,27 @@ func TestCellOnSkewedAgents(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// tokenCell is a token-lock cell of clients on hot-key for d against the
+// Redis at addr, recorded into a new history: its writer, path and the
+// controller's clock.
+func tokenCell(t *testing.T, addr string, clients int, d time.Duration) (fleet.CellSpec, string) {
+	t.Helper()
+	spec, err := workloads.Preset("hot-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Clients, spec.Duration, spec.TTL = clients, d, 500*time.Millisecond
+	node := wire.Node{Addr: addr}
+	a := wire.Assign{Cell: "c1", Spec: spec, KeyPrefix: "c1:", Strategy: "token", Timeout: 250 * time.Millisecond,
+		Groups: []wire.Group{{Nodes: []wire.Node{node}, Resource: node}}}
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	w, err := history.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fleet.CellSpec{Assign: a, History: w, Clock: history.NewClock()}, path
+}
+
 // TestAgentLostMidCell: an agent that goes away while its clients run
 // ends the cell with an error naming it; the other agent's share arrives,
 // and the history holds what both streamed before.
@@ -237,20 +246,9 @@ func TestAgentLostMidCell(t *testing.T) {
 	if err := c.Accept(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	spec, err := workloads.Preset("hot-key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec.Clients, spec.Duration = 2, 2*time.Second
-	node := wire.Node{Addr: addr}
-	a := wire.Assign{Cell: "c1", Spec: spec, KeyPrefix: "c1:", Strategy: "token", Timeout: 250 * time.Millisecond,
-		Groups: []wire.Group{{Nodes: []wire.Node{node}, Resource: node}}}
-	path := filepath.Join(t.TempDir(), "history.jsonl")
-	w, err := history.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cell, err := c.Prepare(ctx, fleet.CellSpec{Assign: a, History: w, Clock: history.NewClock()})
+	cs, path := tokenCell(t, addr, 2, 2*time.Second)
+	w := cs.History
+	cell, err := c.Prepare(ctx, cs)
 	if err != nil {
 		t.Fatal(err)
 	}

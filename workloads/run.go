@@ -250,30 +250,9 @@ func RunShare(ctx context.Context, spec Spec, env Env, workers []int) (*Share, e
 	wg.Wait()
 	cancel()
 	share := &Share{Elapsed: time.Duration(env.Clock.Now() - start)}
-	hists := map[string]*hdrhistogram.Histogram{}
-	for _, n := range histNames {
-		hists[n] = newHist()
-	}
-	var secondHists []*hdrhistogram.Histogram
 	for _, w := range ws {
-		share.Counts.add(&w.stats.counts)
-		for n, h := range w.stats.hists {
-			hists[n].Merge(h)
-		}
-		for i, s := range w.stats.seconds {
-			for len(share.Seconds) <= i {
-				share.Seconds = append(share.Seconds, Second{})
-				secondHists = append(secondHists, newSecondHist())
-			}
-			share.Seconds[i].AcquireOK += s.AcquireOK
-			share.Seconds[i].NotObtained += s.NotObtained
-			share.Seconds[i].Unknown += s.Unknown
-			if h := w.stats.secondHists[i]; h != nil {
-				secondHists[i].Merge(h)
-			}
-		}
+		share.add(&w.stats.counts, w.stats.hists, w.stats.seconds, w.stats.secondHists)
 	}
-	share.hists, share.secondHists = hists, secondHists
 	return share, shared.fatalErr()
 }
 
@@ -281,33 +260,19 @@ func RunShare(ctx context.Context, spec Spec, env Env, workers []int) (*Share, e
 // counters add up, histograms merge, and the run's elapsed time is its
 // longest share's. The lost updates are left for CountLostUpdates.
 func Merge(spec Spec, shares ...*Share) *Result {
-	res := &Result{Spec: spec, Hists: map[string]*hdrhistogram.Histogram{}}
-	for _, n := range histNames {
-		res.Hists[n] = newHist()
-	}
-	var secondHists []*hdrhistogram.Histogram
+	total := &Share{}
 	for _, s := range shares {
-		res.Elapsed = max(res.Elapsed, s.Elapsed)
-		res.Counts.add(&s.Counts)
-		for n, h := range s.hists {
-			if res.Hists[n] != nil {
-				res.Hists[n].Merge(h)
-			}
-		}
-		for i, sec := range s.Seconds {
-			for len(res.Seconds) <= i {
-				res.Seconds = append(res.Seconds, Second{})
-				secondHists = append(secondHists, newSecondHist())
-			}
-			res.Seconds[i].AcquireOK += sec.AcquireOK
-			res.Seconds[i].NotObtained += sec.NotObtained
-			res.Seconds[i].Unknown += sec.Unknown
-			if i < len(s.secondHists) && s.secondHists[i] != nil {
-				secondHists[i].Merge(s.secondHists[i])
-			}
+		total.Elapsed = max(total.Elapsed, s.Elapsed)
+		total.add(&s.Counts, s.hists, s.Seconds, s.secondHists)
+	}
+	res := &Result{Spec: spec, Elapsed: total.Elapsed, Counts: total.Counts, Seconds: total.Seconds, Hists: total.hists}
+	if res.Hists == nil { // no share: empty histograms, as a run without acquires has
+		res.Hists = map[string]*hdrhistogram.Histogram{}
+		for _, n := range histNames {
+			res.Hists[n] = newHist()
 		}
 	}
-	for i, h := range secondHists {
+	for i, h := range total.secondHists {
 		res.Seconds[i].P99us = h.ValueAtQuantile(99)
 	}
 	if secs := res.Elapsed.Seconds(); secs > 0 {
@@ -335,6 +300,35 @@ func (r *Result) CountLostUpdates(ctx context.Context, resource *Resource, keyPr
 	}
 	r.LostUpdates = r.Counts.WritesOK - final
 	return nil
+}
+
+// add accumulates a worker's (or another share's) counts, histograms
+// and per-second counters into s.
+func (s *Share) add(counts *Counts, hists map[string]*hdrhistogram.Histogram, seconds []Second, secondHists []*hdrhistogram.Histogram) {
+	if s.hists == nil {
+		s.hists = make(map[string]*hdrhistogram.Histogram, len(histNames))
+		for _, n := range histNames {
+			s.hists[n] = newHist()
+		}
+	}
+	s.Counts.add(counts)
+	for n, h := range hists {
+		if s.hists[n] != nil {
+			s.hists[n].Merge(h)
+		}
+	}
+	for i, sec := range seconds {
+		for len(s.Seconds) <= i {
+			s.Seconds = append(s.Seconds, Second{})
+			s.secondHists = append(s.secondHists, newSecondHist())
+		}
+		s.Seconds[i].AcquireOK += sec.AcquireOK
+		s.Seconds[i].NotObtained += sec.NotObtained
+		s.Seconds[i].Unknown += sec.Unknown
+		if i < len(secondHists) && secondHists[i] != nil {
+			s.secondHists[i].Merge(secondHists[i])
+		}
+	}
 }
 
 // locker is worker i's locker: its own when env has one per client, else
