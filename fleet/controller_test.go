@@ -255,7 +255,7 @@ func TestAgentLostMidCell(t *testing.T) {
 	if err := cell.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(time.Second)
 	kill()
 	shares, err := cell.Wait(ctx)
 	if !errors.Is(err, fleet.ErrAgent) || !strings.Contains(err.Error(), "goes") {
@@ -273,11 +273,11 @@ func TestAgentLostMidCell(t *testing.T) {
 	}
 	procs := map[int]bool{}
 	for _, e := range events {
-		if e.Type == history.OK {
+		if e.Type == history.Invoke {
 			procs[e.Process] = true
 		}
 	}
 	if !procs[0] || !procs[1] {
-		t.Errorf("the history has completions of processes %v, want both agents' (0 and 1)", procs)
+		t.Errorf("the history has operations of processes %v, want both agents' (0 and 1)", procs)
 	}
 }
